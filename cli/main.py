@@ -1,0 +1,26 @@
+"""The ``icegrt`` command: one entry point, subcommands registered by each package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common.commands import add_model_parser
+from server.commands import add_serve_parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="icegrt", description="ICE-GRT: train and serve domain chat models")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_serve_parser(subparsers)
+    add_model_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

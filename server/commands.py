@@ -1,0 +1,62 @@
+"""``icegrt serve``: resolve the model, build the app, run uvicorn until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from common.config import add_settings_arguments, settings_from_args
+from server.settings import ServerSettings
+
+
+def add_serve_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="Serve a model through vLLM with the OpenAI-compatible and domain APIs",
+        description="Every flag can also be set with the ICEGRT_<NAME> environment variable.",
+    )
+    add_settings_arguments(parser, ServerSettings)
+    parser.set_defaults(handler=serve)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from common.models import ModelNotFoundError, resolve_model
+    from server.app import build_app
+
+    settings = settings_from_args(ServerSettings, args)
+    configure_logging(settings.log_level)
+    try:
+        model_path = resolve_model(settings.model)
+    except ModelNotFoundError as exc:
+        print(f"icegrt serve: {exc}", file=sys.stderr)
+        return 2
+    failures: list[BaseException] = []
+    server: uvicorn.Server | None = None
+
+    def on_load_failure(exc: BaseException) -> None:
+        failures.append(exc)
+        if server is not None:
+            server.should_exit = True
+
+    app = build_app(settings, model_path, on_load_failure=on_load_failure)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,  # RequestMiddleware writes one structured line per request
+        timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if failures:
+        print(f"icegrt serve: the engine failed to load: {failures[0]}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,104 @@
+"""The one engine interface the routes see, and its vLLM implementation.
+
+Routes and serving code depend on `Engine` only, as vLLM's own serving classes depend on
+`EngineClient`; unit tests drive them with a fake. The types here are plain dataclasses so
+that importing the serving code does not import vLLM.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class EngineRequestError(ValueError):
+    """The engine rejected a request as invalid (maps to 400); `param` names the field."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+class EngineUnavailableError(RuntimeError):
+    """The engine is not loaded yet, or has died (maps to 503)."""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling settings for one request, independent of the engine's own types."""
+
+    max_tokens: int
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logprobs: int | None = None
+    """Number of alternatives per position; None returns no log probabilities."""
+    json_schema: dict[str, Any] | None = None
+    json_object: bool = False
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass
+class ChoiceDelta:
+    """New output of one choice since the previous chunk."""
+
+    index: int
+    text: str
+    num_tokens: int
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: str | None = None
+    """"stop", "length" or "abort" once the choice is finished."""
+
+
+@dataclass
+class GenerationChunk:
+    prompt_tokens: int
+    choices: list[ChoiceDelta] = field(default_factory=list)
+    finished: bool = False
+
+
+class Engine(abc.ABC):
+    """What the server needs from an inference engine."""
+
+    model_id: str
+    max_model_len: int
+
+    @abc.abstractmethod
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """The chat template applied to `messages`, with the generation prompt."""
+
+    @abc.abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` (no special tokens added: templates carry their own)."""
+
+    @abc.abstractmethod
+    def generate(
+        self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
+    ) -> AsyncIterator[GenerationChunk]:
+        """Stream deltas until every choice finishes; cancelling the iterator aborts the request."""
+
+    @abc.abstractmethod
+    async def check_health(self) -> None:
+        """Raise EngineUnavailableError when the engine cannot serve."""
+
+    def stats(self) -> dict[str, Any]:
+        """Engine counters worth showing on /version or logs (optional)."""
+        return {}
+
+    async def shutdown(self) -> None:
+        """Release the engine's processes and memory."""

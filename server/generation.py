@@ -1,0 +1,131 @@
+"""Generation plumbing shared by every endpoint family: prompt budgeting, collecting
+engine output, cancelling on client disconnect, and SSE framing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from starlette.types import Receive
+
+from server import metrics
+from server.engine import Engine, GenerationChunk, GenerationParams, TokenLogprob
+from server.errors import APIError, ClientDisconnected, error_body, to_api_error
+
+T = TypeVar("T")
+
+
+def output_budget(engine: Engine, prompt_tokens: int, requested: int | None, param: str) -> int:
+    """Tokens the reply may use; 400 when the prompt, or prompt plus `requested`, overflows the context."""
+    limit = engine.max_model_len
+    if prompt_tokens >= limit:
+        raise APIError(
+            400,
+            f"the prompt has {prompt_tokens} tokens but the model's context window is {limit} tokens; shorten it",
+            param="messages" if param != "prompt" else "prompt",
+            code="context_length_exceeded",
+        )
+    room = limit - prompt_tokens
+    if requested is None:
+        return room
+    if requested > room:
+        raise APIError(
+            400,
+            f"{param}={requested} plus the prompt's {prompt_tokens} tokens exceeds the context window of "
+            f"{limit} tokens; ask for at most {room}",
+            param=param,
+            code="context_length_exceeded",
+        )
+    return requested
+
+
+@dataclass
+class ChoiceResult:
+    text: str = ""
+    num_tokens: int = 0
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    prompt_tokens: int = 0
+    choices: dict[int, ChoiceResult] = field(default_factory=dict)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.num_tokens for c in self.choices.values())
+
+    def add(self, chunk: GenerationChunk) -> int:
+        """Merge a chunk; returns how many new tokens it carried."""
+        self.prompt_tokens = chunk.prompt_tokens
+        new = 0
+        for delta in chunk.choices:
+            choice = self.choices.setdefault(delta.index, ChoiceResult())
+            choice.text += delta.text
+            choice.num_tokens += delta.num_tokens
+            new += delta.num_tokens
+            if delta.logprobs is not None:
+                choice.logprobs = (choice.logprobs or []) + delta.logprobs
+            if delta.finish_reason is not None:
+                choice.finish_reason = delta.finish_reason
+        return new
+
+
+async def collect(
+    engine: Engine, prompt_ids: list[int], params: GenerationParams, request_id: str, route: str
+) -> GenerationResult:
+    """Run a request to completion, recording its token metrics."""
+    timer = metrics.GenerationTimer(route)
+    result = GenerationResult(prompt_tokens=len(prompt_ids))
+    async for chunk in engine.generate(prompt_ids, params, request_id):
+        timer.tokens(result.add(chunk))
+    timer.finish(result.prompt_tokens, result.completion_tokens)
+    return result
+
+
+async def cancel_on_disconnect(work: Awaitable[T], receive: Receive, route: str) -> T:
+    """Await `work`, cancelling it (and so aborting its generation in the engine) if the client leaves."""
+    task = asyncio.ensure_future(work)
+
+    async def wait_for_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(wait_for_disconnect())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    metrics.ABORTED.labels(route).inc()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    raise ClientDisconnected()
+
+
+def sse(payload: dict | str) -> str:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n"
+
+
+async def guarded_stream(events: AsyncIterator[str], route: str) -> AsyncIterator[str]:
+    """Count client disconnects, and turn a failure mid-stream into an error event (the status is already sent)."""
+
+    try:
+        async for event in events:
+            yield event
+    except asyncio.CancelledError:
+        metrics.ABORTED.labels(route).inc()
+        raise
+    except Exception as exc:  # noqa: BLE001 - the stream is the only channel left to report it
+        err = to_api_error(exc)
+        yield sse(error_body(err.status, err.message, err.param, err.code))
+        yield sse("[DONE]")

@@ -1,0 +1,67 @@
+"""OpenAI-compatible routes: thin wrappers that hand requests to `OpenAIServing`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from server.errors import APIError
+from server.generation import cancel_on_disconnect
+from server.openai.protocol import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionRequest,
+    CompletionResponse,
+    ModelCard,
+    ModelList,
+)
+from server.openai.serving import CHAT_ROUTE, COMPLETIONS_ROUTE, OpenAIServing, new_request_id
+from server.state import ServerState
+
+router = APIRouter()
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _serving(request: Request) -> OpenAIServing:
+    return OpenAIServing(ServerState.of(request).ready_engine())
+
+
+@router.post(CHAT_ROUTE, response_model=ChatCompletionResponse)
+async def chat_completions(body: ChatCompletionRequest, request: Request):
+    serving = _serving(request)
+    request_id = new_request_id("chatcmpl")
+    if body.stream:
+        return StreamingResponse(serving.chat_stream(body, request_id), media_type="text/event-stream",
+                                 headers=SSE_HEADERS)
+    return await cancel_on_disconnect(serving.chat(body, request_id), request.receive, CHAT_ROUTE)
+
+
+@router.post(COMPLETIONS_ROUTE, response_model=CompletionResponse)
+async def completions(body: CompletionRequest, request: Request):
+    serving = _serving(request)
+    request_id = new_request_id("cmpl")
+    if body.stream:
+        return StreamingResponse(serving.completion_stream(body, request_id), media_type="text/event-stream",
+                                 headers=SSE_HEADERS)
+    return await cancel_on_disconnect(serving.completion(body, request_id), request.receive, COMPLETIONS_ROUTE)
+
+
+def _card(request: Request) -> ModelCard:
+    state = ServerState.of(request)
+    engine = state.ready_engine()
+    return ModelCard(id=engine.model_id, created=state.started_at, root=str(state.model_path),
+                     max_model_len=engine.max_model_len)
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def list_models(request: Request) -> ModelList:
+    return ModelList(data=[_card(request)])
+
+
+@router.get("/v1/models/{model_id:path}", response_model=ModelCard)
+async def get_model(model_id: str, request: Request) -> ModelCard:
+    card = _card(request)
+    if model_id != card.id:
+        raise APIError(404, f"model {model_id!r} does not exist; this server serves {card.id!r}",
+                       param="model", code="model_not_found")
+    return card

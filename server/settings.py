@@ -1,0 +1,70 @@
+"""Server settings: every field is a ``icegrt serve`` flag and an ``ICEGRT_*`` variable.
+
+Flag names follow ``vllm serve`` where the setting exists there (``--model``, ``--host``,
+``--port``, ``--served-model-name``, ``--dtype``, ``--max-model-len``, ``--api-key``,
+``--allowed-origins``, ``--enforce-eager``, ``--gpu-memory-utilization``, ``--max-num-seqs``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ICEGRT_", extra="forbid")
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Prepared model name (SmolLM2-135M-Instruct, tiny) or a Hugging Face checkpoint directory",
+    )
+    served_model_name: str | None = Field(
+        None, description="Model id clients send and /v1/models lists; defaults to the model's name"
+    )
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 for all interfaces")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
+        None, description="Weight dtype; unset means float32 on CPU (5x faster than bfloat16 there), auto on GPU"
+    )
+    max_model_len: int | None = Field(
+        None, ge=16, description="Context window in tokens; unset uses the model's own"
+    )
+    kv_cache_space: float = Field(
+        2.0, gt=0, description="CPU only: GiB of memory for the KV cache (VLLM_CPU_KVCACHE_SPACE)"
+    )
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="GPU only: fraction of GPU memory vLLM may use"
+    )
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="Most sequences the engine batches at once; unset uses vLLM's default"
+    )
+    enforce_eager: bool = Field(
+        False, description="Skip torch.compile (faster start, slower decoding); tests use it"
+    )
+    seed: int = Field(0, description="Engine seed for requests that give none")
+    api_key: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted API keys (comma-separated in the environment); none means no auth",
+    )
+    metrics_require_auth: bool = Field(False, description="Require an API key for /metrics too")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="CORS origins allowed to call the API ('*' for any)"
+    )
+    max_request_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Larger request bodies get 413"
+    )
+    graceful_shutdown_timeout: float = Field(
+        60.0, ge=0, description="Seconds in-flight requests may run on after SIGTERM"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
+
+    @field_validator("api_key", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -1,0 +1,33 @@
+"""What the app holds while it runs: the settings, and the engine once it has loaded."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Request
+
+from server.engine import Engine
+from server.errors import RETRY_AFTER_SECONDS, APIError
+from server.settings import ServerSettings
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    model_path: Path
+    served_name: str
+    engine: Engine | None = None
+    load_error: str | None = None
+    started_at: int = field(default_factory=lambda: int(time.time()))
+
+    @staticmethod
+    def of(request: Request) -> "ServerState":
+        return request.app.state.icegrt
+
+    def ready_engine(self) -> Engine:
+        if self.engine is None:
+            reason = f"engine failed to load: {self.load_error}" if self.load_error else "engine is still loading"
+            raise APIError(503, reason, code="engine_not_ready", retry_after=RETRY_AFTER_SECONDS)
+        return self.engine

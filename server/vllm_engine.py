@@ -1,0 +1,158 @@
+"""`Engine` on vLLM's in-process `AsyncLLM` (the same engine `vllm serve` runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from server.engine import (
+    ChoiceDelta,
+    Engine,
+    EngineRequestError,
+    EngineUnavailableError,
+    GenerationChunk,
+    GenerationParams,
+    TokenLogprob,
+)
+from server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+GIB = 1 << 30
+
+
+def _on_gpu() -> bool:
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cuda_alike()
+
+
+def engine_args(settings: ServerSettings, model_path: Path, served_name: str):
+    from vllm import AsyncEngineArgs
+
+    on_gpu = _on_gpu()
+    dtype = settings.dtype or ("auto" if on_gpu else "float32")
+    kwargs = dict(
+        model=str(model_path),
+        served_model_name=[served_name],
+        dtype=dtype,
+        max_model_len=settings.max_model_len,
+        enforce_eager=settings.enforce_eager,
+        seed=settings.seed,
+        disable_log_stats=False,
+        enable_prefix_caching=True,
+    )
+    if settings.max_num_seqs is not None:
+        kwargs["max_num_seqs"] = settings.max_num_seqs
+    if on_gpu:
+        kwargs["gpu_memory_utilization"] = settings.gpu_memory_utilization
+    else:
+        kwargs["kv_cache_memory_bytes"] = int(settings.kv_cache_space * GIB)
+    return AsyncEngineArgs(**kwargs)
+
+
+def _sampling_params(params: GenerationParams):
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+    structured = None
+    if params.json_schema is not None:
+        structured = StructuredOutputsParams(json=params.json_schema)
+    elif params.json_object:
+        structured = StructuredOutputsParams(json_object=True)
+    return SamplingParams(
+        n=params.n,
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        top_k=params.top_k,
+        min_p=params.min_p,
+        presence_penalty=params.presence_penalty,
+        frequency_penalty=params.frequency_penalty,
+        repetition_penalty=params.repetition_penalty,
+        seed=params.seed,
+        stop=list(params.stop) or None,
+        logprobs=params.logprobs,
+        structured_outputs=structured,
+        output_kind=RequestOutputKind.DELTA,
+    )
+
+
+def _logprobs(sample_logprobs, token_ids: Sequence[int]) -> list[TokenLogprob]:
+    """vLLM gives, per position, a dict of token id -> Logprob holding the sampled token and the top-k."""
+    out = []
+    for token_id, position in zip(token_ids, sample_logprobs):
+        chosen = position[token_id]
+        ranked = sorted(
+            ((lp.rank or 0, lp.decoded_token or "", lp.logprob) for tid, lp in position.items() if lp.rank),
+        )
+        top = tuple((tok, lp) for _, tok, lp in ranked)
+        out.append(TokenLogprob(chosen.decoded_token or "", chosen.logprob, top))
+    return out
+
+
+class VllmEngine(Engine):
+    def __init__(self, llm, served_name: str):
+        self._llm = llm
+        self._tokenizer = llm.tokenizer
+        self.model_id = served_name
+        self.max_model_len = llm.model_config.max_model_len
+
+    @classmethod
+    async def start(cls, settings: ServerSettings, model_path: Path, served_name: str) -> "VllmEngine":
+        """Build the engine in a worker thread: it takes tens of seconds and must not block the loop."""
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        args = engine_args(settings, model_path, served_name)
+        llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        return cls(llm, served_name)
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        try:
+            return self._tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        except Exception as exc:  # jinja TemplateError and friends: the messages do not fit the template
+            raise EngineRequestError(f"the model's chat template rejected the messages: {exc}", "messages") from exc
+
+    def encode(self, text: str) -> list[int]:
+        return self._tokenizer.encode(text, add_special_tokens=False)
+
+    async def generate(
+        self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
+    ) -> AsyncIterator[GenerationChunk]:
+        from vllm.exceptions import VLLMClientError
+        from vllm.inputs import TokensPrompt
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        try:
+            stream = self._llm.generate(
+                TokensPrompt(prompt_token_ids=prompt_token_ids), _sampling_params(params), request_id
+            )
+            async for output in stream:
+                choices = [
+                    ChoiceDelta(
+                        index=c.index,
+                        text=c.text,
+                        num_tokens=len(c.token_ids),
+                        logprobs=_logprobs(c.logprobs, c.token_ids) if c.logprobs is not None else None,
+                        finish_reason=c.finish_reason,
+                    )
+                    for c in output.outputs
+                ]
+                yield GenerationChunk(len(prompt_token_ids), choices, output.finished)
+        except (VLLMClientError, ValueError) as exc:
+            raise EngineRequestError(str(exc), getattr(exc, "parameter", None)) from exc
+        except EngineDeadError as exc:
+            raise EngineUnavailableError(f"the engine has died: {exc}") from exc
+
+    async def check_health(self) -> None:
+        try:
+            await self._llm.check_health()
+        except Exception as exc:
+            raise EngineUnavailableError(f"engine unhealthy: {exc}") from exc
+
+    def stats(self) -> dict:
+        return {"unfinished_requests": self._llm.get_num_unfinished_requests()}
+
+    async def shutdown(self) -> None:
+        await asyncio.to_thread(self._llm.shutdown)
