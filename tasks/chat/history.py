@@ -44,7 +44,9 @@ def trim_history(messages: Sequence[M], count_tokens: Callable[[list[M]], int], 
         ContextTooLongError: the system message and the latest turn alone exceed ``budget``.
     """
     if budget < 1:
-        raise ValueError(f"token budget must be positive, got {budget}: the reply leaves no room for a prompt")
+        raise ValueError(
+            f"token budget must be positive, got {budget}: the reply leaves no room for a prompt"
+        )
     system = list(messages[:1]) if messages and messages[0]["role"] == "system" else []
     rest = list(messages[len(system):])
     starts = [index for index, message in enumerate(rest) if message["role"] == "user"]

@@ -32,7 +32,8 @@ def render_prompt(tokenizer: ChatTokenizer, messages: Sequence[Mapping[str, Any]
             "the model's tokenizer has no chat template: serve a checkpoint saved with one "
             "(tokenizer_config.json 'chat_template' or chat_template.jinja)"
         )
-    return tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False, add_generation_prompt=True)
+    conversation = [dict(message) for message in messages]
+    return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
 
 def count_chat_tokens(tokenizer: ChatTokenizer, messages: Sequence[Mapping[str, Any]]) -> int:

@@ -30,7 +30,9 @@ from typing import Literal
 from common.shared_data import shared_file
 from tasks.text_to_table.table import Table
 
-E2E_ATTRIBUTES = ("name", "eatType", "food", "priceRange", "customer rating", "area", "familyFriendly", "near")
+E2E_ATTRIBUTES = (
+    "name", "eatType", "food", "priceRange", "customer rating", "area", "familyFriendly", "near"
+)
 MULTI_VALUE_SEPARATOR = "; "
 _PAIR = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]\s*(?:,|$)")
 _FILES = {"train": "e2e_devel.csv", "dev": "e2e_devel.csv", "test": "e2e_test.csv"}

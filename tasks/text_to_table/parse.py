@@ -21,6 +21,7 @@ from tasks.text_to_table.table import Table, normalize_text
 _FENCE = re.compile(r"```[a-zA-Z]*\s*(.*?)\s*(?:```|$)", re.DOTALL)
 _CLOSERS = {"{": "}", "[": "]"}
 _MAX_SALVAGE_TRIES = 64
+_MAX_DEPTH = 32  # a table nests 3 deep; a deeper cut-off answer is not worth salvaging
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ def parse_table_output(text: str, columns: Sequence[str] | None = None) -> Table
     try:
         obj, end = json.JSONDecoder().raw_decode(body, start)
     except json.JSONDecodeError as exc:
-        return _salvage(body[start:], columns, exc)
+        return _salvage(body[start:], columns, exc.msg)
+    except RecursionError:
+        return TableParseFailure("not_json", "the answer's JSON is nested too deeply to be a table")
     warnings = []
     if body[end:].strip():
         warnings.append(f"ignored {len(body[end:].strip())} characters after the JSON object")
@@ -79,7 +82,7 @@ def _unfence(text: str) -> str:
     return (match.group(1) if match else text).strip()
 
 
-def _salvage(fragment: str, columns: Sequence[str] | None, exc: json.JSONDecodeError) -> TableParseFailure:
+def _salvage(fragment: str, columns: Sequence[str] | None, error: str) -> TableParseFailure:
     """Tell a cut-off answer from a malformed one; for a cut-off one, keep its complete rows.
 
     Scans the fragment once, tracking open brackets outside strings. It is truncated if the text
@@ -102,14 +105,16 @@ def _salvage(fragment: str, columns: Sequence[str] | None, exc: json.JSONDecodeE
             in_string = True
         elif char in _CLOSERS:
             stack.append(char)
+            if len(stack) > _MAX_DEPTH:
+                return TableParseFailure("not_json", "the answer's JSON is nested too deeply to be a table")
         elif char in "]}":
             if not stack or _CLOSERS[stack.pop()] != char:
-                return TableParseFailure("not_json", f"the answer is not valid JSON: {exc.msg}")
+                return TableParseFailure("not_json", f"the answer is not valid JSON: {error}")
             if not stack:
                 break  # a complete object that still failed to parse: malformed, not cut off
             cuts.append((index + 1, "".join(_CLOSERS[c] for c in reversed(stack))))
     if not stack and not in_string:
-        return TableParseFailure("not_json", f"the answer is not valid JSON: {exc.msg}")
+        return TableParseFailure("not_json", f"the answer is not valid JSON: {error}")
     message = "the answer was cut off before its JSON ended (raise max_tokens or lower the table size)"
     for cut, closing in reversed(cuts[-_MAX_SALVAGE_TRIES:]):
         try:

@@ -72,7 +72,9 @@ def _bad_columns(message: str) -> TableRequestError:
     return TableRequestError(message, param="columns")
 
 
-def output_schema(columns: Sequence[str] | None = None, limits: TableLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+def output_schema(
+    columns: Sequence[str] | None = None, limits: TableLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """JSON schema ``{"columns": [str], "rows": [[str]]}`` with every array and string bounded.
 
     With ``columns`` given, the answer's columns are pinned to exactly those names in that order

@@ -25,7 +25,8 @@ MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content
 
 
 def test_render_uses_the_template_and_adds_the_generation_prompt():
-    assert render_prompt(FakeTokenizer(), MESSAGES) == "<system> be brief </s> <user> hello world </s> <assistant>"
+    expected = "<system> be brief </s> <user> hello world </s> <assistant>"
+    assert render_prompt(FakeTokenizer(), MESSAGES) == expected
 
 
 def test_count_includes_template_tokens_but_no_extra_special_tokens():

@@ -48,6 +48,12 @@ def test_malformed_json_is_not_json():
     assert parse_table_output("I cannot make a table of that.").reason == "not_json"
 
 
+def test_absurd_nesting_is_not_json_rather_than_a_crash():
+    assert parse_table_output('{"a": ' + "[" * 100_000).reason == "not_json"
+    assert parse_table_output('{"a": ' + "[" * 5_000).reason == "not_json"
+    assert parse_table_output('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}").reason == "not_json"
+
+
 def test_empty_answer():
     assert parse_table_output("  \n").reason == "empty"
 
