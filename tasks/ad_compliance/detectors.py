@@ -86,8 +86,8 @@ _RETURNS = (
         r"(?:\w+\s+){0,2}?guaranteed\b"),
     _rx(r"\b(?:double|triple|10x|multiply)\s+your\s+(?:money|investments?|savings|cash|income"
         r"|bitcoin|crypto)\b"),
-    _rx(r"\b(?:risk[- ]free|zero[- ]risk|no[- ]risk)\s+(?:\w+\s+)?(?:investments?|returns?"
-        r"|profits?|trading|income|gains)\b"),
+    _rx(r"\b(?:risk[- ]free|zero[- ]risk|no[- ]risk)\s+(?:\w+\s+)?(?:investments?|investing"
+        r"|returns?|profits?|trading|income|gains)\b"),
     _rx(rf"\b(?:can{A}?t|cannot|never|won{A}?t)\s+lose\s+(?:money|a\s+(?:penny|dime|cent))\b"),
     _rx(r"\b(?:earn|make)\s+(?:up\s+to\s+|over\s+|at\s+least\s+)?[$£€]\s?\d[\d,]*(?:\.\d+)?k?\+?"
         r"\s*(?:(?:a|per|each|every)\s+|/\s*)(?:day|week)\b"),
@@ -172,7 +172,7 @@ _NOT_WEAPON_BEFORE = re.compile(r"(?:water|glue|nerf|massage|heat|staple|nail|sp
                                 r"|toy|bubble|caulk(?:ing)?|grease|foam|soldering|top|airbrush"
                                 r"|tattoo|label|price|riding)[\s-]*$", _I)
 _NOT_WEAPON_AFTER = re.compile(r"^[\s-]*(?:metal|grey|gray|squats?|start)\b", _I)
-_DRUGS = _rx(r"\b(?:cannabis|marijuana|weed|thc|cocaine|mdma|magic\s+mushrooms|shrooms"
+_DRUGS = _rx(r"\b(?:cannabis|marijuana|weed|thc|cocaine|mdma|magic\s+mushrooms?|shrooms"
              r"|psilocybin|lsd|ketamine|heroin|meth(?:amphetamine)?|poppers|kratom|delta-?8|dmt)\b")
 _NOT_DRUG_BEFORE = re.compile(r"(?:garden|lawn|kill|pull|sea)[\s-]*$", _I)
 _NOT_DRUG_AFTER = re.compile(r"^[\s-]*(?:killers?|control|whackers?|eaters?|barriers?|free"
@@ -267,11 +267,12 @@ _GIMMICK = (
         r"|INSTANTLY|TODAY|WIN|WINNER|BEST|CHEAP|SAVE|OFF|DEAL|HOT|NEVER|ONLY|SECRET|SHOCKING"
         r"|WOW|HUGE|MEGA|INSANE)\b", 0),
 )
-_CAPS_RUN = re.compile(r"\b[A-Z]{2,}\b(?:[\s,:&/-]+\b[A-Z]{2,}\b)+")
+_CAPS_RUN = re.compile(r"\b[A-Z]{2,}\b(?:[\s:/-]+\b[A-Z]{2,}\b)+")
 _ACRONYMS = frozenset(
     "USA UK EU US UAE FDA NASA FAQ USB HD TV PC AI SUV BBQ ATM APR AER ISA VAT SMS GPS LED DIY CEO "
     "MBA IELTS TOEFL SAT GMAT NHS CBD VPN API PDF IOS NYC LA IT HR PR TM UV SPF ID PIN OK AM PM "
-    "BMW IKEA HSBC NFL NBA CPA MD PHD RSVP ETA FYI".split())
+    "BMW IKEA HSBC NFL NBA CPA MD PHD RSVP ETA FYI HTML CSS SQL AWS PHP JSON XML HTTP URL SEO CRM "
+    "GDPR ASAP DJ MP3 4K USD GBP EUR ML NYSE SEC IRS DMV".split())
 
 
 def _caps_runs(text: str, m: re.Match[str]) -> bool:
