@@ -103,6 +103,8 @@ def _param_from_loc(loc: tuple) -> str | None:
 
 def validation_error(exc: RequestValidationError) -> APIError:
     first = exc.errors()[0]
+    if tuple(first.get("loc", ())) == ("body",):
+        return APIError(400, "the request body must be a JSON object", code="invalid_json")
     if first.get("type") == "json_invalid":
         return APIError(400, f"request body is not valid JSON: {first.get('ctx', {}).get('error', '')}".rstrip(": "),
                         code="invalid_json")

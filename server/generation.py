@@ -18,14 +18,19 @@ from server.errors import APIError, ClientDisconnected, error_body, to_api_error
 T = TypeVar("T")
 
 
-def output_budget(engine: Engine, prompt_tokens: int, requested: int | None, param: str) -> int:
-    """Tokens the reply may use; 400 when the prompt, or prompt plus `requested`, overflows the context."""
+def output_budget(
+    engine: Engine, prompt_tokens: int, requested: int | None, param: str, prompt_param: str = "messages"
+) -> int:
+    """Tokens the reply may use; 400 when the prompt, or prompt plus `requested`, overflows the context.
+
+    `param` and `prompt_param` name the request fields that hold the token limit and the prompt.
+    """
     limit = engine.max_model_len
     if prompt_tokens >= limit:
         raise APIError(
             400,
             f"the prompt has {prompt_tokens} tokens but the model's context window is {limit} tokens; shorten it",
-            param="messages" if param != "prompt" else "prompt",
+            param=prompt_param,
             code="context_length_exceeded",
         )
     room = limit - prompt_tokens

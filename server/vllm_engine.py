@@ -30,6 +30,7 @@ def _on_gpu() -> bool:
 
 def engine_args(settings: ServerSettings, model_path: Path, served_name: str):
     from vllm import AsyncEngineArgs
+    from vllm.config import StructuredOutputsConfig
 
     on_gpu = _on_gpu()
     dtype = settings.dtype or ("auto" if on_gpu else "float32")
@@ -42,6 +43,10 @@ def engine_args(settings: ServerSettings, model_path: Path, served_name: str):
         seed=settings.seed,
         disable_log_stats=False,
         enable_prefix_caching=True,
+        # Structured outputs are generated compact: free whitespace between JSON tokens lets a
+        # weak model loop on newlines until max_tokens (seen with SmolLM2 and the tiny model).
+        # xgrammar reads this flag engine-wide, not per request.
+        structured_outputs_config=StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
     )
     if settings.max_num_seqs is not None:
         kwargs["max_num_seqs"] = settings.max_num_seqs

@@ -161,7 +161,7 @@ class OpenAIServing:
         prompt_ids = self.engine.encode(req.prompt) if isinstance(req.prompt, str) else list(req.prompt)
         room = self.engine.max_model_len - len(prompt_ids)
         requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16
-        max_tokens = output_budget(self.engine, len(prompt_ids), requested, "max_tokens")
+        max_tokens = output_budget(self.engine, len(prompt_ids), requested, "max_tokens", prompt_param="prompt")
         return prompt_ids, _sampling(req, max_tokens, req.logprobs)
 
     async def completion(self, req: CompletionRequest, request_id: str) -> CompletionResponse:

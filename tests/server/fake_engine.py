@@ -1,0 +1,87 @@
+"""A deterministic in-memory Engine for unit tests of the serving code.
+
+Each choice "generates" a scripted reply word by word; stop strings, max_tokens and
+JSON modes are honoured the way vLLM honours them, so the serving code sees realistic
+chunks without loading a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from server.engine import (
+    ChoiceDelta,
+    Engine,
+    EngineUnavailableError,
+    GenerationChunk,
+    GenerationParams,
+    TokenLogprob,
+)
+
+
+class FakeEngine(Engine):
+    def __init__(self, reply: str = "Hello there friend", max_model_len: int = 64, model_id: str = "fake-model"):
+        self.reply = reply
+        self.max_model_len = max_model_len
+        self.model_id = model_id
+        self.calls: list[tuple[list[int], GenerationParams]] = []
+        self.aborted: list[str] = []
+        self.healthy = True
+        self.fail_with: Exception | None = None
+        self.delay = 0.0
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
+
+    def encode(self, text: str) -> list[int]:
+        return [len(word) for word in text.split()]  # one "token" per word
+
+    def _words(self, index: int) -> list[str]:
+        words = self.reply.split()
+        return [f"{w}{index}" if index else w for w in words]
+
+    async def generate(
+        self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
+    ) -> AsyncIterator[GenerationChunk]:
+        self.calls.append((prompt_token_ids, params))
+        if self.fail_with is not None:
+            raise self.fail_with
+        texts = {i: "" for i in range(params.n)}
+        done: set[int] = set()
+        step = 0
+        try:
+            while len(done) < params.n:
+                await asyncio.sleep(self.delay)
+                deltas = []
+                for i in range(params.n):
+                    if i in done:
+                        continue
+                    words = self._words(i)
+                    piece = (" " if step else "") + words[step] if step < len(words) else ""
+                    texts[i] += piece
+                    finish = None
+                    stop_hit = next((s for s in params.stop if s in texts[i]), None)
+                    if stop_hit:
+                        piece = piece[: len(piece) - (len(texts[i]) - texts[i].index(stop_hit))]
+                        finish = "stop"
+                    elif step + 1 >= params.max_tokens:
+                        finish = "length"
+                    elif step + 1 >= len(words):
+                        finish = "stop"
+                    logprobs = None
+                    if params.logprobs is not None:
+                        top = tuple((f"alt{k}", -1.0 - k) for k in range(params.logprobs))
+                        logprobs = [TokenLogprob(piece, -0.5, top)]
+                    deltas.append(ChoiceDelta(i, piece, 1, logprobs, finish))
+                    if finish:
+                        done.add(i)
+                step += 1
+                yield GenerationChunk(len(prompt_token_ids), deltas, len(done) == params.n)
+        except (asyncio.CancelledError, GeneratorExit):
+            self.aborted.append(request_id)
+            raise
+
+    async def check_health(self) -> None:
+        if not self.healthy:
+            raise EngineUnavailableError("fake engine is dead")

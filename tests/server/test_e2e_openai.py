@@ -1,0 +1,178 @@
+"""End to end: the real server (vLLM, tiny model) called with the official openai SDK."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import httpx
+import jsonschema
+import openai
+import pytest
+
+pytestmark = pytest.mark.e2e
+HI = [{"role": "user", "content": "Say hello"}]
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_chat_completion(openai_client):
+    r = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=8)
+    assert r.object == "chat.completion"
+    assert r.choices[0].message.role == "assistant"
+    assert isinstance(r.choices[0].message.content, str)
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.completion_tokens <= 8
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+
+
+def test_streaming_with_usage_in_last_chunk(openai_client):
+    stream = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=6, stream=True,
+                                                   stream_options={"include_usage": True}, temperature=0)
+    chunks = list(stream)
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    full = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=6, temperature=0)
+    assert text == full.choices[0].message.content
+    assert chunks[-1].usage.completion_tokens == full.usage.completion_tokens
+
+
+def test_n_two_choices(openai_client):
+    r = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=5, n=2, seed=1)
+    assert sorted(c.index for c in r.choices) == [0, 1]
+    assert r.usage.completion_tokens == sum(
+        len(c.logprobs.content) if c.logprobs else 0 for c in r.choices) or r.usage.completion_tokens <= 10
+
+
+def test_same_seed_same_text(openai_client):
+    def sample(seed):
+        return openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=12, temperature=1.0,
+                                                     seed=seed).choices[0].message.content
+
+    first, again = sample(1234), sample(1234)
+    assert first == again
+    assert any(sample(seed) != first for seed in (1, 2, 3))
+
+
+def test_stop_sequence(openai_client):
+    base = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=20, temperature=0)
+    text = base.choices[0].message.content
+    words = [w for w in re.split(r"\s+", text) if len(w) >= 3]
+    if not words:
+        pytest.skip("greedy output of the random model has no word to stop on")
+    stop = words[min(2, len(words) - 1)]
+    r = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=20, temperature=0, stop=[stop])
+    assert r.choices[0].finish_reason == "stop"
+    assert stop not in r.choices[0].message.content
+    assert text.startswith(r.choices[0].message.content)
+
+
+def test_logprobs(openai_client):
+    r = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=4, logprobs=True, top_logprobs=3)
+    content = r.choices[0].logprobs.content
+    assert len(content) == r.usage.completion_tokens
+    for token in content:
+        assert token.logprob <= 0
+        assert len(token.top_logprobs) == 3
+        assert token.top_logprobs[0].logprob >= token.top_logprobs[-1].logprob
+        assert token.logprob <= token.top_logprobs[0].logprob + 1e-5
+
+
+def test_json_schema_response_validates(openai_client):
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}, "score": {"type": "integer", "minimum": 0, "maximum": 9}},
+        "required": ["answer", "score"],
+        "additionalProperties": False,
+    }
+    r = openai_client.chat.completions.create(
+        model="tiny", messages=HI, max_tokens=40, temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}},
+    )
+    assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
+    jsonschema.validate(json.loads(r.choices[0].message.content), schema)
+
+
+def test_text_completion(openai_client):
+    r = openai_client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=5, logprobs=2)
+    assert r.object == "text_completion"
+    assert len(r.choices[0].logprobs.tokens) == r.usage.completion_tokens
+
+
+def test_models(openai_client):
+    models = openai_client.models.list()
+    assert [m.id for m in models.data] == ["tiny"]
+    assert openai_client.models.retrieve("tiny").id == "tiny"
+
+
+def test_bad_requests_are_400_with_param(openai_client, live_server):
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client.chat.completions.create(model="tiny", messages=HI, temperature=7)
+    assert err.value.body["param"] == "temperature"
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi " * 1500}])
+    assert err.value.body["param"] == "messages"
+    assert err.value.body["code"] == "context_length_exceeded"
+    r = httpx.post(f"{live_server.base_url}/v1/chat/completions", content=b"{not json",
+                   headers={**live_server.headers, "content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_wrong_key_and_unknown_model(openai_client, live_server):
+    bad = openai.OpenAI(base_url=f"{live_server.base_url}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    with pytest.raises(openai.NotFoundError) as err:
+        openai_client.chat.completions.create(model="gpt-4", messages=HI)
+    assert err.value.body["param"] == "model"
+
+
+def _wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_disconnected_stream_is_aborted_in_the_engine(live_server):
+    before = live_server.metrics()
+    max_tokens = 900
+    body = {"model": "tiny", "messages": HI, "max_tokens": max_tokens, "stream": True, "temperature": 0,
+            "stop": ["unlikely-stop-string-xyz"]}
+    with httpx.stream("POST", f"{live_server.base_url}/v1/chat/completions", json=body,
+                      headers=live_server.headers, timeout=60) as r:
+        lines = r.iter_lines()
+        assert next(lines).startswith("data: ")
+    # the connection is closed: the engine must drop the request rather than finish 900 tokens
+    assert _wait_for(lambda: metric(live_server.metrics(), "icegrt_requests_aborted_total")
+                     > metric(before, "icegrt_requests_aborted_total"))
+    assert _wait_for(lambda: metric(live_server.metrics(), "vllm:num_requests_running") == 0)
+    generated = metric(live_server.metrics(), "vllm:generation_tokens_total") - metric(before, "vllm:generation_tokens_total")
+    assert generated < max_tokens
+
+
+def test_metrics_show_requests(openai_client, live_server):
+    openai_client.models.list()
+    text = live_server.metrics()
+    assert metric(text, "icegrt_requests_total", route="/v1/models", status="200") >= 1
+    assert metric(text, "icegrt_requests_total", route="/v1/chat/completions", status="200") >= 1
+    assert metric(text, "icegrt_time_to_first_token_seconds_count") >= 1
+    assert metric(text, "vllm:prompt_tokens_total") > 0
+
+
+def test_health_ready_version_open(live_server):
+    assert httpx.get(f"{live_server.base_url}/health").status_code == 200
+    assert httpx.get(f"{live_server.base_url}/ready").json()["model"] == "tiny"
+    assert httpx.get(f"{live_server.base_url}/version", headers=live_server.headers).json()["vllm"] == "0.32.0"
