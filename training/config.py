@@ -1,0 +1,213 @@
+"""Typed configurations of the training stages, loaded from YAML with command-line overrides.
+
+Every setting is declared once, as a pydantic field with a description: it is a YAML key of
+``--config FILE`` and a ``--kebab-case`` flag (through :mod:`common.config`), and flags given on
+the command line win over the file. Unknown keys and out-of-range values are rejected by the
+schema (``extra="forbid"``, ``Field(ge=..., le=...)``) before any work starts, with a
+:class:`ConfigError` that names the file and the offending key.
+
+Classes:
+    TrainConfig   what every stage shares: run directory, model, optimizer, schedule,
+                  batching, evaluation, checkpointing, divergence guard, LoRA
+    SFTConfig     ICE-Instruct: the SFT data mix and the held-out slice
+    RewardConfig  ICE-Reward: preference pair sources and reference statistics
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A configuration the user must fix (unknown key, bad value, missing file, wrong checkpoint)."""
+
+
+class TrainConfig(BaseModel):
+    """Settings shared by every training stage."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # fields that may differ between a run and its resumption (they do not change the result)
+    RESUME_IGNORED: ClassVar[frozenset[str]] = frozenset({"overwrite", "progress", "threads"})
+
+    name: str = Field(
+        "run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
+        description="Run name: everything is written to <runs_dir>/<name>/",
+    )
+    runs_dir: Path = Field(Path("runs"), description="Directory that holds the run directories")
+    model: str = Field(
+        "SmolLM2-135M-Instruct",
+        description="Starting model: a known name (tiny, SmolLM2-135M-Instruct) or a checkpoint directory",
+    )
+    seed: int = Field(0, ge=0, description="Seed for data sampling, shuffling and initialization")
+    max_seq_len: int = Field(384, ge=16, le=32768, description="Tokens per example; longer ones are truncated")
+    batch_size: int = Field(4, ge=1, le=1024, description="Examples per micro-batch (one forward/backward)")
+    grad_accum_steps: int = Field(2, ge=1, le=1024, description="Micro-batches accumulated per optimizer step")
+    max_steps: int = Field(100, ge=1, le=10_000_000, description="Optimizer steps of the run (data repeats as needed)")
+    learning_rate: float = Field(2e-5, gt=0, le=1.0, description="Peak learning rate (AdamW)")
+    weight_decay: float = Field(0.0, ge=0, le=1.0, description="AdamW weight decay")
+    lr_schedule: Literal["cosine", "linear", "constant"] = Field(
+        "cosine", description="Learning-rate decay after warmup"
+    )
+    warmup_ratio: float = Field(0.05, ge=0, le=0.5, description="Fraction of max_steps spent warming up linearly")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1.0, description="Final learning rate as a fraction of the peak")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 turns clipping off)")
+    max_loss: float = Field(
+        50.0, gt=0, description="A training loss above this (or NaN/inf) stops the run, keeping the last good checkpoint"
+    )
+    log_every: int = Field(1, ge=1, description="Optimizer steps between metrics.jsonl lines")
+    eval_every: int = Field(50, ge=0, description="Optimizer steps between evaluations (0: only at the end)")
+    save_every: int = Field(50, ge=1, description="Optimizer steps between checkpoints (one is always written at the end)")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Training dtype (float32 is faster on CPU)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train (auto: cuda when available)")
+    threads: int | None = Field(None, ge=1, le=512, description="torch CPU threads (default: torch's choice)")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory")
+    lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights; merged when saved")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
+    lora_alpha: float = Field(32.0, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA input")
+    lora_target_modules: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1, description="Module names that get LoRA adapters",
+    )
+    progress: bool = Field(True, description="Show progress bars")
+    overwrite: bool = Field(False, description="Delete an existing run directory of this name instead of resuming it")
+
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+    def resume_view(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the run it continues."""
+        data = self.model_dump(mode="json")
+        return {k: v for k, v in data.items() if k not in self.RESUME_IGNORED}
+
+
+def _parse_mix(value: Any) -> Any:
+    """Accept ``{source: count}`` (YAML) or ``"a=10,b=20"`` / ``["a=10", "b=20"]`` (command line)."""
+    if isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split() if part]
+    if isinstance(value, list):
+        mix = {}
+        for item in value:
+            if not isinstance(item, str) or "=" not in item:
+                raise ValueError(f"mix entry {item!r} must look like source=count, e.g. gsm8k=200")
+            key, count = item.split("=", 1)
+            mix[key.strip()] = count.strip()
+        return mix
+    return value
+
+
+class SFTConfig(TrainConfig):
+    """ICE-Instruct: supervised fine-tuning on a data mix, loss on assistant tokens only."""
+
+    name: str = Field(
+        "sft", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
+        description="Run name: everything is written to <runs_dir>/<name>/",
+    )
+    mix: dict[str, int] = Field(
+        {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "multiturn_chat": 50, "e2e_text_to_table": 100},
+        description="Examples drawn from each data source (source=count,...); see training.data.sources",
+    )
+    eval_examples: int = Field(32, ge=1, le=100_000, description="Held-out examples (taken from the mix) for eval loss")
+    eval_batch_size: int = Field(8, ge=1, le=1024, description="Examples per evaluation batch")
+
+    @field_validator("mix", mode="before")
+    @classmethod
+    def _mix_from_text(cls, value: Any) -> Any:
+        return _parse_mix(value)
+
+    @field_validator("mix")
+    @classmethod
+    def _mix_known(cls, value: dict[str, int]) -> dict[str, int]:
+        from training.data.sources import SFT_SOURCES
+
+        if not value:
+            raise ValueError("mix is empty: name at least one data source")
+        for source, count in value.items():
+            if source not in SFT_SOURCES:
+                raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SFT_SOURCES))}")
+            if count < 1:
+                raise ValueError(f"mix count for {source!r} must be at least 1, got {count}")
+        return value
+
+
+class RewardConfig(TrainConfig):
+    """ICE-Reward: a scalar-head transformer trained on preference pairs (Bradley-Terry loss)."""
+
+    name: str = Field(
+        "reward", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
+        description="Run name: everything is written to <runs_dir>/<name>/",
+    )
+    pairs: list[str] = Field(
+        ["dpo_en_demo"], min_length=1,
+        description="Preference pair sources: 'dpo_en_demo' or JSONL files of {prompt, chosen, rejected}",
+    )
+    max_train_pairs: int | None = Field(None, ge=1, description="Use at most this many training pairs")
+    max_eval_pairs: int | None = Field(
+        None, ge=1, description="Use at most this many held-out pairs (their replies also give reward_stats.json)"
+    )
+    eval_batch_size: int = Field(8, ge=1, le=1024, description="Pairs per evaluation batch")
+    learning_rate: float = Field(1e-5, gt=0, le=1.0, description="Peak learning rate (AdamW)")
+    max_loss: float = Field(
+        20.0, gt=0, description="A training loss above this (or NaN/inf) stops the run, keeping the last good checkpoint"
+    )
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs_known(cls, value: list[str]) -> list[str]:
+        from training.data.preference import PAIR_SOURCES
+
+        for item in value:
+            if item not in PAIR_SOURCES and not item.endswith(".jsonl"):
+                raise ValueError(
+                    f"pair source {item!r} is neither a known source ({', '.join(sorted(PAIR_SOURCES))}) "
+                    "nor a .jsonl file of {prompt, chosen, rejected} records"
+                )
+        return value
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown setting (check its spelling; see --help)")
+        else:
+            lines.append(f"  {where}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_config(cls: type[TrainConfig], config_file: Path | str | None, overrides: dict[str, Any]) -> Any:
+    """`cls` from the YAML file (if any) with `overrides` (the flags given) on top.
+
+    Raises:
+        ConfigError: unreadable file, not a mapping, unknown key or invalid value.
+    """
+    data: dict[str, Any] = {}
+    source = "command line"
+    if config_file is not None:
+        path = Path(config_file)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must be a mapping of setting: value, not {type(loaded).__name__}")
+        data = dict(loaded or {})
+    data.update(overrides)
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid {cls.__name__} ({source}):\n{_describe(exc)}") from None
+
+
+def dump_config(config: TrainConfig) -> str:
+    """YAML text of `config` (every field, defaults included), as written to config.yaml."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

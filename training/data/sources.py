@@ -1,0 +1,170 @@
+"""The SFT data-source registry and the seeded data mix of ICE-Instruct.
+
+A data source is a name, the bundle files it reads (checked before any work starts), and a
+loader that returns :class:`Conversation` records (chat messages whose assistant turns are the
+targets). A configuration names sources and how many examples to draw from each
+(``mix: {gsm8k: 200, e2e_text_to_table: 100}``); :func:`build_mix` draws them with a seed.
+
+Built-in sources:
+    gsm8k              GSM8K train: question -> worked answer (calculator annotations removed)
+    self_instruct      the 175 self-instruct seed tasks: instruction (+ input) -> output
+    preference_chosen  single-turn prompts of the preference set with their chosen reply
+    multiturn_chat     multi-turn dialogues of the preference set, every assistant turn a target
+    e2e_text_to_table  E2E sentences -> JSON table, with the task's own prompt (tasks.text_to_table)
+
+The preference sources use the ``train`` split of :mod:`training.data.preference` only, so the
+reward model's held-out pairs stay unseen. MT-Bench and Vicuna-Bench (``multiturn/``) are
+evaluation sets and deliberately not sources. Other packages add their tasks with
+:func:`register_source` (for instance the ad-compliance train split, once ``tasks.ad_compliance``
+publishes labelled examples and their target outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.shared_data import shared_file
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One SFT example: chat messages (dicts with role and content), assistant turns are targets."""
+
+    messages: tuple[dict, ...]
+    source: str
+    id: str
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A named loader of conversations and the bundle files (and modules) it needs."""
+
+    name: str
+    description: str
+    load: Callable[[], list[Conversation]]
+    files: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        """Raise now if a file or module the loader needs is missing."""
+        for module in self.modules:
+            if importlib.util.find_spec(module) is None:
+                raise ModuleNotFoundError(f"data source {self.name!r} needs the module {module}, which is not installed")
+        for relpath in self.files:
+            shared_file(relpath)
+
+
+SFT_SOURCES: dict[str, DataSource] = {}
+
+
+def register_source(source: DataSource, *, replace: bool = False) -> DataSource:
+    """Add `source` to the registry (names are unique unless `replace`)."""
+    if source.name in SFT_SOURCES and not replace:
+        raise ValueError(f"data source {source.name!r} is already registered")
+    SFT_SOURCES[source.name] = source
+    return source
+
+
+def _user_assistant(user: str, assistant: str) -> tuple[dict, ...]:
+    return ({"role": "user", "content": user}, {"role": "assistant", "content": assistant})
+
+
+def _read_jsonl(relpath: str) -> list[dict]:
+    with open(shared_file(relpath), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+_CALCULATOR = re.compile(r"<<[^<>]*>>")
+
+
+def load_gsm8k() -> list[Conversation]:
+    return [
+        Conversation(_user_assistant(r["question"], _CALCULATOR.sub("", r["answer"])), "gsm8k", f"gsm8k-{i}")
+        for i, r in enumerate(_read_jsonl("sft/gsm8k_train.jsonl"))
+    ]
+
+
+def load_self_instruct() -> list[Conversation]:
+    conversations = []
+    for record in _read_jsonl("sft/self_instruct_seed_tasks.jsonl"):
+        for j, instance in enumerate(record["instances"]):
+            user = record["instruction"] + (f"\n\n{instance['input']}" if instance["input"].strip() else "")
+            conversations.append(Conversation(_user_assistant(user, instance["output"]), "self_instruct", f"{record['id']}-{j}"))
+    return conversations
+
+
+def _preference_conversations(multiturn: bool, name: str) -> list[Conversation]:
+    from training.data.preference import load_pairs
+
+    conversations = []
+    for i, pair in enumerate(load_pairs(["dpo_en_demo"], split="train")):
+        has_history = any(m["role"] == "assistant" for m in pair.prompt)
+        if has_history == multiturn:
+            messages = (*pair.prompt, {"role": "assistant", "content": pair.chosen})
+            conversations.append(Conversation(messages, name, f"{name}-{i}"))
+    return conversations
+
+
+def load_e2e_text_to_table() -> list[Conversation]:
+    from tasks.text_to_table.e2e import load_e2e
+    from tasks.text_to_table.prompt import build_messages
+
+    conversations = []
+    for example in load_e2e("train"):
+        # half the requests pin the columns (as a client may), chosen by a hash of the id
+        pin = hashlib.sha256(example.id.encode()).digest()[0] % 2 == 0
+        prompt = build_messages(example.text, example.table.columns if pin else None)
+        messages = (*prompt, {"role": "assistant", "content": example.table.to_json()})
+        conversations.append(Conversation(messages, "e2e_text_to_table", example.id))
+    return conversations
+
+
+for _source in (
+    DataSource("gsm8k", "GSM8K train math word problems", load_gsm8k, ("sft/gsm8k_train.jsonl",)),
+    DataSource("self_instruct", "self-instruct seed tasks", load_self_instruct, ("sft/self_instruct_seed_tasks.jsonl",)),
+    DataSource(
+        "preference_chosen", "single-turn prompts + chosen replies (preference train split)",
+        lambda: _preference_conversations(False, "preference_chosen"), ("preference/dpo_en_demo.json",),
+    ),
+    DataSource(
+        "multiturn_chat", "multi-turn dialogues + chosen last reply (preference train split)",
+        lambda: _preference_conversations(True, "multiturn_chat"), ("preference/dpo_en_demo.json",),
+    ),
+    DataSource(
+        "e2e_text_to_table", "E2E NLG sentences -> JSON tables (text-to-table task prompt)",
+        load_e2e_text_to_table, ("text_to_table/e2e_devel.csv",), ("tasks.text_to_table.e2e",),
+    ),
+):
+    register_source(_source)
+
+
+def check_sources(names: list[str]) -> None:
+    """Raise before any work if a named source is unknown or misses a file or module."""
+    for name in names:
+        if name not in SFT_SOURCES:
+            raise KeyError(f"unknown data source {name!r}; known: {', '.join(sorted(SFT_SOURCES))}")
+        SFT_SOURCES[name].check()
+
+
+def build_mix(mix: dict[str, int], seed: int) -> tuple[list[Conversation], dict[str, int]]:
+    """Up to ``mix[name]`` conversations from each source, drawn with `seed`, then shuffled.
+
+    Returns the conversations and how many each source actually gave (fewer when a source is
+    smaller than asked).
+    """
+    drawn: list[Conversation] = []
+    counts: dict[str, int] = {}
+    for name in sorted(mix):
+        pool = SFT_SOURCES[name].load()
+        random.Random(f"{seed}:{name}").shuffle(pool)
+        take = pool[: mix[name]]
+        counts[name] = len(take)
+        drawn.extend(take)
+    random.Random(seed).shuffle(drawn)
+    return drawn, counts

@@ -1,0 +1,239 @@
+"""The optimization loop every supervised stage shares (SFT, reward model).
+
+A stage supplies what differs (:class:`Stage`: its batches, its loss, its evaluation and how
+its checkpoint is written); this module owns what must not differ: gradient accumulation
+weighted by tokens or pairs, the learning-rate schedule, gradient clipping, the divergence
+guard, metrics, evaluation, atomic checkpoints, plots, and an exact resume.
+
+Data order is a pure function of the step number (:class:`StepSampler`), and the optimizer,
+scheduler and random states are saved with each checkpoint, so a run killed at any moment and
+started again continues from its last checkpoint with the same step count and the same batches.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from training.config import TrainConfig
+from training.models import apply_lora, is_peft, load_model, load_trainable_state, trainable_state
+from training.runs import MetricsLog, RunDir, capture_rng, plot_metrics, restore_rng
+
+TRAINABLE_FILE = "trainable.safetensors"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or gradient went NaN/inf or above max_loss; the last good checkpoint is kept."""
+
+
+@dataclass
+class Evaluation:
+    """Held-out metrics (logged as ``eval_*``) and anything the checkpoint needs from them."""
+
+    metrics: dict[str, float]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Stage(Protocol):
+    """What a training stage plugs into :func:`train`."""
+
+    name: str  # "sft", "reward": names progress bars and checkpoint markers
+    unit: str  # what the loss averages over: "tokens", "pairs"
+
+    def micro_batches(self, step: int) -> list[Any]: ...
+
+    def weight(self, micro_batch: Any) -> float: ...
+
+    def loss(self, model: Any, micro_batch: Any) -> tuple[Any, dict[str, float]]:
+        """Summed loss over the micro-batch's units (a tensor), and other per-unit sums."""
+
+    def evaluate(self, model: Any) -> Evaluation: ...
+
+    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation) -> None: ...
+
+
+class StepSampler:
+    """Example indices of each optimizer step: epochs of seeded permutations, cut into micro-batches."""
+
+    def __init__(self, n_examples: int, batch_size: int, grad_accum_steps: int, seed: int):
+        assert n_examples > 0
+        self.n, self.batch_size, self.accum, self.seed = n_examples, batch_size, grad_accum_steps, seed
+        self._perms: dict[int, list[int]] = {}
+
+    def _perm(self, epoch: int) -> list[int]:
+        if epoch not in self._perms:
+            order = list(range(self.n))
+            random.Random(f"{self.seed}:epoch{epoch}").shuffle(order)
+            self._perms = {epoch: order}  # one epoch at a time is all a step needs (plus the next)
+        return self._perms[epoch]
+
+    def micro_batches(self, step: int) -> list[list[int]]:
+        per_step = self.batch_size * self.accum
+        positions = range(step * per_step, (step + 1) * per_step)
+        indices = [self._perm(p // self.n)[p % self.n] for p in positions]
+        return [indices[i : i + self.batch_size] for i in range(0, per_step, self.batch_size)]
+
+    def epoch_of(self, step: int) -> float:
+        return step * self.batch_size * self.accum / self.n
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Learning-rate multiplier for the optimizer step after `step` scheduler steps."""
+    warmup = math.ceil(config.warmup_ratio * config.max_steps)
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.lr_schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, config.max_steps - warmup))
+    low = config.min_lr_ratio
+    if config.lr_schedule == "linear":
+        return low + (1 - low) * (1 - progress)
+    return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: Any, config: TrainConfig) -> tuple[Any, Any]:
+    """AdamW (no weight decay on biases and norms) and its warmup + decay schedule."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
+    return optimizer, scheduler
+
+
+def prepare_model(config: TrainConfig, run: RunDir, start_step: int, base: Path, kind: str, device: str) -> Any:
+    """The model to train: the base (plus fresh LoRA) for a new run, the last checkpoint for a resumed one."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.manual_seed(config.seed)  # a new reward head or LoRA init is the same for a given seed
+    source = run.checkpoint_dir if start_step and not config.lora else base
+    model = load_model(source, kind, config)
+    if config.lora:
+        model = apply_lora(model, config, kind)
+        if start_step:
+            load_trainable_state(model, load_file(run.state_dir / TRAINABLE_FILE))
+    return model.to(device)
+
+
+def _finite(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in record.items()}
+
+
+def _accumulate(model: Any, stage: Stage, micro_batches: list[Any]) -> dict[str, float]:
+    total = sum(stage.weight(m) for m in micro_batches)
+    sums: dict[str, float] = defaultdict(float)
+    for micro_batch in micro_batches:
+        loss_sum, extra = stage.loss(model, micro_batch)
+        (loss_sum / total).backward()
+        sums["loss"] += loss_sum.item()
+        for key, value in extra.items():
+            sums[key] += value
+    return {**{k: v / total for k, v in sums.items()}, stage.unit: total}
+
+
+def _diverged(run: RunDir, stage: Stage, step: int, what: str, value: float, limit: str) -> TrainingDiverged:
+    saved = run.saved_step()
+    kept = f"the last good checkpoint (step {saved}) is kept in {run.checkpoint_dir}" if saved else "no checkpoint had been written yet"
+    MetricsLog(run.metrics_file).append(_finite({"step": step, "event": "diverged", what: float(value)}))
+    return TrainingDiverged(
+        f"{stage.name} stopped at step {step}: {what} is {value} ({limit}); {kept}. "
+        "Lower learning_rate, lengthen the warmup or check the data, then rerun (it resumes from that checkpoint)."
+    )
+
+
+def _save(run: RunDir, stage: Stage, model: Any, optimizer: Any, scheduler: Any, step: int, evaluation: Evaluation) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    def write_state(dest: Path) -> None:
+        torch.save(optimizer.state_dict(), dest / "optimizer.pt")
+        torch.save(scheduler.state_dict(), dest / "scheduler.pt")
+        torch.save(capture_rng(), dest / "rng.pt")
+        if is_peft(model):
+            save_file(trainable_state(model), dest / TRAINABLE_FILE)
+
+    run.save(step, lambda dest: stage.write_model(model, dest, step, evaluation), write_state)
+
+
+def _restore(run: RunDir, optimizer: Any, scheduler: Any) -> None:
+    import torch
+
+    optimizer.load_state_dict(torch.load(run.state_dir / "optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(run.state_dir / "scheduler.pt", weights_only=True))
+    restore_rng(torch.load(run.state_dir / "rng.pt", weights_only=False))
+
+
+def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step: int,
+          stop_after: int | None = None, on_step: Callable[[int], None] | None = None) -> Evaluation | None:
+    """Optimize `model` from `start_step` to ``config.max_steps``; returns the last evaluation.
+
+    `stop_after` ends the loop after that step as a kill would (no extra checkpoint); tests use it.
+
+    Raises:
+        TrainingDiverged: a NaN/inf or too large loss or gradient (nothing is saved after it).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    # 0. optimizer and schedule, restored with the random state when resuming
+    optimizer, scheduler = build_optimizer(model, config)
+    if start_step:
+        _restore(run, optimizer, scheduler)
+    metrics, evaluation, started = MetricsLog(run.metrics_file), None, time.monotonic()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    bar = tqdm(total=config.max_steps, initial=start_step, desc=f"{stage.name}", unit="step", disable=not config.progress)
+    model.train()
+    for step in range(start_step + 1, config.max_steps + 1):
+        # 1. forward and backward over this step's micro-batches, weighted by their units
+        record = _accumulate(model, stage, stage.micro_batches(step - 1))
+
+        # 2. divergence guard, before the optimizer touches the weights
+        if not math.isfinite(record["loss"]) or record["loss"] > config.max_loss:
+            bar.close()
+            raise _diverged(run, stage, step, "loss", record["loss"], f"max_loss {config.max_loss}")
+        limit = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, limit).item()
+        if not math.isfinite(grad_norm):
+            bar.close()
+            raise _diverged(run, stage, step, "grad_norm", grad_norm, "not finite")
+
+        # 3. optimizer and learning-rate schedule
+        record.update(grad_norm=grad_norm, lr=scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        # 4. metrics and progress
+        if step % config.log_every == 0 or step == config.max_steps:
+            metrics.append(_finite({"step": step, **record, "elapsed_s": round(time.monotonic() - started, 3)}))
+        bar.update(1)
+        bar.set_postfix(loss=f"{record['loss']:.4f}")
+
+        # 5. evaluation (also before every checkpoint, which carries its results)
+        final, saving = step == config.max_steps, step % config.save_every == 0 or step == config.max_steps
+        if saving or (config.eval_every and step % config.eval_every == 0):
+            evaluation = stage.evaluate(model)
+            model.train()
+            metrics.append(_finite({"step": step, **{f"eval_{k}": v for k, v in evaluation.metrics.items()}}))
+
+        # 6. atomic checkpoint and plots
+        if saving:
+            _save(run, stage, model, optimizer, scheduler, step, evaluation)
+            plot_metrics(run.metrics_file, run.plots_dir)
+        if on_step is not None:
+            on_step(step)
+        if final or (stop_after is not None and step >= stop_after):
+            break
+    bar.close()
+    return evaluation

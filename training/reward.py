@@ -1,0 +1,211 @@
+"""ICE-Reward: a transformer with a scalar head, trained on preference pairs (Bradley-Terry).
+
+``icegrt train reward --config configs/reward_tiny.yaml`` runs :func:`run_reward`:
+
+    1. check everything that can fail before work: pair sources, start model and its kind, run dir
+    2. data: pairs split train/held-out (training.data.preference), each reply rendered after its
+       prompt with the chat template and cut from the left so the reply's end is always kept
+    3. model: ``AutoModelForSequenceClassification`` (num_labels=1) from a causal LM (the SFT
+       checkpoint, usually), or the last checkpoint when resuming; optionally LoRA
+    4. train (training.loop) on ``-logsigmoid(r_chosen - r_rejected)``; every checkpoint carries
+       held-out pairwise accuracy and ``reward_stats.json``: the mean and std of the scores of
+       the held-out replies (chosen and rejected), which ``RewardScaler(mode="rm_norm")`` uses
+
+The score is read at the last non-padding token, found from the attention mask (the pad token
+of SmolLM2 is also its end-of-turn token, so token ids cannot tell padding apart).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.config import ConfigError, RewardConfig
+from training.data.chat import encode_prompt_response, pad_batch
+from training.loop import Evaluation, StepSampler, prepare_model, train
+from training.models import REWARD_STATS, checkpoint_kind, is_peft, pick_device, resolve_start_model, save_checkpoint
+from training.runs import RunDir
+
+log = logging.getLogger(__name__)
+
+EncodedPair = tuple[list[int], list[int]]  # chosen ids, rejected ids
+
+
+def reward_scores(model: Any, input_ids: Any, attention_mask: Any) -> Any:
+    """[B] float32 scores of right-padded sequences, read at each one's last attended token."""
+    import torch
+
+    inner = model.get_base_model() if is_peft(model) else model
+    backbone = getattr(inner, inner.base_model_prefix)
+    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    last = attention_mask.sum(dim=1) - 1
+    pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    return inner.score(pooled).squeeze(-1).float()
+
+
+def bradley_terry_loss(chosen: Any, rejected: Any) -> Any:
+    """[B] ``-log sigmoid(r_chosen - r_rejected)``: the negative log-likelihood of the preference."""
+    import torch.nn.functional as F
+
+    return -F.logsigmoid(chosen - rejected)
+
+
+def read_reward_stats(checkpoint: Path) -> dict[str, float]:
+    """``{"mean", "std", ...}`` of a reward checkpoint, for ``RewardScaler(mode="rm_norm")``.
+
+    Raises:
+        ConfigError: not a reward checkpoint, or it has no reward_stats.json.
+    """
+    if checkpoint_kind(checkpoint) != "reward":
+        raise ConfigError(f"{checkpoint} is not a reward model checkpoint (train one with `icegrt train reward`)")
+    path = checkpoint / REWARD_STATS
+    if not path.is_file():
+        raise ConfigError(f"{checkpoint} has no {REWARD_STATS}; it was not written by `icegrt train reward`")
+    return json.loads(path.read_text())
+
+
+@dataclass
+class RewardStage:
+    """The reward-model plug-in of training.loop.train."""
+
+    config: RewardConfig
+    train_pairs: list[EncodedPair]
+    eval_pairs: list[EncodedPair]
+    tokenizer: Any
+    device: str
+    base: Path
+    name: str = "reward"
+    unit: str = "pairs"
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.sampler = StepSampler(len(self.train_pairs), c.batch_size, c.grad_accum_steps, c.seed)
+
+    def _batch(self, pairs: list[EncodedPair]) -> dict[str, Any]:
+        """Chosen replies first, then rejected ones, in one padded batch of 2B sequences."""
+        sequences = [chosen for chosen, _ in pairs] + [rejected for _, rejected in pairs]
+        batch = pad_batch(sequences, self.tokenizer.pad_token_id)
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def _scores(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        scores = reward_scores(model, batch["input_ids"], batch["attention_mask"])
+        half = scores.shape[0] // 2
+        return scores[:half], scores[half:]
+
+    def micro_batches(self, step: int) -> list[dict[str, Any]]:
+        return [self._batch([self.train_pairs[i] for i in idx]) for idx in self.sampler.micro_batches(step)]
+
+    def weight(self, micro_batch: dict[str, Any]) -> float:
+        return micro_batch["input_ids"].shape[0] / 2
+
+    def loss(self, model: Any, micro_batch: dict[str, Any]) -> tuple[Any, dict[str, float]]:
+        chosen, rejected = self._scores(model, micro_batch)
+        extra = {"accuracy": (chosen > rejected).sum().item(), "margin": (chosen - rejected).sum().item()}
+        return bradley_terry_loss(chosen, rejected).sum(), extra
+
+    def evaluate(self, model: Any) -> Evaluation:
+        import torch
+
+        model.eval()
+        chosen_all, rejected_all, size = [], [], self.config.eval_batch_size
+        with torch.no_grad():
+            for start in range(0, len(self.eval_pairs), size):
+                chosen, rejected = self._scores(model, self._batch(self.eval_pairs[start : start + size]))
+                chosen_all.append(chosen)
+                rejected_all.append(rejected)
+        chosen, rejected = torch.cat(chosen_all), torch.cat(rejected_all)
+        every = torch.cat([chosen, rejected]).double()
+        stats = {"mean": every.mean().item(), "std": every.std().item(), "count": every.numel(),
+                 "samples": "chosen and rejected replies of the held-out preference pairs"}
+        metrics = {
+            "loss": bradley_terry_loss(chosen, rejected).mean().item(),
+            "accuracy": (chosen > rejected).double().mean().item(),
+            "margin": (chosen - rejected).mean().item(),
+            "reward_mean": stats["mean"],
+            "reward_std": stats["std"],
+        }
+        return Evaluation(metrics, {"reward_stats": stats})
+
+    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation) -> None:
+        marker = {"kind": "reward", "stage": "reward", "step": step, "base_model": str(self.base),
+                  "run": self.config.name, "eval": evaluation.metrics}
+        save_checkpoint(model, self.tokenizer, dest, marker)
+        stats = {**evaluation.extras["reward_stats"], "step": step}
+        (dest / REWARD_STATS).write_text(json.dumps(stats, indent=2))
+
+
+def _check_before_work(config: RewardConfig) -> Path:
+    from common.shared_data import SharedDataError
+    from training.data.preference import check_pair_source
+
+    for name in config.pairs:
+        try:
+            check_pair_source(name)
+        except (SharedDataError, FileNotFoundError) as exc:
+            raise ConfigError(f"reward data: {exc}") from None
+    return resolve_start_model(config.model, ("causal_lm", "reward"), "reward")
+
+
+def prepare_pairs(config: RewardConfig, tokenizer: Any) -> tuple[list[EncodedPair], list[EncodedPair], dict]:
+    """Encoded train and held-out pairs, and a summary."""
+    import random
+
+    from training.data.preference import PairFormatError, load_pairs
+
+    try:
+        pairs = load_pairs(config.pairs)
+    except PairFormatError as exc:
+        raise ConfigError(f"reward data: {exc}") from None
+    train_pairs = [p for p in pairs if p.split == "train"][: config.max_train_pairs]
+    eval_pairs = [p for p in pairs if p.split == "eval"][: config.max_eval_pairs]
+    if not train_pairs or len(eval_pairs) < 2:
+        raise ConfigError(
+            f"reward data gives {len(train_pairs)} train and {len(eval_pairs)} held-out pairs; "
+            "at least 1 and 2 are needed (add pairs, or raise max_train_pairs / max_eval_pairs)"
+        )
+    random.Random(config.seed).shuffle(train_pairs)
+
+    def encode(items):
+        n = config.max_seq_len
+        return [(encode_prompt_response(tokenizer, p.prompt, p.chosen, n),
+                 encode_prompt_response(tokenizer, p.prompt, p.rejected, n)) for p in items]
+
+    summary = {"train_pairs": len(train_pairs), "eval_pairs": len(eval_pairs), "sources": config.pairs}
+    return encode(train_pairs), encode(eval_pairs), summary
+
+
+def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str, Any]:
+    """Train ICE-Reward as configured; returns a summary (step, eval metrics, checkpoint path)."""
+    import torch
+
+    from training.models import load_tokenizer
+
+    # 1. everything that can be wrong, before any work
+    base = _check_before_work(config)
+    device = pick_device(config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+
+    # 2. data: pairs, split, rendered replies
+    tokenizer = load_tokenizer(base)
+    train_pairs, eval_pairs, summary = prepare_pairs(config, tokenizer)
+
+    # 3. the run directory: new, or resumed from its last checkpoint
+    run = RunDir(config.run_dir())
+    start_step = run.open(config)
+    (run.path / "data.json").write_text(json.dumps(summary, indent=2))
+    if start_step >= config.max_steps:
+        log.info("run %s is complete (step %d)", run.path, start_step)
+        return {"step": start_step, "checkpoint": str(run.checkpoint_dir), "resumed": True, "complete": True}
+
+    # 4. model with a scalar head: base (+LoRA) for a new run, last checkpoint for a resumed one
+    model = prepare_model(config, run, start_step, base, "reward", device)
+
+    # 5. train on the Bradley-Terry loss
+    stage = RewardStage(config, train_pairs, eval_pairs, tokenizer, device, base)
+    evaluation = train(config, run, model, stage, start_step, stop_after=stop_after)
+    return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
+            "eval": evaluation.metrics if evaluation else None, "data": summary}
