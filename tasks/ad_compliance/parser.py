@@ -68,11 +68,16 @@ def _failure(kind: FailureKind, message: str, text: str, finish_reason: str | No
                         raw_excerpt=text[:200])
 
 
-def _load_object(text: str, finish_reason: str | None) -> dict[str, Any] | ParseFailure:
-    """The first JSON object in ``text`` (skipping prose and code fences around it)."""
+def _load_object(text: str, key: str, finish_reason: str | None) -> dict[str, Any] | ParseFailure:
+    """The first JSON object in ``text`` that has ``key`` (prose and code fences are skipped).
+
+    Requiring the key keeps an inner item of a cut-off answer (``{"violations": [{...}, {...``)
+    from being mistaken for the answer.
+    """
     if not text or not text.strip():
         return _failure("empty", "the model returned no text", text or "", finish_reason)
     decoder = json.JSONDecoder()
+    found_other = False
     pos = text.find("{")
     for _ in range(_MAX_DECODE_ATTEMPTS):
         if pos < 0:
@@ -80,14 +85,18 @@ def _load_object(text: str, finish_reason: str | None) -> dict[str, Any] | Parse
         try:
             value, _end = decoder.raw_decode(text, pos)
         except (json.JSONDecodeError, RecursionError):
-            pos = text.find("{", pos + 1)
-            continue
+            value = None
         if isinstance(value, dict):
-            return value
+            if key in value:
+                return value
+            found_other = True
         pos = text.find("{", pos + 1)
     if finish_reason == "length":
         return _failure("truncated", "the output was cut off by max_tokens before the JSON "
                         "object was complete", text, finish_reason)
+    if found_other:
+        return _failure("wrong_shape", f'no JSON object with a "{key}" field in the output', text,
+                        finish_reason)
     return _failure("invalid_json", "no complete JSON object found in the output", text,
                     finish_reason)
 
@@ -130,10 +139,10 @@ def parse_judgement(text: str, ad: Ad, *, finish_reason: str | None = None,
         finish_reason: the engine's finish reason; "length" marks a cut-off output as truncated.
         policies: the policy ids that were checked (default all); other ids are dropped.
     """
-    obj = _load_object(text, finish_reason)
+    obj = _load_object(text, "violations", finish_reason)
     if isinstance(obj, ParseFailure):
         return obj
-    items = obj.get("violations")
+    items = obj["violations"]
     if not isinstance(items, list):
         return _failure("wrong_shape", 'the JSON object has no "violations" list', text,
                         finish_reason)
@@ -169,10 +178,10 @@ def parse_revision(text: str, ad: Ad | None = None, *,
     When ``ad`` is given, the revision must also form a valid :class:`Ad` with it (non-blank body,
     field lengths within the API limits); otherwise a ``wrong_shape`` failure is returned.
     """
-    obj = _load_object(text, finish_reason)
+    obj = _load_object(text, "body", finish_reason)
     if isinstance(obj, ParseFailure):
         return obj
-    body = obj.get("body")
+    body = obj["body"]
     if not isinstance(body, str) or not body.strip():
         return _failure("wrong_shape", 'the revision has no non-empty "body" string', text,
                         finish_reason)
