@@ -19,10 +19,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from server.engine import Engine
 from server.errors import install_error_handlers
 from server.middleware import RequestMiddleware
+from server.ads.routes import router as ads_router
 from server.openai.routes import router as openai_router
 from server.settings import ServerSettings
 from server.state import ServerState
 from server.system_routes import router as system_router
+from server.tables.routes import router as tables_router
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ def build_app(
     install_error_handlers(app)
     app.include_router(system_router)
     app.include_router(openai_router)
+    app.include_router(ads_router)
+    app.include_router(tables_router)
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])

@@ -18,6 +18,14 @@ from server.errors import APIError, ClientDisconnected, error_body, to_api_error
 T = TypeVar("T")
 
 
+def ensure_model(engine: Engine, requested: str | None) -> str:
+    """404 unless `requested` (when given) is the model this server serves."""
+    if requested and requested != engine.model_id:
+        raise APIError(404, f"model {requested!r} does not exist; this server serves {engine.model_id!r}",
+                       param="model", code="model_not_found")
+    return engine.model_id
+
+
 def output_budget(
     engine: Engine, prompt_tokens: int, requested: int | None, param: str, prompt_param: str = "messages"
 ) -> int:
@@ -134,3 +142,45 @@ async def guarded_stream(events: AsyncIterator[str], route: str) -> AsyncIterato
         err = to_api_error(exc)
         yield sse(error_body(err.status, err.message, err.param, err.code))
         yield sse("[DONE]")
+
+
+@dataclass
+class UsageTally:
+    """Token usage summed over the several engine calls one domain request may make."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens}
+
+
+@dataclass
+class StructuredGenerator:
+    """Greedy JSON-schema generation for the domain endpoints.
+
+    The schema's own budget is clamped to the room left in the context, so a long input gets
+    a shorter (possibly truncated) answer that the task's parser handles, rather than an
+    error; only an input that leaves no room at all is a 400 on `input_param`.
+    """
+
+    engine: Engine
+    request_id: str
+    route: str
+    input_param: str
+    usage: UsageTally = field(default_factory=UsageTally)
+    calls: int = 0
+
+    async def __call__(self, messages: list[dict], json_schema: dict, max_tokens: int) -> tuple[str, str | None]:
+        prompt_ids = self.engine.encode(self.engine.render_chat(messages))
+        room = self.engine.max_model_len - len(prompt_ids)
+        budget = output_budget(self.engine, len(prompt_ids), min(max_tokens, max(room, 1)), "max_tokens",
+                               prompt_param=self.input_param)
+        params = GenerationParams(max_tokens=budget, temperature=0.0, json_schema=json_schema)
+        self.calls += 1
+        result = await collect(self.engine, prompt_ids, params, f"{self.request_id}-{self.calls}", self.route)
+        self.usage.prompt_tokens += result.prompt_tokens
+        self.usage.completion_tokens += result.completion_tokens
+        choice = result.choices.get(0)
+        return (choice.text, choice.finish_reason) if choice else ("", None)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from server.errors import APIError
-from server.generation import cancel_on_disconnect
+from server.generation import cancel_on_disconnect, ensure_model
 from server.openai.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -60,8 +59,5 @@ async def list_models(request: Request) -> ModelList:
 
 @router.get("/v1/models/{model_id:path}", response_model=ModelCard)
 async def get_model(model_id: str, request: Request) -> ModelCard:
-    card = _card(request)
-    if model_id != card.id:
-        raise APIError(404, f"model {model_id!r} does not exist; this server serves {card.id!r}",
-                       param="model", code="model_not_found")
-    return card
+    ensure_model(ServerState.of(request).ready_engine(), model_id)
+    return _card(request)

@@ -7,8 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from server.engine import Engine, GenerationParams, TokenLogprob
-from server.errors import APIError
-from server.generation import GenerationResult, collect, guarded_stream, output_budget, sse
+from server.generation import GenerationResult, collect, ensure_model, guarded_stream, output_budget, sse
 from server.metrics import GenerationTimer
 from server.openai.protocol import (
     AssistantMessage,
@@ -86,16 +85,10 @@ class OpenAIServing:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def check_model(self, requested: str | None) -> str:
-        if requested and requested != self.engine.model_id:
-            raise APIError(404, f"model {requested!r} does not exist; this server serves {self.engine.model_id!r}",
-                           param="model", code="model_not_found")
-        return self.engine.model_id
-
     # ---- chat -------------------------------------------------------------------------
 
     def prepare_chat(self, req: ChatCompletionRequest) -> tuple[list[int], GenerationParams]:
-        self.check_model(req.model)
+        ensure_model(self.engine, req.model)
         messages = [{"role": ROLE_FOR_TEMPLATE.get(m.role, m.role), "content": m.text()} for m in req.messages]
         prompt_ids = self.engine.encode(self.engine.render_chat(messages))
         param = "max_completion_tokens" if req.max_completion_tokens else "max_tokens"
@@ -157,7 +150,7 @@ class OpenAIServing:
     # ---- completions ------------------------------------------------------------------
 
     def prepare_completion(self, req: CompletionRequest) -> tuple[list[int], GenerationParams]:
-        self.check_model(req.model)
+        ensure_model(self.engine, req.model)
         prompt_ids = self.engine.encode(req.prompt) if isinstance(req.prompt, str) else list(req.prompt)
         room = self.engine.max_model_len - len(prompt_ids)
         requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16

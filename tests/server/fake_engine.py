@@ -23,6 +23,8 @@ from server.engine import (
 class FakeEngine(Engine):
     def __init__(self, reply: str = "Hello there friend", max_model_len: int = 64, model_id: str = "fake-model"):
         self.reply = reply
+        self.queued_replies: list[str] = []
+        """Replies for the next calls, in order; `reply` once they run out."""
         self.max_model_len = max_model_len
         self.model_id = model_id
         self.calls: list[tuple[list[int], GenerationParams]] = []
@@ -37,8 +39,8 @@ class FakeEngine(Engine):
     def encode(self, text: str) -> list[int]:
         return [len(word) for word in text.split()]  # one "token" per word
 
-    def _words(self, index: int) -> list[str]:
-        words = self.reply.split()
+    def _words(self, reply: str, index: int) -> list[str]:
+        words = reply.split(" ")
         return [f"{w}{index}" if index else w for w in words]
 
     async def generate(
@@ -47,6 +49,7 @@ class FakeEngine(Engine):
         self.calls.append((prompt_token_ids, params))
         if self.fail_with is not None:
             raise self.fail_with
+        reply = self.queued_replies.pop(0) if self.queued_replies else self.reply
         texts = {i: "" for i in range(params.n)}
         done: set[int] = set()
         step = 0
@@ -57,7 +60,7 @@ class FakeEngine(Engine):
                 for i in range(params.n):
                     if i in done:
                         continue
-                    words = self._words(i)
+                    words = self._words(reply, i)
                     piece = (" " if step else "") + words[step] if step < len(words) else ""
                     texts[i] += piece
                     finish = None

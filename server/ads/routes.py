@@ -1,0 +1,26 @@
+"""Ad-compliance routes (thin)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from server.ads import serving
+from server.ads.protocol import AdComplianceRequest, AdComplianceResponse, PolicyList
+from server.generation import cancel_on_disconnect
+from server.state import ServerState
+
+router = APIRouter()
+
+
+@router.post(serving.ROUTE, response_model=AdComplianceResponse)
+async def ads_compliance(body: AdComplianceRequest, request: Request):
+    engine = ServerState.of(request).ready_engine()
+    request_id = f"adchk-{uuid.uuid4().hex}"
+    return await cancel_on_disconnect(serving.check(engine, body, request_id), request.receive, serving.ROUTE)
+
+
+@router.get("/v1/ads/policies", response_model=PolicyList)
+async def ads_policies() -> PolicyList:
+    return serving.policy_list()

@@ -1,0 +1,39 @@
+"""Ad compliance: deterministic detectors plus the model's judgement and suggested revision.
+
+The flow itself (judge, merge with rules, revise, re-check) lives in
+`tasks.ad_compliance.checker.check_ad`, shared with evaluation; this module feeds it the
+engine and shapes the response.
+"""
+
+from __future__ import annotations
+
+from server.ads.protocol import AdComplianceRequest, AdComplianceResponse, PolicyList, SuggestedRevision
+from server.engine import Engine
+from server.generation import StructuredGenerator, ensure_model
+from tasks.ad_compliance.checker import check_ad
+from tasks.ad_compliance.policies import POLICIES
+
+ROUTE = "/v1/ads/compliance"
+
+
+def policy_list() -> PolicyList:
+    return PolicyList(data=list(POLICIES))
+
+
+async def check(engine: Engine, req: AdComplianceRequest, request_id: str) -> AdComplianceResponse:
+    ensure_model(engine, req.model)
+    generate = StructuredGenerator(engine, request_id, ROUTE, input_param="ad")
+    outcome = await check_ad(req.ad, generate, req.policies, suggest=req.suggest)
+    verdict = outcome.verdict
+    revision = outcome.suggested_revision
+    return AdComplianceResponse(
+        id=request_id,
+        model=engine.model_id,
+        compliant=verdict.compliant,
+        violations=verdict.violations,
+        analysis=verdict.analysis,
+        model_checked=verdict.model_checked,
+        suggested_revision=SuggestedRevision(**revision.model_dump()) if revision else None,
+        revision_compliant=outcome.revision_compliant,
+        usage=generate.usage.as_dict(),
+    )
