@@ -17,7 +17,9 @@ from typing import Any
 
 _EXPORTS = {
     "IceGrtClient": "clients.client",
+    "ReplyStream": "clients.client",
     "AsyncIceGrtClient": "clients.async_client",
+    "AsyncReplyStream": "clients.async_client",
     **dict.fromkeys(["IceGrtError", "BadRequestError", "AuthenticationError", "NotFoundError", "RateLimitError",
                      "ServerError", "ConnectionError", "RequestTimeoutError"], "clients.errors"),
     **dict.fromkeys(["Ad", "ComplianceResult", "Violation", "Evidence", "SuggestedRevision", "Change", "Policy",

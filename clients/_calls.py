@@ -62,8 +62,8 @@ def ads_check(ad: Ad | Mapping[str, Any], market: str | None, policies: Iterable
 
 
 def _policy_list(body: Any) -> list[Policy]:
-    """Accepts the OpenAI-style ``{"object": "list", "data": [...]}``, ``{"policies": [...]}`` or a bare list."""
-    items = body.get("data", body.get("policies")) if isinstance(body, dict) else body
+    """Reads the OpenAI-style ``{"object": "list", "data": [...]}`` (or a bare list)."""
+    items = body.get("data") if isinstance(body, dict) else body
     return _POLICY_LIST.validate_python(items)
 
 
@@ -78,8 +78,10 @@ def tables_extract(text: str, columns: Iterable[str] | None, format: TableFormat
     return Call("POST", "/v1/text-to-table", TableResult.model_validate, body)
 
 
-def conversations_create(system: str | None) -> Call[Conversation]:
-    return Call("POST", "/v1/conversations", Conversation.model_validate, _present(system=system))
+def conversations_create(system: str | None, model: str | None,
+                         metadata: Mapping[str, str] | None) -> Call[Conversation]:
+    body = _present(system=system, model=model, metadata=None if metadata is None else dict(metadata))
+    return Call("POST", "/v1/conversations", Conversation.model_validate, body)
 
 
 def conversations_send(conversation_id: str, content: str, stream: bool, options: dict[str, Any]) -> Call[Reply]:
@@ -98,10 +100,7 @@ def conversations_delete(conversation_id: str) -> Call[None]:
 
 def feedback_submit(completion_id: str | None, conversation_id: str | None, message_id: str | None,
                     rating: int | None, ranking: list[str] | None, comment: str | None) -> Call[FeedbackReceipt]:
-    if (completion_id is None) == (conversation_id is None):
-        raise ValueError("feedback targets exactly one of completion_id or conversation_id (with message_id)")
-    if (conversation_id is None) != (message_id is None):
-        raise ValueError("message_id goes with conversation_id (and only with it)")
+    """The server checks the target (one of the two) and the values, and names the field at fault."""
     body = _present(completion_id=completion_id, conversation_id=conversation_id, message_id=message_id,
                     rating=rating, ranking=ranking, comment=comment)
     return Call("POST", "/v1/feedback", FeedbackReceipt.model_validate, body)
@@ -119,14 +118,16 @@ def parse_response(call: Call[T], response: httpx.Response) -> T:
 
 
 class DeltaDecoder:
-    """Turns server-sent-event lines into text deltas; `done` turns True at ``data: [DONE]``.
+    """Turns the server-sent events of a streamed reply into text deltas.
 
-    Reads ``chat.completion.chunk`` events (``choices[0].delta.content``) and plain
-    ``{"delta": "..."}`` events; an ``{"error": ...}`` event raises the matching `IceGrtError`.
+    The server sends ``{"delta": {"content": ...}}`` chunks, then the stored reply, then
+    ``data: [DONE]``; `reply` holds the stored reply once it arrived and `done` turns True at the
+    end. An ``{"error": ...}`` event (a failure after the 200 status) raises the matching `IceGrtError`.
     """
 
     def __init__(self) -> None:
         self.done = False
+        self.reply: Reply | None = None
 
     def feed(self, line: str) -> str | None:
         if not line.startswith("data:"):
@@ -137,13 +138,11 @@ class DeltaDecoder:
             return None
         try:
             event = json.loads(data)
-        except ValueError as exc:
-            raise IceGrtError(f"unreadable stream event {data[:200]!r}", type="invalid_response") from exc
-        if not isinstance(event, dict):
+            if isinstance(event.get("error"), dict):
+                raise error_from_event(event)
+            if isinstance(event.get("delta"), dict):
+                return event["delta"].get("content") or None
+            self.reply = Reply.model_validate(event)
             return None
-        if isinstance(event.get("error"), dict):
-            raise error_from_event(event)
-        if event.get("choices"):
-            return (event["choices"][0].get("delta") or {}).get("content") or None
-        delta = event.get("delta")
-        return delta if isinstance(delta, str) and delta else None
+        except (ValueError, AttributeError) as exc:  # bad JSON, not an object, or not a reply
+            raise IceGrtError(f"unexpected stream event {data[:200]!r}: {exc}", type="invalid_response") from exc

@@ -88,22 +88,48 @@ class AsyncIceGrtClient:
     async def _request(self, call: Call[T]) -> T:
         return parse_response(call, await self._send(call))
 
-    async def _stream(self, call: Call[Any]) -> AsyncIterator[str]:
+    async def _stream(self, call: Call[Any]) -> AsyncReplyStream:
         response = await self._send(call, stream=True)  # HTTP errors surface here, before iteration
-        return self._deltas(response)
+        return AsyncReplyStream(response, self.config)
 
-    async def _deltas(self, response: httpx.Response) -> AsyncIterator[str]:
-        decoder = DeltaDecoder()
+
+class AsyncReplyStream:
+    """Async iterator over the text deltas of a streamed reply; see `clients.client.ReplyStream`."""
+
+    def __init__(self, response: httpx.Response, config: ClientConfig) -> None:
+        self._decoder = DeltaDecoder()
+        self._deltas = self._read(response, config)
+
+    @property
+    def reply(self) -> Reply | None:
+        return self._decoder.reply
+
+    async def _read(self, response: httpx.Response, config: ClientConfig) -> AsyncIterator[str]:
         try:
             async for line in response.aiter_lines():
-                if delta := decoder.feed(line):
+                if delta := self._decoder.feed(line):
                     yield delta
-                if decoder.done:
+                if self._decoder.done:
                     return
         except httpx.TransportError as exc:
-            raise connection_error(exc, self.config.base_url, self.config.timeout) from exc
+            raise connection_error(exc, config.base_url, config.timeout) from exc
         finally:
             await response.aclose()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self
+
+    async def __anext__(self) -> str:
+        return await anext(self._deltas)
+
+    async def aclose(self) -> None:
+        await self._deltas.aclose()
+
+    async def __aenter__(self) -> AsyncReplyStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 class Ads:
@@ -136,24 +162,21 @@ class Conversations:
     def __init__(self, client: AsyncIceGrtClient) -> None:
         self._client = client
 
-    async def create(self, system: str | None = None) -> Conversation:
-        return await self._client._request(_calls.conversations_create(system))
+    async def create(self, system: str | None = None, *, model: str | None = None,
+                     metadata: Mapping[str, str] | None = None) -> Conversation:
+        return await self._client._request(_calls.conversations_create(system, model, metadata))
 
     @overload
     async def send(self, conversation_id: str, content: str, stream: Literal[False] = False,
                    **options: Any) -> Reply: ...
     @overload
     async def send(self, conversation_id: str, content: str, stream: Literal[True],
-                   **options: Any) -> AsyncIterator[str]: ...
+                   **options: Any) -> AsyncReplyStream: ...
 
     async def send(self, conversation_id: str, content: str, stream: bool = False,
-                   **options: Any) -> Reply | AsyncIterator[str]:
-        """Add a user message and get the assistant's reply; the server keeps the history.
-
-        ``options`` are generation options (``max_tokens``, ``temperature``, ...). With
-        ``stream=True`` the awaited result is an async iterator of text deltas
-        (``async for delta in await conversations.send(id, text, stream=True)``).
-        """
+                   **options: Any) -> Reply | AsyncReplyStream:
+        """As `clients.client.Conversations.send`; with ``stream=True`` the awaited result is an
+        `AsyncReplyStream` (``async for delta in await conversations.send(id, text, stream=True)``)."""
         call = _calls.conversations_send(conversation_id, content, stream, options)
         return await (self._client._stream(call) if stream else self._client._request(call))
 

@@ -94,22 +94,52 @@ class IceGrtClient:
     def _request(self, call: Call[T]) -> T:
         return parse_response(call, self._send(call))
 
-    def _stream(self, call: Call[Any]) -> Iterator[str]:
+    def _stream(self, call: Call[Any]) -> ReplyStream:
         response = self._send(call, stream=True)  # HTTP errors surface here, before iteration
-        return self._deltas(response)
+        return ReplyStream(response, self.config)
 
-    def _deltas(self, response: httpx.Response) -> Iterator[str]:
-        decoder = DeltaDecoder()
+
+class ReplyStream:
+    """Iterator over the text deltas of a streamed reply.
+
+    Once it is exhausted, ``reply`` holds the stored `Reply` (its ``id`` is the ``message_id`` for
+    feedback). Leaving early? ``close()`` it, or use it as a context manager.
+    """
+
+    def __init__(self, response: httpx.Response, config: ClientConfig) -> None:
+        self._decoder = DeltaDecoder()
+        self._deltas = self._read(response, config)
+
+    @property
+    def reply(self) -> Reply | None:
+        return self._decoder.reply
+
+    def _read(self, response: httpx.Response, config: ClientConfig) -> Iterator[str]:
         try:
             for line in response.iter_lines():
-                if delta := decoder.feed(line):
+                if delta := self._decoder.feed(line):
                     yield delta
-                if decoder.done:
+                if self._decoder.done:
                     return
         except httpx.TransportError as exc:
-            raise connection_error(exc, self.config.base_url, self.config.timeout) from exc
+            raise connection_error(exc, config.base_url, config.timeout) from exc
         finally:
             response.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._deltas)
+
+    def close(self) -> None:
+        self._deltas.close()
+
+    def __enter__(self) -> ReplyStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Ads:
@@ -142,21 +172,23 @@ class Conversations:
     def __init__(self, client: IceGrtClient) -> None:
         self._client = client
 
-    def create(self, system: str | None = None) -> Conversation:
-        return self._client._request(_calls.conversations_create(system))
+    def create(self, system: str | None = None, *, model: str | None = None,
+               metadata: Mapping[str, str] | None = None) -> Conversation:
+        """Start a conversation; ``system`` is kept through every trim of the history."""
+        return self._client._request(_calls.conversations_create(system, model, metadata))
 
     @overload
     def send(self, conversation_id: str, content: str, stream: Literal[False] = False,
              **options: Any) -> Reply: ...
     @overload
-    def send(self, conversation_id: str, content: str, stream: Literal[True], **options: Any) -> Iterator[str]: ...
+    def send(self, conversation_id: str, content: str, stream: Literal[True], **options: Any) -> ReplyStream: ...
 
     def send(self, conversation_id: str, content: str, stream: bool = False,
-             **options: Any) -> Reply | Iterator[str]:
+             **options: Any) -> Reply | ReplyStream:
         """Add a user message and get the assistant's reply; the server keeps the history.
 
-        ``options`` are generation options (``max_tokens``, ``temperature``, ...). With
-        ``stream=True`` the result is an iterator of text deltas.
+        ``options`` are generation options (``max_tokens``, ``temperature``, ``seed``, ...). With
+        ``stream=True`` the result is a `ReplyStream`: an iterator of text deltas.
         """
         call = _calls.conversations_send(conversation_id, content, stream, options)
         return self._client._stream(call) if stream else self._client._request(call)

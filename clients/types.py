@@ -8,9 +8,9 @@ breaks an older client.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -51,6 +51,7 @@ class Violation(Result):
     severity: Severity
     evidence: list[Evidence] = Field(default_factory=list)
     explanation: str
+    source: str | None = None  # "rule" or "model": which check found it
 
 
 class Change(Result):
@@ -77,6 +78,7 @@ class ComplianceResult(Result):
     compliant: bool
     violations: list[Violation]
     analysis: str
+    model_checked: bool | None = None  # False: the model's judgement was unusable and rules alone decided
     suggested_revision: SuggestedRevision | None = None
     revision_compliant: bool | None = None
     usage: Usage | None = None
@@ -89,17 +91,27 @@ class Policy(Result):
     name: str
     description: str
     severity: Severity
-    examples: Any = None  # shape not fixed by the contract; extra example fields are kept too
+    violating_examples: list[str] = Field(default_factory=list)
+    compliant_examples: list[str] = Field(default_factory=list)
+    detector: bool | None = None  # True when deterministic rules cover the policy
 
 
 class TableResult(Result):
-    """``POST /v1/text-to-table``: one list of cells per row, in ``columns`` order."""
+    """``POST /v1/text-to-table``: one list of cells per row, in ``columns`` order.
+
+    ``complete`` is False when the model's answer was cut off or unreadable (``rows`` then holds
+    what could be recovered, ``warnings`` says why); ``csv`` is set when ``format="csv"``.
+    """
 
     id: str
     object: str
+    model: str | None = None
     columns: list[str]
-    rows: list[list[Any]]
+    rows: list[list[str]]
     markdown: str
+    csv: str | None = None
+    complete: bool | None = None
+    warnings: list[str] = Field(default_factory=list)
     usage: Usage | None = None
 
 
@@ -107,38 +119,28 @@ class Message(Result):
     id: str | None = None
     role: str
     content: str
+    finish_reason: str | None = None  # on assistant messages: "stop" or "length"
 
 
 class Conversation(Result):
-    """A conversation; ``messages`` is its history as the server keeps it (possibly trimmed)."""
+    """A conversation; ``messages`` is its history as the server keeps it (trimmed to the context)."""
 
     id: str
+    model: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
     messages: list[Message] = Field(default_factory=list)
 
 
 class Reply(Result):
-    """The assistant's answer to ``conversations.send``.
+    """The assistant's stored answer to ``conversations.send``; ``id`` is the ``message_id`` that
+    feedback refers to."""
 
-    The contract says only "the assistant's reply", so a message object, ``{"message": {...}}``
-    and a ``chat.completion`` (first choice) are all read; the raw fields stay available.
-    """
-
-    id: str | None = None
+    id: str
+    conversation_id: str | None = None
     role: str = "assistant"
     content: str
+    finish_reason: str | None = None
     usage: Usage | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "content" in data:
-            return data
-        inner = data.get("message")
-        if inner is None and data.get("choices"):
-            inner = data["choices"][0].get("message")
-        if isinstance(inner, dict):
-            return {**data, **inner}
-        return data
 
 
 class FeedbackReceipt(Result):
