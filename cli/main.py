@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from clients.commands import add_ads_parser
 from common.commands import add_model_parser
 from server.commands import add_serve_parser
 
@@ -14,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(subparsers)
     add_model_parser(subparsers)
+    add_ads_parser(subparsers)
     return parser
 
 
