@@ -7,12 +7,19 @@ Flag names follow ``vllm serve`` where the setting exists there (``--model``, ``
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/icegrt``, else ``~/.local/share/icegrt``."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "icegrt"
 
 
 class ServerSettings(BaseSettings):
@@ -61,6 +68,13 @@ class ServerSettings(BaseSettings):
         60.0, ge=0, description="Seconds in-flight requests may run on after SIGTERM"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the conversation and feedback database (SQLite file icegrt.db)",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the conversation and feedback store; unset means SQLite in --data-dir"
+    )
 
     @field_validator("api_key", "allowed_origins", mode="before")
     @classmethod

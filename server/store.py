@@ -1,0 +1,432 @@
+"""Durable storage of conversations, their messages, and feedback (SQLAlchemy 2, sync).
+
+By default the store is SQLite at ``<data-dir>/icegrt.db``; ``--database-url`` takes any
+SQLAlchemy URL (``postgresql+psycopg://user@host/db`` with its driver installed). The tables are
+created on open: ``conversations``, ``messages`` (ordered by an autoincrement ``seq``),
+``feedback``.
+
+Durability: SQLite runs with ``journal_mode=WAL`` and ``synchronous=FULL``, so a write is fsynced
+before its commit returns, and an acknowledged write survives ``kill -9`` of the server (tested)
+and a power loss. One server process per SQLite file: writes are serialised in-process (SQLite
+has one writer anyway); run several workers against PostgreSQL instead.
+
+The methods are synchronous and return frozen records, never ORM objects; async code calls them
+through :meth:`Store.run`, which runs them in a worker thread and turns the store's lookup errors
+into the API's 404/400 errors. The store knows nothing of HTTP beyond that mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, exc
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from server.errors import APIError
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DATABASE_FILE = "icegrt.db"
+ID_LENGTH = 64
+_IN_CHUNK = 500  # ids per IN (...) query, well under SQLite's bound-parameter limit
+
+
+# ---- records (what callers see) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: str
+    conversation_id: str
+    role: str
+    """"system", "user" or "assistant"."""
+    content: str
+    created: int
+    model: str | None = None
+    """The model that wrote an assistant message."""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def chat(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    id: str
+    created: int
+    model: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    messages: tuple[MessageRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """Feedback on one target: a completion id (unverified), or a message of a conversation."""
+
+    id: str
+    created: int
+    completion_id: str | None = None
+    conversation_id: str | None = None
+    message_id: str | None = None
+    rating: int | None = None
+    ranking: tuple[str, ...] | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class RankedMessage:
+    """An assistant message with the conversation before it (its prompt), for preference pairs."""
+
+    message: MessageRecord
+    prompt: tuple[dict[str, str], ...]
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# ---- errors ---------------------------------------------------------------------------
+
+
+class StoreLookupError(Exception):
+    """A request names something the store cannot use; `param` is the request field at fault."""
+
+    status = 400
+
+    def __init__(self, message: str, param: str, code: str):
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class NotFoundError(StoreLookupError):
+    status = 404
+
+
+class InvalidReferenceError(StoreLookupError):
+    """The referenced row exists but cannot be used that way (a user message rated, ...)."""
+
+
+# ---- schema ---------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    created: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(256))
+    metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    created: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(256))
+    finish_reason: Mapped[str | None] = mapped_column(String(16))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+
+    def record(self) -> MessageRecord:
+        return MessageRecord(
+            id=self.id, conversation_id=self.conversation_id, role=self.role, content=self.content,
+            created=self.created, model=self.model, finish_reason=self.finish_reason,
+            prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+        )
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    created: Mapped[int] = mapped_column(Integer)
+    completion_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    ranking: Mapped[list | None] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    def record(self) -> FeedbackRecord:
+        return FeedbackRecord(
+            id=self.id, created=self.created, completion_id=self.completion_id,
+            conversation_id=self.conversation_id, message_id=self.message_id, rating=self.rating,
+            ranking=tuple(self.ranking) if self.ranking is not None else None, comment=self.comment,
+        )
+
+
+# ---- opening --------------------------------------------------------------------------
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir).expanduser().resolve() / DATABASE_FILE}"
+
+
+def store_url(settings: ServerSettings) -> str:
+    """The URL the settings select: ``database_url``, else SQLite in ``data_dir``."""
+    return settings.database_url or default_database_url(settings.data_dir)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    """Conversations, messages and feedback in one SQL database."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._write_lock: contextlib.AbstractContextManager = threading.Lock() if self._sqlite else contextlib.nullcontext()
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> "Store":
+        """Connect and create missing tables. ``create=False`` refuses to start a new SQLite file.
+
+        Raises:
+            ValueError: an in-memory SQLite URL (nothing would be durable), or with ``create=False``
+                a SQLite file that does not exist.
+            sqlalchemy.exc.ArgumentError / ModuleNotFoundError: a malformed URL or a missing driver.
+        """
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                raise ValueError("an in-memory SQLite database keeps nothing; give a file (sqlite:///path/icegrt.db)")
+            path = Path(parsed.database)
+            if not create and not path.exists():
+                raise ValueError(f"no database at {path}; pass the server's --database-url or --data-dir")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(engine)
+        log.info("store: %s", parsed.render_as_string(hide_password=True))
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @staticmethod
+    def of(request: Request) -> "Store":
+        return request.app.state.store
+
+    async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """Run a store method in a worker thread; lookup errors become the API's 404/400."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except StoreLookupError as err:
+            raise APIError(err.status, str(err), param=err.param, code=err.code) from err
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._write_lock, self._sessions.begin() as session:
+            yield session
+
+    # ---- conversations ------------------------------------------------------------------
+
+    def create_conversation(self, model: str, metadata: dict[str, str] | None = None,
+                            system: str | None = None) -> ConversationRecord:
+        conversation = ConversationRecord(id=new_id("conv"), created=now(), model=model, metadata=dict(metadata or {}))
+        messages: tuple[MessageRecord, ...] = ()
+        if system is not None:
+            messages = (MessageRecord(new_id("msg"), conversation.id, "system", system, conversation.created),)
+        with self._write() as session:
+            session.add(ConversationRow(id=conversation.id, created=conversation.created, model=model,
+                                        metadata_=conversation.metadata))
+            session.flush()
+            session.add_all(_message_row(m) for m in messages)
+        return ConversationRecord(conversation.id, conversation.created, model, conversation.metadata, messages)
+
+    def get_conversation(self, conversation_id: str) -> ConversationRecord:
+        """The conversation with all its messages, oldest first.
+
+        Raises:
+            NotFoundError: no such conversation (param ``conversation_id``).
+        """
+        with self._sessions() as session:
+            row = session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise _no_conversation(conversation_id)
+            messages = session.scalars(
+                sa.select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.seq)
+            ).all()
+            return ConversationRecord(row.id, row.created, row.model, dict(row.metadata_ or {}),
+                                      tuple(m.record() for m in messages))
+
+    def append_messages(self, conversation_id: str, messages: Sequence[MessageRecord]) -> None:
+        """Add messages (a user turn and its reply) in one transaction, after the existing ones.
+
+        Raises:
+            NotFoundError: the conversation does not exist (or was deleted meanwhile).
+        """
+        assert all(m.conversation_id == conversation_id for m in messages)
+        try:
+            with self._write() as session:
+                if session.get(ConversationRow, conversation_id) is None:
+                    raise _no_conversation(conversation_id)
+                session.add_all(_message_row(m) for m in messages)
+        except exc.IntegrityError as err:  # deleted between the check and the insert (other process)
+            raise _no_conversation(conversation_id) from err
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete the conversation, its messages, and the feedback on it.
+
+        Raises:
+            NotFoundError: no such conversation.
+        """
+        with self._write() as session:
+            session.execute(sa.delete(FeedbackRow).where(FeedbackRow.conversation_id == conversation_id))
+            session.execute(sa.delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
+            deleted = session.execute(sa.delete(ConversationRow).where(ConversationRow.id == conversation_id))
+            if deleted.rowcount == 0:
+                raise _no_conversation(conversation_id)
+
+    # ---- feedback -----------------------------------------------------------------------
+
+    def add_feedback(self, feedback: FeedbackRecord) -> FeedbackRecord:
+        """Store feedback after checking what it references, in one transaction.
+
+        A ``completion_id`` (and a ranking of completion ids) is stored as given: completions are
+        not logged, so they cannot be checked. A ``conversation_id`` + ``message_id`` must name an
+        assistant message of that conversation, and every id of a ``ranking`` must name an
+        assistant message (of any conversation) that answers the same prompt as ``message_id``:
+        the same messages before it, role for role and character for character. Nothing is
+        stored when a check fails.
+
+        Raises:
+            NotFoundError: unknown conversation, message, or ranked message (param names the field).
+            InvalidReferenceError: a non-assistant message, or a ranked reply to a different prompt.
+        """
+        with self._write() as session:
+            if feedback.conversation_id is not None:
+                _check_message_target(session, feedback)
+            session.add(FeedbackRow(
+                id=feedback.id, created=feedback.created, completion_id=feedback.completion_id,
+                conversation_id=feedback.conversation_id, message_id=feedback.message_id, rating=feedback.rating,
+                ranking=list(feedback.ranking) if feedback.ranking is not None else None, comment=feedback.comment,
+            ))
+        return feedback
+
+    def list_feedback(self) -> list[FeedbackRecord]:
+        """All feedback, oldest first."""
+        with self._sessions() as session:
+            return [row.record() for row in session.scalars(sa.select(FeedbackRow).order_by(FeedbackRow.seq))]
+
+    def ranked_messages(self, message_ids: Iterable[str]) -> dict[str, RankedMessage]:
+        """The messages among `message_ids` that still exist, each with the messages before it."""
+        ids = sorted(set(message_ids))
+        with self._sessions() as session:
+            conversations = set()
+            for start in range(0, len(ids), _IN_CHUNK):
+                conversations.update(session.scalars(
+                    sa.select(MessageRow.conversation_id).where(MessageRow.id.in_(ids[start:start + _IN_CHUNK]))
+                ))
+            wanted, found = set(ids), {}
+            for conversation_id in sorted(conversations):
+                history = _history(session, conversation_id)
+                for index, message in enumerate(history):
+                    if message.id in wanted:
+                        found[message.id] = RankedMessage(message, tuple(m.chat() for m in history[:index]))
+            return found
+
+
+# ---- helpers --------------------------------------------------------------------------
+
+
+def _message_row(message: MessageRecord) -> MessageRow:
+    return MessageRow(
+        id=message.id, conversation_id=message.conversation_id, role=message.role, content=message.content,
+        created=message.created, model=message.model, finish_reason=message.finish_reason,
+        prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens,
+    )
+
+
+def _no_conversation(conversation_id: str) -> NotFoundError:
+    return NotFoundError(f"conversation {conversation_id!r} does not exist", "conversation_id", "conversation_not_found")
+
+
+def _history(session: Session, conversation_id: str) -> list[MessageRecord]:
+    rows = session.scalars(
+        sa.select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.seq)
+    )
+    return [row.record() for row in rows]
+
+
+def _prompt_of(session: Session, message: MessageRow) -> list[tuple[str, str]]:
+    rows = session.execute(
+        sa.select(MessageRow.role, MessageRow.content)
+        .where(MessageRow.conversation_id == message.conversation_id, MessageRow.seq < message.seq)
+        .order_by(MessageRow.seq)
+    )
+    return [tuple(row) for row in rows]
+
+
+def _check_message_target(session: Session, feedback: FeedbackRecord) -> None:
+    if session.get(ConversationRow, feedback.conversation_id) is None:
+        raise _no_conversation(feedback.conversation_id)
+    target = session.scalar(sa.select(MessageRow).where(
+        MessageRow.id == feedback.message_id, MessageRow.conversation_id == feedback.conversation_id))
+    if target is None:
+        raise NotFoundError(f"message {feedback.message_id!r} is not in conversation {feedback.conversation_id!r}",
+                            "message_id", "message_not_found")
+    if target.role != "assistant":
+        raise InvalidReferenceError(f"message {feedback.message_id!r} is a {target.role} message; feedback rates "
+                                    "assistant replies", "message_id", "invalid_value")
+    if not feedback.ranking:
+        return
+    prompt = _prompt_of(session, target)
+    for index, message_id in enumerate(feedback.ranking):
+        param = f"ranking[{index}]"
+        row = target if message_id == target.id else session.scalar(sa.select(MessageRow).where(MessageRow.id == message_id))
+        if row is None:
+            raise NotFoundError(f"message {message_id!r} does not exist", param, "message_not_found")
+        if row.role != "assistant":
+            raise InvalidReferenceError(f"message {message_id!r} is a {row.role} message; rank assistant replies",
+                                        param, "invalid_value")
+        if row is not target and _prompt_of(session, row) != prompt:
+            raise InvalidReferenceError(
+                f"message {message_id!r} answers a different prompt than message_id {target.id!r}; a ranking "
+                "compares replies to the same conversation so far", param, "invalid_value")
+
