@@ -121,5 +121,7 @@ def connection_error(exc: Exception, base_url: str, timeout: float) -> Connectio
     import httpx
 
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-        return RequestTimeoutError(f"no response from {base_url} within {timeout:g} s ({type(exc).__name__})")
-    return ConnectionError(f"cannot reach the ICE-GRT server at {base_url}: {exc or type(exc).__name__}")
+        return RequestTimeoutError(f"no response from {base_url} within {timeout:g} s ({type(exc).__name__})",
+                                   type="timeout")
+    return ConnectionError(f"cannot reach the ICE-GRT server at {base_url}: {exc or type(exc).__name__}",
+                           type="connection_error")
