@@ -8,6 +8,8 @@ import sys
 from clients.commands import add_ads_parser
 from common.commands import add_model_parser
 from server.commands import add_serve_parser
+from server.feedback.commands import add_data_parser
+from training.evaluate.commands import add_eval_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(subparsers)
     add_model_parser(subparsers)
+    add_data_parser(subparsers)
     add_ads_parser(subparsers)
+    add_eval_parser(subparsers)
     return parser
 
 

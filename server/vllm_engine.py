@@ -161,3 +161,6 @@ class VllmEngine(Engine):
 
     async def shutdown(self) -> None:
         await asyncio.to_thread(self._llm.shutdown)
+        # Drop the engine now: AsyncLLM.__del__ shuts down again, which fails noisily if it
+        # only runs during interpreter teardown.
+        del self._llm

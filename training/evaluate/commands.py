@@ -1,0 +1,73 @@
+"""``icegrt eval ads|table``: domain metrics of a model on the project's test splits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+
+def add_eval_parser(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="Evaluate a model on the domain tasks")
+    sub = parser.add_subparsers(dest="eval_command", required=True)
+    ads = sub.add_parser("ads", help="Ad compliance: per-policy and overall F1, revision pass rate")
+    ads.add_argument("--split", default="test", choices=["test", "dev", "handwritten"])
+    ads.add_argument("--no-suggest", dest="suggest", action="store_false", help="Skip suggested revisions")
+    ads.set_defaults(handler=_eval_ads)
+    table = sub.add_parser("table", help="Text to table: cell-level F1 on E2E")
+    table.add_argument("--split", default="test", choices=["test", "dev"])
+    table.set_defaults(handler=_eval_table)
+    for p in (ads, table):
+        p.add_argument("--model", default="SmolLM2-135M-Instruct", help="Prepared model name or checkpoint dir")
+        p.add_argument("--limit", type=int, default=None, help="Evaluate only the first N examples")
+        p.add_argument("--concurrency", type=int, default=8, help="Requests in flight (vLLM batches them)")
+        p.add_argument("--enforce-eager", action="store_true", help="Skip torch.compile (faster start)")
+        p.add_argument("--output", type=Path, default=None, help="Also write the report as JSON here")
+
+
+async def _with_engine(args: argparse.Namespace, run):
+    from common.models import resolve_model
+    from server.settings import ServerSettings
+    from server.vllm_engine import VllmEngine
+
+    path = resolve_model(args.model)
+    settings = ServerSettings(model=str(path), enforce_eager=args.enforce_eager)
+    engine = await VllmEngine.start(settings, path, path.name)
+    try:
+        return await run(engine)
+    finally:
+        await engine.shutdown()
+
+
+def _report(args: argparse.Namespace, task: str, result: dict, started: float) -> int:
+    report = {"task": task, "model": args.model, "limit": args.limit, "wall_s": round(time.monotonic() - started, 1),
+              **result}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n")
+    return 0
+
+
+def _eval_ads(args: argparse.Namespace) -> int:
+    from training.evaluate.domain import evaluate_ads, load_ads
+
+    logging.basicConfig(level=logging.WARNING)
+    started = time.monotonic()
+    ads = load_ads(args.split, args.limit)
+    result = asyncio.run(_with_engine(args, lambda e: evaluate_ads(e, ads, suggest=args.suggest,
+                                                                   concurrency=args.concurrency)))
+    return _report(args, f"ads/{args.split}", result, started)
+
+
+def _eval_table(args: argparse.Namespace) -> int:
+    from training.evaluate.domain import evaluate_tables
+
+    logging.basicConfig(level=logging.WARNING)
+    started = time.monotonic()
+    result = asyncio.run(_with_engine(args, lambda e: evaluate_tables(e, args.split, args.limit, args.concurrency)))
+    return _report(args, f"table/{args.split}", result, started)

@@ -1,0 +1,100 @@
+"""Domain evaluation: ad compliance and text-to-table scored on the project's test splits.
+
+Requests go through the endpoints' own serving functions (`server.ads.serving.check`,
+`server.tables.serving.extract`) on an in-process vLLM engine, so the figures are those a
+client of the API would see, without HTTP in the way. Requests run concurrently (bounded) so
+vLLM batches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+from server.ads.protocol import AdComplianceRequest
+from server.ads.serving import check
+from server.engine import Engine
+from server.tables.protocol import TextToTableRequest
+from server.tables.serving import extract
+from tasks.ad_compliance.data import LabelledAd, generate_dataset, load_handwritten
+from tasks.ad_compliance.datatypes import Revision
+from tasks.ad_compliance.detectors import detected_policy_ids
+from tasks.ad_compliance.scorer import score_detection, score_revisions
+from tasks.text_to_table.e2e import load_e2e
+from tasks.text_to_table.score import score_tables
+from tasks.text_to_table.table import Table
+
+T = TypeVar("T")
+AD_SPLITS = ("test", "dev", "handwritten")
+
+
+def load_ads(split: str, limit: int | None) -> list[LabelledAd]:
+    if split not in AD_SPLITS:
+        raise ValueError(f"unknown ad split {split!r}; choose one of {', '.join(AD_SPLITS)}")
+    ads = load_handwritten() if split == "handwritten" else [a for a in generate_dataset() if a.split == split]
+    return ads[:limit] if limit else ads
+
+
+async def run_bounded(items: Sequence[Any], work: Callable[[int, Any], Awaitable[T]], concurrency: int,
+                      desc: str) -> list[T]:
+    """`work(i, item)` for every item, at most `concurrency` at once, with a progress bar; results in order."""
+    gate = asyncio.Semaphore(concurrency)
+    results: list[T] = [None] * len(items)  # type: ignore[list-item]
+    bar = tqdm(total=len(items), desc=desc, unit="ex")
+
+    async def one(i: int, item: Any) -> None:
+        async with gate:
+            results[i] = await work(i, item)
+        bar.update()
+
+    await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+    bar.close()
+    return results
+
+
+async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bool, concurrency: int) -> dict:
+    async def work(i: int, item: LabelledAd):
+        return await check(engine, AdComplianceRequest(ad=item.ad, suggest=suggest), f"eval-ad-{i}")
+
+    responses = await run_bounded(ads, work, concurrency, "ads")
+    gold = [a.labels for a in ads]
+    predicted = [[v.policy_id for v in r.violations] for r in responses]
+    report = {
+        "n": len(ads),
+        "detection": score_detection(gold, predicted).model_dump(),
+        "rules_only": score_detection(gold, [detected_policy_ids(a.ad) for a in ads]).model_dump(),
+        "model_checked_rate": sum(r.model_checked for r in responses) / max(len(responses), 1),
+        "usage": {"prompt_tokens": sum(r.usage.prompt_tokens for r in responses),
+                  "completion_tokens": sum(r.usage.completion_tokens for r in responses)},
+    }
+    if suggest:
+        flagged = [(a, r) for a, r in zip(ads, responses) if not r.compliant]
+        revisions = [Revision(**r.suggested_revision.model_dump()) if r.suggested_revision else None
+                     for _, r in flagged]
+        report["revisions"] = score_revisions(
+            [a.ad for a, _ in flagged], revisions, [r.revision_compliant for _, r in flagged],
+            [r.violations for _, r in flagged],
+        ).model_dump()
+    return report
+
+
+async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurrency: int) -> dict:
+    examples = load_e2e(split)[:limit] if limit else load_e2e(split)
+
+    async def work(i: int, ex):
+        return await extract(engine, TextToTableRequest(text=ex.text), f"eval-t2t-{i}")
+
+    responses = await run_bounded(examples, work, concurrency, "tables")
+    pairs = [(Table(columns=r.columns, rows=r.rows), ex.table) for r, ex in zip(responses, examples)]
+    score = score_tables(pairs)
+    return {
+        "n": len(examples),
+        "split": split,
+        "cell_precision": score.precision,
+        "cell_recall": score.recall,
+        "cell_f1": score.f1,
+        "complete_rate": sum(r.complete for r in responses) / max(len(responses), 1),
+    }
