@@ -20,9 +20,12 @@ from server.engine import Engine
 from server.errors import install_error_handlers
 from server.middleware import RequestMiddleware
 from server.ads.routes import router as ads_router
+from server.conversations.routes import router as conversations_router
+from server.feedback.routes import router as feedback_router
 from server.openai.routes import router as openai_router
 from server.settings import ServerSettings
 from server.state import ServerState
+from server.store import Store, store_url
 from server.system_routes import router as system_router
 from server.tables.routes import router as tables_router
 
@@ -59,6 +62,7 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.store = await asyncio.to_thread(Store.open, store_url(settings))  # a bad URL fails startup
         loader = asyncio.create_task(_load_engine(state, engine_factory, on_load_failure))
         yield
         loader.cancel()
@@ -66,6 +70,7 @@ def build_app(
             await loader
         if state.engine is not None:
             await state.engine.shutdown()
+        app.state.store.close()
 
     app = FastAPI(title="ICE-GRT server", version="0.1.0", lifespan=lifespan)
     app.state.icegrt = state
@@ -74,6 +79,8 @@ def build_app(
     app.include_router(openai_router)
     app.include_router(ads_router)
     app.include_router(tables_router)
+    app.include_router(conversations_router)
+    app.include_router(feedback_router)
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tempfile
 import time
 
 import pytest
@@ -20,8 +21,14 @@ def make_client(engine: FakeEngine | None, **settings) -> TestClient:
             await asyncio.Event().wait()
         return engine
 
+    data_dir = None
+    if "data_dir" not in settings and "database_url" not in settings:
+        data_dir = tempfile.TemporaryDirectory(prefix="icegrt-test-")  # the store's SQLite file, not in $HOME
+        settings["data_dir"] = data_dir.name
     app = build_app(ServerSettings(model="unused", **settings), "/models/fake", engine_factory=factory)
-    return TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False)
+    client.data_dir = data_dir  # removed with the client
+    return client
 
 
 @pytest.fixture

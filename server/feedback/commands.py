@@ -1,0 +1,53 @@
+"""``icegrt data export-preferences``: stored feedback -> reward-model pairs (JSONL).
+
+The database is found as the server finds it: ``--database-url``, else ``ICEGRT_DATABASE_URL``,
+else SQLite at ``<data-dir>/icegrt.db`` (``--data-dir``, else ``ICEGRT_DATA_DIR``, else
+``~/.local/share/icegrt``). Reading is safe while the server runs (SQLite WAL readers do not
+block the writer). The pair rules are in `server.feedback.export`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_data_parser(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="Data from the server's store (feedback -> preference pairs)")
+    sub = parser.add_subparsers(dest="data_command", required=True)
+    export = sub.add_parser(
+        "export-preferences",
+        help="Write reward-model pairs {prompt, chosen, rejected} from stored rankings and ratings",
+        description=__doc__,
+    )
+    export.add_argument("--output", type=Path, required=True, help="JSONL file to write (replaced atomically)")
+    export.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL of the store (default: $ICEGRT_DATABASE_URL, else SQLite in --data-dir)")
+    export.add_argument("--data-dir", type=Path, default=None,
+                        help="The server's --data-dir (default: $ICEGRT_DATA_DIR, else ~/.local/share/icegrt)")
+    export.set_defaults(handler=export_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from server.feedback.export import export_preferences
+    from server.settings import ServerSettings
+    from server.store import Store, store_url
+
+    given = {name: getattr(args, name) for name in ("database_url", "data_dir") if getattr(args, name) is not None}
+    url = store_url(ServerSettings(**given))
+    if not args.output.parent.is_dir():
+        print(f"icegrt data export-preferences: directory {args.output.parent} does not exist", file=sys.stderr)
+        return 2
+    try:
+        store = Store.open(url, create=False)
+    except ValueError as exc:
+        print(f"icegrt data export-preferences: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = export_preferences(store, args.output)
+    finally:
+        store.close()
+    print(json.dumps({"output": str(args.output), **report.as_dict()}))
+    return 0

@@ -1,0 +1,16 @@
+"""Feedback route: a thin wrapper around `FeedbackServing`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from server.feedback.protocol import FeedbackCreated, FeedbackRequest
+from server.feedback.serving import FeedbackServing
+from server.store import Store
+
+router = APIRouter()
+
+
+@router.post("/v1/feedback", response_model=FeedbackCreated)
+async def submit_feedback(body: FeedbackRequest, request: Request):
+    return await FeedbackServing(Store.of(request)).submit(body)
