@@ -43,7 +43,8 @@ def start_server(log_path: Path, *extra: str, api_key: str | None = API_KEY) -> 
     """Start ``icegrt serve`` on the tiny model and wait until /ready answers 200."""
     port = free_port()
     cmd = [sys.executable, "-m", "cli.main", "serve", "--model", "tiny", "--port", str(port),
-           "--enforce-eager", "--max-model-len", "4096", "--kv-cache-space", "1", *extra]
+           "--enforce-eager", "--max-model-len", "4096", "--kv-cache-space", "1",
+           "--data-dir", str(log_path.parent / "data"), *extra]
     if api_key:
         cmd += ["--api-key", api_key]
     log = log_path.open("w")
