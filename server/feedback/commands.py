@@ -20,7 +20,9 @@ def add_data_parser(subparsers) -> None:
     export = sub.add_parser(
         "export-preferences",
         help="Write reward-model pairs {prompt, chosen, rejected} from stored rankings and ratings",
-        description=__doc__,
+        description="Turn stored feedback into reward-model preference pairs (JSONL): a ranking of k replies gives "
+                    "k(k-1)/2 pairs; +1 and -1 ratings of replies to the same prompt pair up; unpaired ratings and "
+                    "completion-id feedback are counted, not written. Safe to run while the server runs.",
     )
     export.add_argument("--output", type=Path, required=True, help="JSONL file to write (replaced atomically)")
     export.add_argument("--database-url", default=None,

@@ -212,3 +212,12 @@ def test_acknowledged_writes_survive_kill_9_of_the_server(tmp_path):
     assert messages[-1].id == reply["id"]
     assert [f.id for f in store.list_feedback()] == [fb["id"]]
     store.close()
+
+
+def test_a_store_that_cannot_open_fails_server_startup():
+    from tests.server.conftest import make_client
+    from tests.server.fake_engine import FakeEngine
+
+    with pytest.raises(ValueError, match="in-memory"):
+        with make_client(FakeEngine(), database_url="sqlite://"):
+            pass
