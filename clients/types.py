@@ -146,4 +146,4 @@ class Reply(Result):
 class FeedbackReceipt(Result):
     """What ``POST /v1/feedback`` answers once the feedback is stored."""
 
-    id: str | None = None
+    id: str

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
+
+from clients import NotFoundError
 
 BASE_URL = "http://icegrt.test"
 
@@ -88,3 +92,14 @@ def ok(body: Any) -> httpx.Response:
 def sse(*events: Any) -> httpx.Response:
     text = "".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
     return httpx.Response(200, content=text.encode(), headers={"content-type": "text/event-stream"})
+
+
+@contextmanager
+def endpoint(what: str) -> Iterator[None]:
+    """Skip the test when the server answers 404 "no such route": that endpoint is not merged yet."""
+    try:
+        yield
+    except NotFoundError as exc:
+        if exc.message == "no such route":
+            pytest.skip(f"{what} is not served yet (404 no such route)")
+        raise
