@@ -98,15 +98,16 @@ class AsyncReplyStream:
 
     def __init__(self, response: httpx.Response, config: ClientConfig) -> None:
         self._decoder = DeltaDecoder()
-        self._deltas = self._read(response, config)
+        self._response = response
+        self._deltas = self._read(config)
 
     @property
     def reply(self) -> Reply | None:
         return self._decoder.reply
 
-    async def _read(self, response: httpx.Response, config: ClientConfig) -> AsyncIterator[str]:
+    async def _read(self, config: ClientConfig) -> AsyncIterator[str]:
         try:
-            async for line in response.aiter_lines():
+            async for line in self._response.aiter_lines():
                 if delta := self._decoder.feed(line):
                     yield delta
                 if self._decoder.done:
@@ -114,7 +115,7 @@ class AsyncReplyStream:
         except httpx.TransportError as exc:
             raise connection_error(exc, config.base_url, config.timeout) from exc
         finally:
-            await response.aclose()
+            await self._response.aclose()
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self
@@ -124,6 +125,7 @@ class AsyncReplyStream:
 
     async def aclose(self) -> None:
         await self._deltas.aclose()
+        await self._response.aclose()  # the generator's cleanup never runs if iteration never started
 
     async def __aenter__(self) -> AsyncReplyStream:
         return self

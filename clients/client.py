@@ -108,15 +108,16 @@ class ReplyStream:
 
     def __init__(self, response: httpx.Response, config: ClientConfig) -> None:
         self._decoder = DeltaDecoder()
-        self._deltas = self._read(response, config)
+        self._response = response
+        self._deltas = self._read(config)
 
     @property
     def reply(self) -> Reply | None:
         return self._decoder.reply
 
-    def _read(self, response: httpx.Response, config: ClientConfig) -> Iterator[str]:
+    def _read(self, config: ClientConfig) -> Iterator[str]:
         try:
-            for line in response.iter_lines():
+            for line in self._response.iter_lines():
                 if delta := self._decoder.feed(line):
                     yield delta
                 if self._decoder.done:
@@ -124,7 +125,7 @@ class ReplyStream:
         except httpx.TransportError as exc:
             raise connection_error(exc, config.base_url, config.timeout) from exc
         finally:
-            response.close()
+            self._response.close()
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -134,6 +135,7 @@ class ReplyStream:
 
     def close(self) -> None:
         self._deltas.close()
+        self._response.close()  # the generator's cleanup never runs if iteration never started
 
     def __enter__(self) -> ReplyStream:
         return self

@@ -101,6 +101,26 @@ def test_streamed_reply_yields_deltas_then_keeps_the_stored_reply():
     assert script.bodies()[0]["stream"] is True
 
 
+class RecordingStream(httpx.SyncByteStream):
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.closed = False
+
+    def __iter__(self):
+        yield self.body
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_stream_left_unread_is_closed():
+    body = RecordingStream(f"data: {json.dumps(chunk('Hi'))}\n\ndata: [DONE]\n\n".encode())
+    script = Script(httpx.Response(200, stream=body, headers={"content-type": "text/event-stream"}))
+    with IceGrtClient(BASE_URL, transport=script.transport()).conversations.send("c", "hi", stream=True):
+        pass
+    assert body.closed
+
+
 def test_an_error_inside_the_stream_raises():
     error = {"error": {"message": "engine died", "type": "service_unavailable", "param": None, "code": None}}
     script = Script(sse(chunk("Hel"), error, "[DONE]"))
