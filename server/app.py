@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from server.engine import Engine
 from server.errors import install_error_handlers
+from server.limits import Limiter
 from server.middleware import RequestMiddleware
 from server.ads.routes import router as ads_router
 from server.conversations.routes import router as conversations_router
@@ -59,11 +60,12 @@ def build_app(
 ) -> FastAPI:
     served_name = settings.served_model_name or Path(model_path).name
     state = ServerState(settings=settings, model_path=Path(model_path), served_name=served_name)
+    limiter = Limiter.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.store = await asyncio.to_thread(Store.open, store_url(settings))  # a bad URL fails startup
-        loader = asyncio.create_task(_load_engine(state, engine_factory, on_load_failure))
+        loader = asyncio.create_task(_load_engine(state, limiter.metered(engine_factory), on_load_failure))
         yield
         loader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -74,6 +76,7 @@ def build_app(
 
     app = FastAPI(title="ICE-GRT server", version="0.1.0", lifespan=lifespan)
     app.state.icegrt = state
+    app.state.limiter = limiter
     install_error_handlers(app)
     app.include_router(system_router)
     app.include_router(openai_router)
@@ -85,5 +88,5 @@ def build_app(
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])
     app.add_middleware(RequestMiddleware, api_keys=settings.api_key, max_body_bytes=settings.max_request_body_bytes,
-                       metrics_require_auth=settings.metrics_require_auth)
+                       metrics_require_auth=settings.metrics_require_auth, limiter=limiter)
     return app

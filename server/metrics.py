@@ -32,6 +32,11 @@ GENERATION_TOKENS = Counter("icegrt_generation_tokens_total", "Tokens generated"
 ABORTED = Counter(
     "icegrt_requests_aborted_total", "Generations aborted in the engine because the client went away", ["route"]
 )
+REJECTED = Counter(
+    "icegrt_rejected_requests_total",
+    "Requests refused before any work: queue_full (503), rate_limit_requests and rate_limit_tokens (429)",
+    ["reason"],
+)
 
 
 class GenerationTimer:

@@ -1,7 +1,8 @@
 """One pure-ASGI middleware for what every request needs before and after routing.
 
 In order: a request id (taken from ``X-Request-Id`` or made), the body-size limit (413),
-API-key auth (401, keys compared in constant time), then the route; afterwards the request
+API-key auth (401, keys compared in constant time), admission control (429 over a rate limit,
+503 over the queue cap: `server.limits`), then the route; afterwards the request
 counter, latency histogram and one JSON log line. Pure ASGI rather than
 ``BaseHTTPMiddleware`` so streaming responses and client disconnects pass through untouched.
 """
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
 from server.errors import APIError, error_bytes
+from server.limits import Limiter
 
 log = logging.getLogger("icegrt.access")
 OPEN_PATHS = frozenset({"/health", "/ready"})
@@ -41,8 +43,10 @@ class RequestMiddleware:
         api_keys: list[str],
         max_body_bytes: int,
         metrics_require_auth: bool,
+        limiter: Limiter,
     ):
         self.app = app
+        self.limiter = limiter
         self.api_keys = [k.encode() for k in api_keys]
         self.max_body_bytes = max_body_bytes
         self.open_paths = OPEN_PATHS if metrics_require_auth else OPEN_PATHS | {"/metrics"}
@@ -82,8 +86,14 @@ class RequestMiddleware:
         elif not self._authorized(scope):
             await self._reject(send_with_id, 401, "missing or invalid API key: send Authorization: Bearer <key>")
         else:
-            await self._serve(scope, self._limited(receive), send_with_id)
-            route = _route_template(scope)
+            try:
+                admission = self.limiter.admit(scope)
+            except APIError as err:  # over a rate limit or the queue cap: refused before reading the body
+                await self._reject(send_with_id, err.status, err.message, err.code, err.retry_after)
+            else:
+                with admission:
+                    await self._serve(scope, self._limited(receive), send_with_id)
+                route = _route_template(scope)
         status = status_holder["status"]
         elapsed = time.perf_counter() - started
         metrics.REQUESTS.labels(route, str(status)).inc()
@@ -114,10 +124,14 @@ class RequestMiddleware:
         return wrapped
 
     @staticmethod
-    async def _reject(send: Send, status: int, message: str) -> None:
-        body = error_bytes(status, message)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    async def _reject(
+        send: Send, status: int, message: str, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        body = error_bytes(status, message, code)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -67,6 +67,21 @@ class ServerSettings(BaseSettings):
     graceful_shutdown_timeout: float = Field(
         60.0, ge=0, description="Seconds in-flight requests may run on after SIGTERM"
     )
+    max_queued_requests: int | None = Field(
+        None, ge=1,
+        description="Most generation requests in flight (running or waiting) at once; more get 503 with "
+        "Retry-After; unset means no cap",
+    )
+    rate_limit_rpm: int | None = Field(
+        None, ge=1,
+        description="Generation requests per minute per API key (per client IP without keys); more get 429 "
+        "with Retry-After; unset means no limit",
+    )
+    rate_limit_tpm: int | None = Field(
+        None, ge=1,
+        description="Tokens per minute per API key (per client IP without keys): prompt plus max_tokens charged "
+        "up front, the unused part refunded; over it, 429 with Retry-After; unset means no limit",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     data_dir: Path = Field(
         default_factory=default_data_dir,
