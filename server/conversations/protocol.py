@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from server.openai.protocol import MAX_STOP, Usage
+from server.openai.protocol import GenerationOptions, Usage
 
 MAX_METADATA_KEYS = 16
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -29,7 +29,7 @@ class CreateConversationRequest(BaseModel):
     )
 
 
-class PostMessageRequest(BaseModel):
+class PostMessageRequest(GenerationOptions):
     """``POST /v1/conversations/{id}/messages``: a user message and how to generate the reply.
 
     Without ``max_tokens`` the prompt is trimmed to leave at least ``DEFAULT_REPLY_RESERVE``
@@ -40,22 +40,6 @@ class PostMessageRequest(BaseModel):
 
     content: str = Field(min_length=1)
     stream: bool = False
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(1.0, ge=0, le=2)
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=-1)
-    min_p: float = Field(0.0, ge=0, le=1)
-    seed: int | None = Field(None, ge=-(2**63), lt=2**63)
-    stop: str | Annotated[list[str], Field(max_length=MAX_STOP)] | None = None
-    presence_penalty: float = Field(0.0, ge=-2, le=2)
-    frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    repetition_penalty: float = Field(1.0, gt=0, le=2)
-
-    def stop_list(self) -> tuple[str, ...]:
-        if self.stop is None:
-            return ()
-        stops = [self.stop] if isinstance(self.stop, str) else self.stop
-        return tuple(s for s in stops if s)
 
 
 class ConversationMessage(BaseModel):

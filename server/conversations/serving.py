@@ -69,14 +69,6 @@ def _conversation(record: ConversationRecord) -> Conversation:
                         messages=[_message(m) for m in record.messages])
 
 
-def _params(req: PostMessageRequest, max_tokens: int) -> GenerationParams:
-    return GenerationParams(
-        max_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, top_k=req.top_k, min_p=req.min_p,
-        presence_penalty=req.presence_penalty, frequency_penalty=req.frequency_penalty,
-        repetition_penalty=req.repetition_penalty, seed=req.seed, stop=req.stop_list(),
-    )
-
-
 def reply_reserve(engine: Engine, requested: int | None) -> int:
     """Tokens kept free for the reply when trimming the history."""
     if requested is not None:
@@ -129,7 +121,7 @@ class ConversationServing:
         user = MessageRecord(new_id("msg"), conversation_id, "user", req.content, now())
         prompt_ids = self._prompt([m.chat() for m in (*conversation.messages, user)], reserve)
         max_tokens = output_budget(self.engine, len(prompt_ids), req.max_tokens, "max_tokens", prompt_param="content")
-        return Turn(conversation_id, user, new_id("msg"), prompt_ids, _params(req, max_tokens))
+        return Turn(conversation_id, user, new_id("msg"), prompt_ids, req.generation_params(max_tokens))
 
     async def _store_reply(self, turn: Turn, result: GenerationResult) -> AssistantReply:
         choice = result.choices.get(0)

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from server.engine import GenerationParams
+
 MAX_N = 16
 MAX_STOP = 8
 
@@ -57,23 +59,16 @@ class ResponseFormat(BaseModel):
         return value
 
 
-class SamplingFields(BaseModel):
-    """Fields shared by chat and text completions."""
+class GenerationOptions(BaseModel):
+    """Sampling options shared by every endpoint that generates free text."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    model: str | None = None
     max_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
-    n: int = Field(1, ge=1, le=MAX_N)
     stop: str | Annotated[list[str], Field(max_length=MAX_STOP)] | None = None
     seed: int | None = Field(None, ge=-(2**63), lt=2**63)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    user: str | None = Field(None, max_length=256)
     # vLLM extras
     top_k: int = Field(0, ge=-1)
     min_p: float = Field(0.0, ge=0, le=1)
@@ -84,6 +79,34 @@ class SamplingFields(BaseModel):
             return ()
         stops = [self.stop] if isinstance(self.stop, str) else self.stop
         return tuple(s for s in stops if s)
+
+    def generation_params(self, max_tokens: int, **extra: Any) -> GenerationParams:
+        """These options as engine parameters; `extra` sets n, logprobs or a JSON mode."""
+        return GenerationParams(
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            repetition_penalty=self.repetition_penalty,
+            seed=self.seed,
+            stop=self.stop_list(),
+            **extra,
+        )
+
+
+class SamplingFields(GenerationOptions):
+    """Fields shared by chat and text completions."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    model: str | None = None
+    n: int = Field(1, ge=1, le=MAX_N)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(None, max_length=256)
 
 
 class ChatCompletionRequest(SamplingFields):

@@ -20,7 +20,6 @@ from server.openai.protocol import (
     CompletionLogprobs,
     CompletionRequest,
     CompletionResponse,
-    SamplingFields,
     TopLogprob,
     Usage,
 )
@@ -28,24 +27,6 @@ from server.openai.protocol import (
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
 ROLE_FOR_TEMPLATE = {"developer": "system"}
-
-
-def _sampling(req: SamplingFields, max_tokens: int, logprobs: int | None, **structured) -> GenerationParams:
-    return GenerationParams(
-        max_tokens=max_tokens,
-        n=req.n,
-        temperature=req.temperature,
-        top_p=req.top_p,
-        top_k=req.top_k,
-        min_p=req.min_p,
-        presence_penalty=req.presence_penalty,
-        frequency_penalty=req.frequency_penalty,
-        repetition_penalty=req.repetition_penalty,
-        seed=req.seed,
-        stop=req.stop_list(),
-        logprobs=logprobs,
-        **structured,
-    )
 
 
 def _chat_logprobs(items: list[TokenLogprob] | None, top: int) -> ChatLogprobs | None:
@@ -99,7 +80,7 @@ class OpenAIServing:
         elif req.response_format and req.response_format.type == "json_object":
             structured["json_object"] = True
         logprobs = (req.top_logprobs or 0) if req.logprobs else None
-        return prompt_ids, _sampling(req, max_tokens, logprobs, **structured)
+        return prompt_ids, req.generation_params(max_tokens, n=req.n, logprobs=logprobs, **structured)
 
     async def chat(self, req: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
         prompt_ids, params = self.prepare_chat(req)
@@ -155,7 +136,7 @@ class OpenAIServing:
         room = self.engine.max_model_len - len(prompt_ids)
         requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16
         max_tokens = output_budget(self.engine, len(prompt_ids), requested, "max_tokens", prompt_param="prompt")
-        return prompt_ids, _sampling(req, max_tokens, req.logprobs)
+        return prompt_ids, req.generation_params(max_tokens, n=req.n, logprobs=req.logprobs)
 
     async def completion(self, req: CompletionRequest, request_id: str) -> CompletionResponse:
         prompt_ids, params = self.prepare_completion(req)
