@@ -1,0 +1,115 @@
+"""The requests each load-test scenario sends.
+
+Chat requests are greedy (temperature 0), so every server under comparison generates the
+same replies from the same model and does the same work. Each prompt is distinct (a
+request number leads it, long documents are drawn per request), so prefix caching helps
+only with the chat template's shared start, as with real traffic.
+
+- ``short_chat``: one-sentence questions, not streamed (what most SDK callers send).
+- ``streaming``: the same questions, streamed: time to first token, TPOT, ITL.
+- ``long_prompt``: a long document to summarize, streamed: prefill-heavy.
+- ``mix``: streamed chat, long prompts, ``/v1/ads/compliance`` and ``/v1/text-to-table``
+  interleaved; the domain endpoints exist on this server only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+CHAT_PATH = "/v1/chat/completions"
+TOPICS = (
+    "the sea", "mountain weather", "bread baking", "city cycling", "honey bees", "old maps", "tea",
+    "winter gardens", "night trains", "lighthouses", "chess openings", "river deltas", "glass making",
+    "desert plants", "paper cranes", "coral reefs", "jazz drums", "wind turbines", "owls", "volcanoes",
+)
+WORDS = (
+    "market report quarter growth team product customer service region price supply demand plan "
+    "cost risk policy data model sales channel store online delivery partner contract budget forecast "
+    "launch review feedback quality support training hiring office travel energy water city rail "
+    "harbour cargo season weather crop yield farm machine repair engine battery solar panel grid"
+).split()
+ADS = (
+    {"headline": "Lose 20 pounds in a week!", "body": "Our miracle pill melts fat with no diet and no "
+     "exercise. Guaranteed results or your money back.", "call_to_action": "Buy now"},
+    {"headline": "Fresh bread delivered", "body": "Order sourdough from our bakery before 9 pm and get it "
+     "at your door the next morning.", "call_to_action": "Order today"},
+    {"headline": "Double your money", "body": "Invest with us and earn risk-free returns of 50% every "
+     "month. Limited spots left!", "call_to_action": "Sign up"},
+    {"headline": "Learn Spanish", "body": "Ten-minute daily lessons with native speakers. First week free.",
+     "call_to_action": "Start learning"},
+)
+TABLE_TEXTS = (
+    ("Alice is 34 and lives in Lyon. Bob, 27, lives in Porto. Chen is 45 and lives in Osaka.",
+     ["name", "age", "city"]),
+    ("The red kettle costs 25 dollars, the blue toaster 40 dollars and the steel pan 18 dollars.",
+     ["item", "colour", "price"]),
+    ("In March sales were 120 units, in April 95 units and in May 143 units.", ["month", "units"]),
+)
+SCENARIOS = ("short_chat", "streaming", "long_prompt", "mix")
+OPENAI_SCENARIOS = ("short_chat", "streaming", "long_prompt")
+"""Scenarios any OpenAI-compatible server can run; `mix` needs the domain endpoints."""
+MIX_PATTERN = ("chat", "chat", "long_prompt", "ads", "chat", "table")
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    kind: str
+    path: str
+    body: dict
+    stream: bool
+
+
+def _chat(model: str, content: str, max_tokens: int, stream: bool, kind: str = "chat") -> RequestSpec:
+    body: dict = {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens,
+                  "temperature": 0.0}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return RequestSpec(kind, CHAT_PATH, body, stream)
+
+
+def question(i: int) -> str:
+    return f"Request {i}. Write a short paragraph about {TOPICS[i % len(TOPICS)]}."
+
+
+def document(i: int, words: int, seed: int) -> str:
+    """About `words` words of plausible business prose, different for every `i`."""
+    rng = random.Random(seed * 1_000_003 + i)
+    sentences, count = [], 0
+    while count < words:
+        n = rng.randint(8, 16)
+        sentences.append(" ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + ".")
+        count += n
+    return " ".join(sentences)
+
+
+def long_prompt(i: int, model: str, max_tokens: int, words: int, seed: int) -> RequestSpec:
+    content = f"Document {i}:\n{document(i, words, seed)}\n\nSummarize the document above in three sentences."
+    return _chat(model, content, max_tokens, stream=True, kind="long_prompt")
+
+
+def domain(kind: str, i: int, model: str) -> RequestSpec:
+    if kind == "ads":
+        return RequestSpec("ads", "/v1/ads/compliance", {"ad": ADS[i % len(ADS)], "suggest": True, "model": model},
+                           False)
+    text, columns = TABLE_TEXTS[i % len(TABLE_TEXTS)]
+    return RequestSpec("table", "/v1/text-to-table", {"text": text, "columns": columns, "model": model}, False)
+
+
+def build_requests(
+    scenario: str, count: int, model: str, max_tokens: int, *, long_prompt_words: int = 900, seed: int = 0
+) -> list[RequestSpec]:
+    """`count` requests of `scenario`, the same list for the same arguments."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    specs = []
+    for i in range(count):
+        kind = MIX_PATTERN[i % len(MIX_PATTERN)] if scenario == "mix" else scenario
+        if kind in ("short_chat", "streaming", "chat"):
+            specs.append(_chat(model, question(i), max_tokens, stream=kind != "short_chat"))
+        elif kind == "long_prompt":
+            specs.append(long_prompt(i, model, max_tokens, long_prompt_words, seed))
+        else:
+            specs.append(domain(kind, i, model))
+    return specs
