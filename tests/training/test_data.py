@@ -85,7 +85,9 @@ def test_pad_batch_right_pads():
 
 # -- sources and mix -------------------------------------------------------------------------
 @needs_bundle
-@pytest.mark.parametrize("name", ["gsm8k", "self_instruct", "preference_chosen", "multiturn_chat", "e2e_text_to_table"])
+@pytest.mark.parametrize(
+    "name", ["gsm8k", "self_instruct", "preference_chosen", "multiturn_chat", "e2e_text_to_table", "ad_compliance"]
+)
 def test_every_source_gives_well_formed_conversations(name):
     from training.data.sources import SFT_SOURCES
 
@@ -171,3 +173,17 @@ def test_dpo_demo_split_is_fixed_and_about_ten_percent():
     held_out = [p for p in pairs if p.split == "eval"]
     assert abs(len(held_out) - 300 * EVAL_PERCENT / 100) < 15
     assert load_pairs(["dpo_en_demo"], split="eval") == held_out
+
+
+def test_ad_compliance_targets_parse_back_to_their_labels():
+    from tasks.ad_compliance.data import generate_dataset
+    from tasks.ad_compliance.parser import ModelJudgement, parse_judgement
+    from training.data.ad_compliance import AD_SEED, judgement_target
+
+    records = [r for r in generate_dataset(seed=AD_SEED) if r.split == "train"][:80]
+    for record in records:
+        parsed = parse_judgement(judgement_target(record), record.ad)
+        assert isinstance(parsed, ModelJudgement), parsed
+        assert sorted(f.policy_id for f in parsed.violations) == record.labels
+        texts = [text for _, text in record.ad.fields()]
+        assert all(any(f.quote in text for text in texts) for f in parsed.violations)  # exact spans

@@ -11,12 +11,13 @@ Built-in sources:
     preference_chosen  single-turn prompts of the preference set with their chosen reply
     multiturn_chat     multi-turn dialogues of the preference set, every assistant turn a target
     e2e_text_to_table  E2E sentences -> JSON table, with the task's own prompt (tasks.text_to_table)
+    ad_compliance      the generated ad-compliance train split -> JSON judgement (tasks.ad_compliance);
+                       its prompt holds the policy catalogue: about 2,300 tokens per example
 
 The preference sources use the ``train`` split of :mod:`training.data.preference` only, so the
 reward model's held-out pairs stay unseen. MT-Bench and Vicuna-Bench (``multiturn/``) are
 evaluation sets and deliberately not sources. Other packages add their tasks with
-:func:`register_source` (for instance the ad-compliance train split, once ``tasks.ad_compliance``
-publishes labelled examples and their target outputs).
+:func:`register_source`.
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ def load_e2e_text_to_table() -> list[Conversation]:
     return conversations
 
 
+def _ad_compliance() -> list[Conversation]:
+    from training.data.ad_compliance import load_ad_compliance
+
+    return load_ad_compliance()
+
+
 for _source in (
     DataSource("gsm8k", "GSM8K train math word problems", load_gsm8k, ("sft/gsm8k_train.jsonl",)),
     DataSource("self_instruct", "self-instruct seed tasks", load_self_instruct, ("sft/self_instruct_seed_tasks.jsonl",)),
@@ -139,6 +146,11 @@ for _source in (
     DataSource(
         "e2e_text_to_table", "E2E NLG sentences -> JSON tables (text-to-table task prompt)",
         load_e2e_text_to_table, ("text_to_table/e2e_devel.csv",), ("tasks.text_to_table.e2e",),
+    ),
+    DataSource(
+        "ad_compliance", "generated ad-compliance train split -> JSON judgement (needs max_seq_len ~2300)",
+        lambda: _ad_compliance(),
+        (), ("tasks.ad_compliance.data", "tasks.ad_compliance.prompt"),
     ),
 ):
     register_source(_source)
