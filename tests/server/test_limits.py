@@ -211,13 +211,14 @@ def test_rate_limited_request_gets_429_envelope_and_no_engine_work():
         assert client.post(CHAT, json=HI).status_code == 401  # auth comes first, and costs no bucket
 
 
-def test_token_limit_lets_the_admitted_request_finish_then_refuses():
+@pytest.mark.parametrize("stream", [False, True])
+def test_token_limit_lets_the_admitted_request_finish_then_refuses(stream):
     engine = FakeEngine()
     with make_client(engine, rate_limit_tpm=3) as client:
         wait_ready(client)
-        first = client.post(CHAT, json=HI)  # 1 prompt + 3 generated tokens > 3: admitted, finishes, leaves a debt
+        first = client.post(CHAT, json={**HI, "stream": stream})  # 1 prompt + 3 generated > 3: finishes, in debt
         assert first.status_code == 200
-        assert first.json()["choices"][0]["message"]["content"] == "Hello there friend"
+        assert "friend" in first.text
         r = client.post(CHAT, json=HI)
         assert r.status_code == 429
         assert "tokens per minute" in r.json()["error"]["message"]
