@@ -45,6 +45,7 @@ class Stage(Protocol):
 
     name: str  # "sft", "reward": names progress bars and checkpoint markers
     unit: str  # what the loss averages over: "tokens", "pairs"
+    sampler: StepSampler  # which examples each step uses
 
     def micro_batches(self, step: int) -> list[Any]: ...
 
@@ -184,7 +185,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         TrainingDiverged: a NaN/inf or too large loss or gradient (nothing is saved after it).
     """
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     # 0. optimizer and schedule, restored with the random state when resuming
     optimizer, scheduler = build_optimizer(model, config)
@@ -216,7 +217,9 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
 
         # 4. metrics and progress
         if step % config.log_every == 0 or step == config.max_steps:
-            metrics.append(_finite({"step": step, **record, "elapsed_s": round(time.monotonic() - started, 3)}))
+            elapsed = round(time.monotonic() - started, 3)  # seconds of training in this process
+            metrics.append(_finite({"step": step, **record, "epoch": round(stage.sampler.epoch_of(step), 4),
+                                    "elapsed_s": elapsed}))
         bar.update(1)
         bar.set_postfix(loss=f"{record['loss']:.4f}")
 

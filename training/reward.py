@@ -108,11 +108,13 @@ class RewardStage:
 
     def evaluate(self, model: Any) -> Evaluation:
         import torch
+        from tqdm import tqdm
 
         model.eval()
         chosen_all, rejected_all, size = [], [], self.config.eval_batch_size
         with torch.no_grad():
-            for start in range(0, len(self.eval_pairs), size):
+            starts = range(0, len(self.eval_pairs), size)
+            for start in tqdm(starts, desc=f"{self.name} eval", leave=False, disable=not self.config.progress):
                 chosen, rejected = self._scores(model, self._batch(self.eval_pairs[start : start + size]))
                 chosen_all.append(chosen)
                 rejected_all.append(rejected)

@@ -76,11 +76,13 @@ class SFTStage:
 
     def evaluate(self, model: Any) -> Evaluation:
         import torch
+        from tqdm import tqdm
 
         model.eval()
         total, tokens, size = 0.0, 0.0, self.config.eval_batch_size
         with torch.no_grad():
-            for start in range(0, len(self.eval_examples), size):
+            starts = range(0, len(self.eval_examples), size)
+            for start in tqdm(starts, desc=f"{self.name} eval", leave=False, disable=not self.config.progress):
                 batch = self._batch(self.eval_examples[start : start + size])
                 total += token_loss_sum(model, batch).item()
                 tokens += label_count(batch)

@@ -98,10 +98,12 @@ def test_reward_model_learns_and_saves_its_statistics(tmp_path, tiny_model):
 def test_reward_resume_and_missing_pair_file(tmp_path):
     from training.reward import run_reward
 
-    config = _config(tmp_path, "rm-resume")
-    assert run_reward(config, stop_after=3)["step"] == 2
+    config = _config(tmp_path, "rm-resume", max_steps=3, eval_every=0)
+    assert run_reward(config, stop_after=2)["step"] == 2
     resumed = run_reward(config)
-    assert resumed["resumed"] and resumed["step"] == 4
+    assert resumed["resumed"] and resumed["step"] == 3
+    records = [json.loads(line) for line in (config.run_dir() / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
     with pytest.raises(ConfigError, match="pairs.jsonl does not exist"):
         run_reward(_config(tmp_path, "nofile", pairs=[str(tmp_path / "pairs.jsonl")]))
 
