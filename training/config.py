@@ -86,7 +86,7 @@ class TrainConfig(BaseModel):
         return {k: v for k, v in data.items() if k not in self.RESUME_IGNORED}
 
 
-def _parse_mix(value: Any) -> Any:
+def parse_mix(value: Any) -> Any:
     """Accept ``{source: count}`` (YAML) or ``"a=10,b=20"`` / ``["a=10", "b=20"]`` (command line)."""
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
@@ -98,6 +98,23 @@ def _parse_mix(value: Any) -> Any:
             key, count = item.split("=", 1)
             mix[key.strip()] = count.strip()
         return mix
+    return value
+
+
+_parse_mix = parse_mix  # the name it had first
+
+
+def check_mix(value: dict[str, int]) -> dict[str, int]:
+    """A mix names known SFT data sources, each with a count of at least 1."""
+    from training.data.sources import SFT_SOURCES
+
+    if not value:
+        raise ValueError("the mix is empty: name at least one data source")
+    for source, count in value.items():
+        if source not in SFT_SOURCES:
+            raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SFT_SOURCES))}")
+        if count < 1:
+            raise ValueError(f"mix count for {source!r} must be at least 1, got {count}")
     return value
 
 
@@ -118,21 +135,12 @@ class SFTConfig(TrainConfig):
     @field_validator("mix", mode="before")
     @classmethod
     def _mix_from_text(cls, value: Any) -> Any:
-        return _parse_mix(value)
+        return parse_mix(value)
 
     @field_validator("mix")
     @classmethod
     def _mix_known(cls, value: dict[str, int]) -> dict[str, int]:
-        from training.data.sources import SFT_SOURCES
-
-        if not value:
-            raise ValueError("mix is empty: name at least one data source")
-        for source, count in value.items():
-            if source not in SFT_SOURCES:
-                raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SFT_SOURCES))}")
-            if count < 1:
-                raise ValueError(f"mix count for {source!r} must be at least 1, got {count}")
-        return value
+        return check_mix(value)
 
 
 class RewardConfig(TrainConfig):

@@ -98,7 +98,7 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_optimizer(model: Any, config: TrainConfig) -> tuple[Any, Any]:
+def build_optimizer(model: Any, config: TrainConfig, learning_rate: float | None = None) -> tuple[Any, Any]:
     """AdamW (no weight decay on biases and norms) and its warmup + decay schedule."""
     import torch
 
@@ -107,7 +107,7 @@ def build_optimizer(model: Any, config: TrainConfig) -> tuple[Any, Any]:
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.learning_rate)
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate or config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     return optimizer, scheduler
 
@@ -167,12 +167,12 @@ def _save(run: RunDir, stage: Stage, model: Any, optimizer: Any, scheduler: Any,
     run.save(step, lambda dest: stage.write_model(model, dest, step, evaluation), write_state)
 
 
-def _restore(run: RunDir, optimizer: Any, scheduler: Any) -> None:
+def restore_state(run: RunDir, optimizer: Any, scheduler: Any, prefix: str = "") -> None:
+    """Load an optimizer and its scheduler saved by a checkpoint (`prefix` tells several apart)."""
     import torch
 
-    optimizer.load_state_dict(torch.load(run.state_dir / "optimizer.pt", weights_only=True))
-    scheduler.load_state_dict(torch.load(run.state_dir / "scheduler.pt", weights_only=True))
-    restore_rng(torch.load(run.state_dir / "rng.pt", weights_only=False))
+    optimizer.load_state_dict(torch.load(run.state_dir / f"{prefix}optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(run.state_dir / f"{prefix}scheduler.pt", weights_only=True))
 
 
 def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step: int,
@@ -190,7 +190,8 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
     # 0. optimizer and schedule, restored with the random state when resuming
     optimizer, scheduler = build_optimizer(model, config)
     if start_step:
-        _restore(run, optimizer, scheduler)
+        restore_state(run, optimizer, scheduler)
+        restore_rng(torch.load(run.state_dir / "rng.pt", weights_only=False))
     metrics, evaluation, started = MetricsLog(run.metrics_file), None, time.monotonic()
     trainable = [p for p in model.parameters() if p.requires_grad]
     bar = tqdm(total=config.max_steps, initial=start_step, desc=f"{stage.name}", unit="step", disable=not config.progress)

@@ -34,14 +34,30 @@ log = logging.getLogger(__name__)
 EncodedPair = tuple[list[int], list[int]]  # chosen ids, rejected ids
 
 
+def position_ids_for(attention_mask: Any) -> Any:
+    """Positions counted over attended tokens only, so left padding does not shift them."""
+    return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+def token_scores(model: Any, input_ids: Any, attention_mask: Any) -> Any:
+    """[B, L] float32 head outputs at every position (a critic's values; padding is garbage)."""
+    inner = model.get_base_model() if is_peft(model) else model
+    backbone = getattr(inner, inner.base_model_prefix)
+    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=position_ids_for(attention_mask)).last_hidden_state
+    return inner.score(hidden).squeeze(-1).float()
+
+
 def reward_scores(model: Any, input_ids: Any, attention_mask: Any) -> Any:
-    """[B] float32 scores of right-padded sequences, read at each one's last attended token."""
+    """[B] float32 scores, read at each sequence's last attended token (left or right padding)."""
     import torch
 
     inner = model.get_base_model() if is_peft(model) else model
     backbone = getattr(inner, inner.base_model_prefix)
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    last = attention_mask.sum(dim=1) - 1
+    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=position_ids_for(attention_mask)).last_hidden_state
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    last = (attention_mask.bool() * (positions + 1)).argmax(dim=1)
     pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
     return inner.score(pooled).squeeze(-1).float()
 

@@ -41,9 +41,14 @@ def test_score_is_read_at_the_last_real_token_whatever_the_padding(tiny_model):
         alone = reward_scores(model, torch.tensor([short]), torch.ones(1, 4, dtype=torch.long))
         batch = pad_batch([short, long], pad_id=2)
         padded = reward_scores(model, batch["input_ids"], batch["attention_mask"])
+        left_ids = torch.tensor([[2, 2, 2, *short], long])
+        left_mask = torch.tensor([[0, 0, 0, 1, 1, 1, 1], [1] * 7])
+        left = reward_scores(model, left_ids, left_mask)
         hidden = model.model(input_ids=torch.tensor([short])).last_hidden_state[0, -1]
         by_hand = model.score(hidden).item()
     assert padded[0].item() == pytest.approx(alone.item(), abs=1e-5)
+    assert left[0].item() == pytest.approx(alone.item(), abs=1e-5)  # left padding: same positions
+    assert left[1].item() == pytest.approx(padded[1].item(), abs=1e-5)
     assert alone.item() == pytest.approx(by_hand, abs=1e-5)
 
 
