@@ -1,4 +1,4 @@
-"""``icegrt train sft|reward``: one subcommand per stage, every config field a flag.
+"""``icegrt train sft|reward|ppo``: one subcommand per stage, every config field a flag.
 
 Register with ``add_train_parser(subparsers)``. Each stage takes ``--config FILE`` (YAML) and
 one ``--kebab-case`` flag per field of its config class (flags win over the file). Exit codes:
@@ -16,16 +16,18 @@ from pathlib import Path
 
 from common.config import add_settings_arguments
 from training.config import ConfigError, RewardConfig, SFTConfig, TrainConfig, load_config
+from training.ppo.config import PPOConfig
 
 STAGES: dict[str, tuple[type[TrainConfig], str, str]] = {
     "sft": (SFTConfig, "training.sft:run_sft", "Supervised fine-tuning (ICE-Instruct), loss on assistant tokens"),
     "reward": (RewardConfig, "training.reward:run_reward", "Reward model (ICE-Reward) on preference pairs"),
+    "ppo": (PPOConfig, "training.ppo.trainer:run_ppo", "PPO (ICE-GRT): actor from SFT, critic, frozen reference, reward model and/or task reward"),
 }
 
 
 def add_train_parser(subparsers) -> None:
     """Add ``train`` with one sub-subcommand per stage to an argparse subparsers object."""
-    parser = subparsers.add_parser("train", help="Train a stage: sft (ICE-Instruct) or reward (ICE-Reward)")
+    parser = subparsers.add_parser("train", help="Train a stage: sft (ICE-Instruct), reward (ICE-Reward) or ppo (ICE-GRT)")
     stages = parser.add_subparsers(dest="train_stage", required=True)
     for name, (config_cls, _, help_text) in STAGES.items():
         stage = stages.add_parser(name, help=help_text, description=help_text)

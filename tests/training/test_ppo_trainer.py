@@ -1,0 +1,488 @@
+"""ICE-GRT's PPO stage: runs on the tiny model, exact resume, errors before work, every paper switch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training.conftest import CONFIGS, needs_bundle
+from training.config import ConfigError, load_config
+from training.ppo.config import PPOConfig
+
+REQUIRED_METRICS = ("reward", "reward_scaled", "kl", "kl_coef", "entropy", "value_loss", "response_length",
+                    "explained_variance")
+ACTOR_METRICS = ("policy_loss", "clip_fraction", "approx_kl")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine two spin-waiting threads made steps 50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_reward_model(tmp_path_factory, tiny_model) -> Path:
+    """A reward checkpoint built in place: the tiny Llama with a seeded random scalar head and stats."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = tmp_path_factory.mktemp("rm") / "checkpoint"
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
+    model.config.pad_token_id = 2
+    model.save_pretrained(path)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(path)
+    (path / "reward_stats.json").write_text(json.dumps({"mean": 0.05, "std": 0.5}))
+    return path
+
+
+def ppo_settings(runs_dir: Path, reward_model: Path | None, **changes) -> dict:
+    settings = {
+        "runs_dir": str(runs_dir), "model": "tiny", "progress": False, "threads": 1,
+        "reward_model": None if reward_model is None else str(reward_model),
+        "prompt_mix": {"gsm8k": 6, "self_instruct": 6}, "max_seq_len": 192, "max_new_tokens": 8,
+        "rollout_batch_size": 4, "mini_batch_size": 2, "batch_size": 2, "ppo_epochs": 2,
+        "max_steps": 3, "save_every": 2, "learning_rate": 1e-3, "critic_learning_rate": 1e-3,
+        "lr_schedule": "constant", "kl_control": "adaptive", "init_kl_coef": 0.2, "kl_target": 0.5,
+        "kl_horizon": 8, "critic_warmup_steps": 1,
+    }
+    settings.update(changes)
+    return settings
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Runs whose plots are not under test skip them (a PNG per metric costs seconds on a busy CPU)."""
+    from training.ppo import trainer
+
+    monkeypatch.setattr(trainer, "plot_metrics", lambda *args, **kwargs: [])
+
+
+def _records(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _steps(run_dir: Path) -> list[dict]:
+    return [r for r in _records(run_dir) if "reward" in r]
+
+
+def _weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(path / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_model, tiny_reward_model):
+    from training.ppo.trainer import run_ppo
+
+    config = PPOConfig(name="full", **ppo_settings(tmp_path_factory.mktemp("runs"), tiny_reward_model, eval_prompts=2))
+    return config, run_ppo(config)
+
+
+# --- full runs on the tiny model ---------------------------------------------------------------
+
+
+@needs_bundle
+def test_ppo_run_logs_trains_and_writes_a_servable_actor(finished, tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config, result = finished
+    run = config.run_dir()
+    assert result["step"] == 3 and not result["resumed"]
+    steps = _steps(run)
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    for record in steps:
+        for key in REQUIRED_METRICS:
+            assert isinstance(record[key], float) and math.isfinite(record[key]), (record["step"], key)
+    # critic warm-up: step 1 trains the critic only, so step 2 still samples from the reference
+    assert not steps[0]["actor_trained"] and "policy_loss" not in steps[0]
+    assert steps[0]["kl"] == 0.0 and steps[1]["kl"] == 0.0
+    for key in ACTOR_METRICS:
+        assert math.isfinite(steps[2][key])
+    assert steps[2]["kl"] != 0.0
+    # adaptive control moved beta (KL 0 < target: it shrinks by the clipped error)
+    coefs = [r["kl_coef"] for r in steps]
+    assert coefs[0] == pytest.approx(0.2) and coefs[1] == pytest.approx(0.2 * (1 - 0.2 * 4 / 8))
+    assert coefs[2] < coefs[1]
+    # evaluation at the start and the end
+    assert [r["step"] for r in _records(run) if "eval_reward" in r] == [0, 3]
+    # the actor changed, and is a plain HF checkpoint with tokenizer and chat template
+    before, after = _weights(tiny_model), _weights(run / "checkpoint")
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    assert type(AutoModelForCausalLM.from_pretrained(run / "checkpoint")).__name__ == "LlamaForCausalLM"
+    assert AutoTokenizer.from_pretrained(run / "checkpoint").chat_template
+    marker = json.loads((run / "checkpoint" / "icegrt-checkpoint.json").read_text())
+    assert marker["stage"] == "ppo" and marker["step"] == 3 and marker["kind"] == "causal_lm"
+    state = {p.name for p in (run / "trainer_state").iterdir()}
+    assert {"optimizer.pt", "critic_optimizer.pt", "critic.safetensors", "ppo_state.json", "rng.pt"} <= state
+    error = min(max(steps[2]["kl"] / 0.5 - 1, -0.2), 0.2)
+    saved_coef = json.loads((run / "trainer_state" / "ppo_state.json").read_text())["kl_controller"]["value"]
+    assert saved_coef == pytest.approx(coefs[2] * (1 + error * 4 / 8))
+    assert {"reward.png", "kl.png", "kl_coef.png", "value_loss.png"} <= {p.name for p in (run / "plots").iterdir()}
+
+
+@needs_bundle
+def test_killed_run_resumes_with_the_same_step_count_and_metrics(finished, tmp_path, tiny_reward_model, no_plots):
+    from training.ppo.trainer import run_ppo
+
+    full_config, _ = finished
+    config = PPOConfig(name="killed", **ppo_settings(tmp_path, tiny_reward_model, eval_prompts=2))
+    assert run_ppo(config, stop_after=2)["step"] == 2  # killed after the step-2 checkpoint
+    second = run_ppo(config)
+    assert second["resumed"] and second["step"] == 3
+    resumed, uninterrupted = _steps(config.run_dir()), _steps(full_config.run_dir())
+    assert [r["step"] for r in resumed] == [1, 2, 3]
+    timing = {"rollout_s", "step_s", "elapsed_s"}
+    assert set(resumed[2]) == set(uninterrupted[2])
+    for key in set(uninterrupted[2]) - timing:
+        expected = uninterrupted[2][key]
+        if isinstance(expected, float):
+            assert resumed[2][key] == pytest.approx(expected, rel=1e-4, abs=1e-6), key
+        else:
+            assert resumed[2][key] == expected, key
+    a, b = _weights(config.run_dir() / "checkpoint"), _weights(full_config.run_dir() / "checkpoint")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    assert run_ppo(config)["complete"]
+
+
+def test_task_reward_only_run_with_lora_on_ad_prompts(tmp_path, tiny_model, no_plots):
+    """Ad-compliance prompts (~2,300 tokens) with the F1 task reward, no reward model, LoRA actor and critic."""
+    pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM
+
+    from training.ppo.trainer import run_ppo
+
+    config = PPOConfig(name="ad", **ppo_settings(
+        tmp_path, None, prompt_mix={"ad_compliance": 4}, max_seq_len=2560, rollout_batch_size=2, batch_size=1,
+        max_steps=2, save_every=1, critic_warmup_steps=0, task_reward="ad_compliance", critic_init="sft",
+        reward_scaling="batch_whiten", lora=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
+    result = run_ppo(config)
+    assert result["step"] == 2 and result["data"]["train_by_source"] == {"ad_compliance": 4}
+    steps = _steps(config.run_dir())
+    assert steps[0]["kl"] == 0.0  # LoRA B starts at zero: the actor is the reference
+    assert all(0.0 <= r["task_score"] <= 1.0 and "reward_model_score" not in r for r in steps)
+    assert math.isfinite(steps[1]["policy_loss"])
+    before, after = _weights(tiny_model), _weights(config.run_dir() / "checkpoint")
+    assert before.keys() == after.keys()  # LoRA merged into plain weights
+    assert {k for k in before if not torch.equal(before[k], after[k])} and all(
+        "q_proj" in k or "v_proj" in k for k in before if not torch.equal(before[k], after[k]))
+    AutoModelForCausalLM.from_pretrained(config.run_dir() / "checkpoint")
+
+
+@needs_bundle
+def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, tiny_reward_model, no_plots):
+    from training.loop import TrainingDiverged
+    from training.ppo import trainer
+
+    calls = {"n": 0}
+    original = trainer.reward_model_scores
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        scores = original(*args, **kwargs)
+        return scores * float("nan") if calls["n"] == 2 else scores
+
+    monkeypatch.setattr(trainer, "reward_model_scores", poisoned)
+    config = PPOConfig(name="nan", **ppo_settings(tmp_path, tiny_reward_model, max_steps=2, save_every=1, ppo_epochs=1))
+    with pytest.raises(TrainingDiverged, match=r"step 2: reward is nan.*last good checkpoint \(step 1\)"):
+        trainer.run_ppo(config)
+    marker = json.loads((config.run_dir() / "checkpoint" / "icegrt-checkpoint.json").read_text())
+    assert marker["step"] == 1
+    assert "diverged" in (config.run_dir() / "metrics.jsonl").read_text()
+
+
+# --- errors before any work ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"reward_model": None}, "no reward"),
+        ({"reward_model": None, "task_reward": "ad_compliance", "prompt_mix": {"ad_compliance": 2}}, "critic_init is reward"),
+        ({"reward_model": None, "task_reward": "ad_compliance", "critic_init": "sft", "reward_scaling": "none"},
+         "needs ad prompts"),
+        ({"reward_model": None, "task_reward": "ad_compliance", "prompt_mix": {"ad_compliance": 2},
+          "critic_init": "sft"}, "rm_norm normalizes"),
+        ({"mini_batch_size": 3}, "must divide"),
+        ({"init_kl_coef": 0.0}, "init_kl_coef > 0"),
+        ({"kl_estimator": "k2"}, "kl_estimator"),
+        ({"reward_scaling": "tanh"}, "reward_scaling"),
+        ({"clip_range": 0}, "clip_range"),
+        ({"max_new_tokens": 600}, "no room for a prompt"),
+        ({"prompt_mix": "bogus=3"}, "prompt_mix"),
+    ],
+)
+def test_bad_settings_are_refused_by_the_schema(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(PPOConfig, None, {"reward_model": "some/rm", **changes})
+
+
+def test_wrong_or_missing_checkpoints_fail_before_work(tmp_path, tiny_model, tiny_reward_model):
+    from training.ppo.trainer import run_ppo
+
+    def config(**changes):
+        return PPOConfig(name="bad", **{**ppo_settings(tmp_path, tiny_reward_model), **changes})
+
+    with pytest.raises(ConfigError, match="does not exist: train one"):
+        run_ppo(config(reward_model=str(tmp_path / "no-rm")))
+    with pytest.raises(ConfigError, match="it is a causal_lm checkpoint"):
+        run_ppo(config(reward_model=str(tiny_model)))
+    with pytest.raises(ConfigError, match="it is a reward checkpoint"):
+        run_ppo(config(model=str(tiny_reward_model)))
+    no_stats = tmp_path / "rm-no-stats"
+    no_stats.mkdir()
+    for item in tiny_reward_model.iterdir():
+        if item.name != "reward_stats.json":
+            (no_stats / item.name).write_bytes(item.read_bytes())
+    with pytest.raises(ConfigError, match="no reward_stats.json"):
+        run_ppo(config(reward_model=str(no_stats)))
+    assert not (tmp_path / "bad").exists()
+
+
+def test_cli_lists_every_control_with_its_default_and_returns_2_on_errors(capsys):
+    from training.commands import add_train_parser
+
+    parser = argparse.ArgumentParser(prog="icegrt")
+    add_train_parser(parser.add_subparsers(dest="command", required=True))
+    stage = parser._subparsers._group_actions[0].choices["train"]._subparsers._group_actions[0].choices["ppo"]
+    text = " ".join(stage.format_help().split())
+    for field in ("kl_estimator", "kl_control", "init_kl_coef", "kl_target", "kl_horizon", "reward_scaling",
+                  "reward_clip", "whiten_advantages", "gamma", "lam", "clip_range", "clip_range_value", "vf_coef",
+                  "missing_eos_penalty", "critic_warmup_steps", "ppo_epochs", "rollout_batch_size",
+                  "mini_batch_size", "max_new_tokens", "temperature", "top_p", "reward_model", "reward_weight",
+                  "task_reward", "task_weight", "critic_init", "prompt_source"):
+        assert f"--{field.replace('_', '-')}" in text, field
+    assert "(default: 0.2)" in text and "--no-whiten-advantages" in text
+    args = parser.parse_args(["train", "ppo", "--reward-model", "none", "--no-progress"])
+    assert args.handler(args) == 2
+    assert "no reward" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ppo_tiny", "ppo_cpu"])
+def test_ppo_configs_load(name):
+    config = load_config(PPOConfig, CONFIGS / f"{name}.yaml", {})
+    assert config.name == name and config.clip_range == 0.2
+
+
+# --- each paper switch toggles its code path -------------------------------------------------------
+
+
+def _rollout_tensors():
+    torch.manual_seed(0)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    logprobs, ref_logprobs, values = torch.randn(2, 4) - 2, torch.randn(2, 4) - 2, torch.randn(2, 4)
+    return torch.tensor([1.0, -0.5]), logprobs, ref_logprobs, values, mask
+
+
+@pytest.mark.parametrize("whiten", [True, False])
+def test_whiten_advantages_switch(whiten):
+    from training.ppo.math import compute_gae, compute_token_rewards, kl_penalty
+    from training.ppo.trainer import shape_rollout
+
+    scores, logprobs, ref, values, mask = _rollout_tensors()
+    out = shape_rollout(scores, logprobs, ref, values, mask, kl_estimator="k1", kl_coef=0.1, gamma=1.0, lam=0.95,
+                        whiten=whiten)
+    rewards = compute_token_rewards(scores, torch.where(mask, kl_penalty(logprobs, ref, "k1"), 0.0), 0.1, mask)
+    raw_advantages, returns = compute_gae(values, rewards, mask, 1.0, 0.95)
+    assert torch.allclose(out["returns"], returns)  # returns never whitened
+    if whiten:
+        assert out["advantages"][mask].mean().item() == pytest.approx(0.0, abs=1e-6)
+        assert out["advantages"][mask].std().item() == pytest.approx(1.0, abs=1e-4)
+    else:
+        assert torch.equal(out["advantages"], raw_advantages)
+
+
+def test_kl_estimator_and_coefficient_switches():
+    from training.ppo.trainer import shape_rollout
+
+    scores, logprobs, ref, values, mask = _rollout_tensors()
+    common = {"gamma": 1.0, "lam": 1.0, "whiten": False}
+    k1 = shape_rollout(scores, logprobs, ref, values, mask, kl_estimator="k1", kl_coef=0.5, **common)
+    k3 = shape_rollout(scores, logprobs, ref, values, mask, kl_estimator="k3", kl_coef=0.5, **common)
+    ratio = torch.exp(ref - logprobs)
+    assert torch.allclose(k1["kl"], torch.where(mask, logprobs - ref, 0.0))
+    assert torch.allclose(k3["kl"], torch.where(mask, ratio - 1 - torch.log(ratio), 0.0), atol=1e-6)
+    assert (k3["kl"][mask] >= 0).all()
+    # the penalty is -beta * KL at every reply token, the score lands on the last one
+    assert torch.allclose(k1["rewards"][0, :2], -0.5 * k1["kl"][0, :2])
+    assert k1["rewards"][0, 2].item() == pytest.approx(-0.5 * k1["kl"][0, 2].item() + 1.0)
+    assert torch.allclose(k1["kl_sum"], k1["kl"].sum(dim=1))
+    no_kl = shape_rollout(scores, logprobs, ref, values, mask, kl_estimator="k1", kl_coef=0.0, **common)
+    assert no_kl["rewards"].sum(dim=1).tolist() == pytest.approx(scores.tolist())
+
+
+def test_kl_control_switch():
+    from training.ppo.kl import AdaptiveKLController, FixedKLController
+    from training.ppo.trainer import build_kl_controller
+
+    fixed = build_kl_controller(PPOConfig(reward_model="rm", kl_control="fixed", init_kl_coef=0.3))
+    adaptive = build_kl_controller(PPOConfig(reward_model="rm", kl_control="adaptive", init_kl_coef=0.3,
+                                             kl_target=2.0, kl_horizon=100))
+    assert isinstance(fixed, FixedKLController) and isinstance(adaptive, AdaptiveKLController)
+    fixed.update(10.0, 50)
+    adaptive.update(10.0, 50)
+    assert fixed.value == 0.3 and adaptive.value == pytest.approx(0.3 * (1 + 0.2 * 50 / 100))
+
+
+def _shape(mode, rm, task=None, has_eos=None, clip=None, penalty=0.0, stats=None):
+    from training.ppo.rewards import build_scalers, shape_scores
+
+    scaler, normalizer = build_scalers(mode, clip, stats)
+    has_eos = torch.ones(len(rm if rm is not None else task), dtype=torch.bool) if has_eos is None else has_eos
+    return shape_scores(rm, task, has_eos, reward_weight=1.0, task_weight=2.0, eos_penalty=penalty,
+                        scaler=scaler, rm_normalizer=normalizer)
+
+
+def test_reward_scaling_switch():
+    rm = torch.tensor([1.0, 3.0, -2.0])
+    raw, scaled = _shape("none", rm)
+    assert torch.equal(raw, rm) and torch.equal(scaled, rm)  # none: scores stay raw
+    _, scaled = _shape("rm_norm", rm, stats={"mean": 1.0, "std": 2.0})
+    assert scaled.tolist() == pytest.approx([0.0, 1.0, -1.5])
+    _, scaled = _shape("batch_whiten", rm)
+    assert scaled.mean().item() == pytest.approx(0.0, abs=1e-6) and scaled.std().item() == pytest.approx(1.0, abs=1e-5)
+    _, scaled = _shape("running_std", rm)
+    assert scaled.tolist() == pytest.approx((rm / rm.std()).tolist())
+    _, clipped = _shape("none", rm, clip=1.5)
+    assert clipped.tolist() == [1.0, 1.5, -1.5]
+
+
+def test_rm_norm_leaves_the_task_term_and_penalty_in_its_units():
+    rm, task = torch.tensor([1.0, 3.0]), torch.tensor([0.5, 1.0])
+    raw, scaled = _shape("rm_norm", rm, task, has_eos=torch.tensor([True, False]), penalty=1.0,
+                         stats={"mean": 1.0, "std": 2.0})
+    assert raw.tolist() == pytest.approx([1.0 + 2 * 0.5, 3.0 + 2 * 1.0])  # weighted, unscaled, no penalty
+    assert scaled.tolist() == pytest.approx([0.0 + 1.0, 1.0 + 2.0 - 1.0])
+
+
+def test_missing_eos_penalty_applies_to_cut_replies_only():
+    rm = torch.tensor([0.5, 0.5])
+    _, scaled = _shape("none", rm, has_eos=torch.tensor([True, False]), penalty=2.0)
+    assert scaled.tolist() == [0.5, -1.5]
+
+
+@needs_bundle
+@pytest.mark.parametrize("source", ["sft", "preference"])
+def test_prompt_source_switch(source, tiny_tokenizer):
+    from training.ppo.prompts import load_prompts
+
+    config = PPOConfig(reward_model="rm", prompt_source=source, prompt_mix={"gsm8k": 5, "self_instruct": 5},
+                       rollout_batch_size=2, mini_batch_size=2, eval_prompts=2, max_seq_len=512)
+    train, held_out, summary = load_prompts(config, tiny_tokenizer)
+    assert len(held_out) == 2 and not {p.id for p in train} & {p.id for p in held_out}
+    for prompt in train + held_out:
+        assert prompt.messages[-1]["role"] == "user" and len(prompt.input_ids) <= 512 - 64
+        assert tiny_tokenizer.decode(prompt.input_ids).endswith("<|im_start|>assistant\n")
+    if source == "sft":
+        assert set(summary["train_by_source"]) <= {"gsm8k", "self_instruct"} and len(train) + len(held_out) == 10
+    else:
+        assert set(summary["train_by_source"]) == {"dpo_en_demo"} and len(train) > 100
+
+
+def test_ad_compliance_task_reward():
+    from tasks.ad_compliance.data import generate_dataset
+    from training.data.ad_compliance import judgement_target
+    from training.ppo.prompts import Prompt
+    from training.ppo.rewards import ad_compliance_reward, task_scores
+
+    records = generate_dataset(seed=0, sizes={"train": 30})
+    flagged = next(r for r in records if r.labels)
+    prompt = Prompt((), "ad_compliance", flagged.id, (1,), gold=flagged)
+    assert ad_compliance_reward(prompt, judgement_target(flagged), True) == 1.0
+    wrong = json.dumps({"violations": [], "analysis": "fine"})
+    assert ad_compliance_reward(prompt, wrong, True) == 0.0
+    assert ad_compliance_reward(prompt, "not json at all", True) == 0.0
+    assert ad_compliance_reward(prompt, judgement_target(flagged)[:-5], False) == 0.0  # cut off
+    other = Prompt((), "gsm8k", "g", (1,))
+    assert ad_compliance_reward(other, "anything", True) is None
+    assert task_scores("ad_compliance", [prompt, other], [judgement_target(flagged), "x"], [True, True]).tolist() == [1.0, 0.0]
+
+
+# --- rollout layout and forward passes ------------------------------------------------------------
+
+
+def _sample(prompt_ids, response_ids):
+    from training.ppo.prompts import Prompt
+    from training.ppo.rollout import RolloutSample
+
+    return RolloutSample(Prompt((), "t", "t", tuple(prompt_ids)), list(response_ids), True)
+
+
+def test_recomputed_logprobs_and_values_line_up_with_each_reply(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from training.ppo.policy import policy_forward, token_values
+    from training.ppo.rollout import collate
+
+    actor = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    torch.manual_seed(0)
+    critic = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1).eval()
+    samples = [_sample([5, 6, 7, 8, 9], [10, 11]), _sample([5, 6], [12, 13, 14, 2])]
+    batch = collate(samples, pad_id=2, device="cpu")
+    # width 7, first reply token at position 2 (row 1): the grid covers actions at positions 2..6
+    assert batch.start == 1 and batch.mask.tolist() == [[False, False, False, True, True],
+                                                         [True, True, True, True, False]]
+    with torch.no_grad():
+        logprobs, logits = policy_forward(actor, batch, temperature=2.0)
+        values = token_values(critic, batch)
+        for row, sample in enumerate(samples):
+            ids = torch.tensor([sample.prompt_ids + sample.response_ids])
+            full = torch.log_softmax(actor(ids).logits[0].float() / 2.0, dim=-1)
+            n = len(sample.prompt_ids)
+            expected = [full[n - 1 + i, token].item() for i, token in enumerate(sample.response_ids)]
+            assert batch.gather(logprobs)[row].tolist() == pytest.approx(expected, abs=1e-5)
+            hidden = critic.model(ids).last_hidden_state[0]
+            expected_values = critic.score(hidden[n - 1 : n - 1 + len(sample.response_ids)]).squeeze(-1)
+            assert batch.gather(values)[row].tolist() == pytest.approx(expected_values.tolist(), abs=1e-5)
+    # scatter is the inverse of gather
+    rows = [torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0, 5.0, 6.0])]
+    assert [r.tolist() for r in batch.gather(batch.scatter(rows))] == [r.tolist() for r in rows]
+
+
+class _ScriptedModel:
+    """Stands in for a causal LM: generate returns the prompt followed by fixed tokens."""
+
+    training = False
+
+    def __init__(self, continuations):
+        self.continuations = continuations
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def generate(self, input_ids, attention_mask, generation_config):
+        assert generation_config.top_k == 0 and attention_mask[0, 0] == 0  # left padding, no top-k
+        return torch.cat([input_ids, torch.tensor(self.continuations)], dim=1)
+
+
+def test_hf_rollout_cuts_replies_at_the_first_eos():
+    from training.ppo.rollout import HFRollout
+
+    rollout = HFRollout(_ScriptedModel([[7, 2, 2, 2], [7, 8, 9, 10]]), eos_token_id=2, pad_token_id=2, device="cpu")
+    generations = rollout.generate([[1, 2], [1, 2, 3]], max_new_tokens=4, temperature=1.0, top_p=1.0, seed=0)
+    assert [(g.response_ids, g.finished) for g in generations] == [([7, 2], True), ([7, 8, 9, 10], False)]
+
+
+def test_hf_rollout_is_a_function_of_the_seed(tiny_model):
+    from transformers import AutoModelForCausalLM
+
+    from training.ppo.rollout import HFRollout
+
+    rollout = HFRollout(AutoModelForCausalLM.from_pretrained(tiny_model), 2, 2, "cpu")
+    prompts = [[1, 30, 40, 50], [1, 60]]
+
+    def sample(seed):
+        return [g.response_ids for g in rollout.generate(prompts, max_new_tokens=6, temperature=1.0, top_p=0.9, seed=seed)]
+
+    assert sample(3) == sample(3) and sample(3) != sample(4)

@@ -1,0 +1,197 @@
+"""PPOConfig: every setting of ICE-GRT's PPO stage, each paper factor a switch.
+
+Declared once here: each field is a YAML key of ``icegrt train ppo --config FILE`` and a
+``--kebab-case`` flag whose help is its description (``icegrt train ppo --help`` lists them all
+with their defaults). The fields shared with SFT and the reward model (run directory, start
+model, optimizer, schedule, LoRA, checkpointing) come from :class:`training.config.TrainConfig`;
+in PPO they mean:
+
+    model            the actor's start: ICE-Instruct (an SFT checkpoint) or a known model name;
+                     the frozen reference is a copy of it
+    max_steps        PPO steps (one rollout batch each); the learning-rate schedule runs over them
+    learning_rate    the actor's peak learning rate (critic_learning_rate is the critic's)
+    batch_size       sequences per forward/backward pass (micro-batch); a mini-batch of
+                     mini_batch_size sequences is accumulated from them
+    max_seq_len      prompt + response tokens: prompts longer than max_seq_len - max_new_tokens
+                     are skipped, and the reward model sees at most max_seq_len tokens
+    lora             LoRA on the actor and the critic; the reference is then the actor with its
+                     adapters switched off (no second copy of the weights)
+
+The paper's factors (arXiv 2401.02072): appropriate data (``prompt_source``: prompts from
+ICE-Instruct's own data, or the external preference set for the ablation), reward size scaling
+(``reward_scaling``, ``reward_clip``), KL control (``kl_control``, ``kl_estimator``,
+``init_kl_coef``, ``kl_target``, ``kl_horizon``), advantage normalization
+(``whiten_advantages``) and the PPO clip range (``clip_range``, 0.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from training.config import TrainConfig, check_mix, parse_mix
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+_NONE_WORDS = {"", "none", "null"}
+
+
+def _none_word(value: Any) -> Any:
+    """Let a flag say ``--reward-model none`` (YAML can write null)."""
+    return None if isinstance(value, str) and value.strip().lower() in _NONE_WORDS else value
+
+
+class PPOConfig(TrainConfig):
+    """ICE-GRT: PPO with actor, critic, frozen reference and reward (model and/or task scorer)."""
+
+    name: str = Field("ppo", pattern=_NAME, max_length=100,
+                      description="Run name: everything is written to <runs_dir>/<name>/")
+    max_steps: int = Field(20, ge=1, le=10_000_000, description="PPO steps: each samples, scores and trains on one rollout batch")
+    learning_rate: float = Field(1e-6, gt=0, le=1.0, description="Actor peak learning rate (AdamW)")
+    lr_schedule: Literal["cosine", "linear", "constant"] = Field(
+        "linear", description="Learning-rate decay over the PPO steps after warmup (actor and critic)"
+    )
+    warmup_ratio: float = Field(0.0, ge=0, le=0.5, description="Fraction of max_steps spent warming the learning rates up linearly")
+    batch_size: int = Field(4, ge=1, le=1024, description="Sequences per forward/backward pass (micro-batch) in scoring and training")
+    grad_accum_steps: int = Field(
+        1, ge=1, le=1,
+        description="Not used by PPO: a mini-batch of mini_batch_size sequences is accumulated in micro-batches of batch_size",
+    )
+    max_seq_len: int = Field(
+        512, ge=16, le=32768,
+        description="Prompt + response tokens: prompts longer than max_seq_len - max_new_tokens are skipped; "
+                    "the reward model sees at most this many (the response end is kept)",
+    )
+    save_every: int = Field(10, ge=1, description="PPO steps between checkpoints (one is always written at the end)")
+    eval_every: int = Field(
+        0, ge=0, description="PPO steps between greedy evaluations on the eval_prompts held-out prompts (0: only at the start and end)"
+    )
+    max_loss: float = Field(
+        20.0, gt=0,
+        description="A PPO loss (policy + vf_coef * value) above this, or NaN/inf anywhere, stops the run, keeping the last good checkpoint",
+    )
+
+    # -- the four models --------------------------------------------------------------------
+    reward_model: str | None = Field(
+        None, description="ICE-Reward checkpoint directory (from `icegrt train reward`), or none for a task reward only"
+    )
+    reward_weight: float = Field(1.0, ge=0, description="Weight of the reward model's score in the combined score")
+    task_reward: Literal["none", "ad_compliance"] = Field(
+        "none",
+        description="Task scorer added to the score: ad_compliance = F1 of the policy ids in the reply's JSON judgement "
+                    "against the ad's gold labels (0 when unparsable); applies to ad_compliance prompts, 0 elsewhere",
+    )
+    task_weight: float = Field(1.0, ge=0, description="Weight of the task score in the combined score")
+    critic_init: Literal["reward", "sft"] = Field(
+        "reward", description="Critic (value head on a transformer) starts from the reward model, or from the actor's start model with a new head"
+    )
+    critic_learning_rate: float = Field(1e-5, gt=0, le=1.0, description="Critic peak learning rate (AdamW)")
+
+    # -- 1. prompts: the paper's "appropriate data" -----------------------------------------
+    prompt_source: Literal["sft", "preference"] = Field(
+        "sft",
+        description="Where prompts come from: sft = ICE-Instruct's own data sources (prompt_mix), preference = the "
+                    "prompts of external preference pairs (preference_prompts; the paper's data ablation)",
+    )
+    prompt_mix: dict[str, int] = Field(
+        {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "e2e_text_to_table": 100},
+        description="Prompts drawn from each SFT data source (source=count,...) when prompt_source is sft; "
+                    "ad_compliance prompts carry gold labels for the task reward",
+    )
+    preference_prompts: list[str] = Field(
+        ["dpo_en_demo"], min_length=1,
+        description="Preference pair sources (a known name or .jsonl) whose train-split prompts are used when prompt_source is preference",
+    )
+    eval_prompts: int = Field(0, ge=0, le=10_000, description="Held-out prompts scored with greedy replies at each evaluation (0: no evaluation)")
+
+    # -- 2. rollout ---------------------------------------------------------------------------
+    rollout_batch_size: int = Field(8, ge=1, le=100_000, description="Prompts sampled (one reply each) per PPO step")
+    max_new_tokens: int = Field(64, ge=1, le=16384, description="Reply budget in tokens; a reply cut here has no EOS")
+    temperature: float = Field(1.0, gt=0, le=10.0, description="Sampling temperature (log-probabilities are recomputed at the same temperature)")
+    top_p: float = Field(1.0, gt=0, le=1.0, description="Nucleus sampling threshold (1.0: the full distribution)")
+
+    # -- 3. + 6. score, reward scaling ----------------------------------------------------------
+    missing_eos_penalty: float = Field(1.0, ge=0, description="Subtracted from the score of a reply cut off by max_new_tokens (no EOS)")
+    reward_scaling: Literal["none", "running_std", "batch_whiten", "rm_norm"] = Field(
+        "rm_norm",
+        description="Reward size scaling: none, running_std (divide by the running std), batch_whiten (zero mean, unit "
+                    "variance per batch), rm_norm (reward-model score normalized by its reward_stats.json)",
+    )
+    reward_clip: float | None = Field(10.0, gt=0, description="Clamp scaled scores to [-reward_clip, reward_clip] (none: no clipping)")
+
+    # -- 5. + 9. KL penalty and control ---------------------------------------------------------
+    kl_estimator: Literal["k1", "k3"] = Field(
+        "k1", description="Per-token KL(policy || reference) estimator in the reward: k1 = log p - log p_ref, k3 = (r - 1) - log r"
+    )
+    kl_control: Literal["fixed", "adaptive"] = Field(
+        "adaptive", description="KL coefficient: fixed at init_kl_coef, or adaptive towards kl_target (Ziegler et al. 2019)"
+    )
+    init_kl_coef: float = Field(0.1, ge=0, description="Starting KL coefficient beta (must be > 0 for adaptive control)")
+    kl_target: float = Field(6.0, gt=0, description="Adaptive control's target KL, in nats per reply (sum over its tokens)")
+    kl_horizon: float = Field(10_000, gt=0, description="Adaptive control's horizon in replies: beta moves by at most 20 percent per horizon")
+
+    # -- 7. advantages ------------------------------------------------------------------------
+    gamma: float = Field(1.0, ge=0, le=1, description="GAE discount factor")
+    lam: float = Field(0.95, ge=0, le=1, description="GAE lambda")
+    whiten_advantages: bool = Field(True, description="Advantage normalization: whiten advantages over the rollout batch's reply tokens")
+
+    # -- 8. PPO epochs ------------------------------------------------------------------------
+    ppo_epochs: int = Field(4, ge=1, le=100, description="Passes over each rollout batch")
+    mini_batch_size: int = Field(4, ge=1, le=100_000, description="Sequences per optimizer step within a PPO epoch (divides rollout_batch_size)")
+    clip_range: float = Field(0.2, gt=0, le=10.0, description="PPO policy clip range epsilon (the paper: 0.2)")
+    clip_range_value: float | None = Field(0.2, gt=0, description="Value clip range around the rollout's values (none: plain squared error)")
+    vf_coef: float = Field(
+        0.1, gt=0,
+        description="Value-loss weight in the total loss; with a separate critic and AdamW it acts mainly through the critic's gradient clipping",
+    )
+    critic_warmup_steps: int = Field(0, ge=0, description="First PPO steps that train only the critic (the actor is left as is)")
+
+    @field_validator("reward_model", "reward_clip", "clip_range_value", mode="before")
+    @classmethod
+    def _none_from_text(cls, value: Any) -> Any:
+        return _none_word(value)
+
+    @field_validator("prompt_mix", mode="before")
+    @classmethod
+    def _mix_from_text(cls, value: Any) -> Any:
+        return parse_mix(value)
+
+    @field_validator("prompt_mix")
+    @classmethod
+    def _mix_known(cls, value: dict[str, int]) -> dict[str, int]:
+        return check_mix(value)
+
+    @field_validator("preference_prompts")
+    @classmethod
+    def _pairs_known(cls, value: list[str]) -> list[str]:
+        from training.data.preference import PAIR_SOURCES
+
+        for item in value:
+            if item not in PAIR_SOURCES and not item.endswith(".jsonl"):
+                raise ValueError(f"preference source {item!r} is neither {', '.join(sorted(PAIR_SOURCES))} nor a .jsonl file")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PPOConfig:
+        """Combinations that cannot work, refused before any model is loaded."""
+        uses_rm = self.reward_model is not None and self.reward_weight > 0
+        uses_task = self.task_reward != "none" and self.task_weight > 0
+        if not uses_rm and not uses_task:
+            raise ValueError("no reward: set reward_model (with reward_weight > 0) and/or task_reward (with task_weight > 0)")
+        if self.reward_model is None and self.critic_init == "reward":
+            raise ValueError("critic_init is reward but reward_model is none: set reward_model, or critic_init: sft")
+        if self.reward_scaling == "rm_norm" and not uses_rm:
+            raise ValueError("reward_scaling rm_norm normalizes the reward model's score, and no reward model is used: "
+                             "pick none, running_std or batch_whiten")
+        if self.task_reward == "ad_compliance" and (self.prompt_source != "sft" or "ad_compliance" not in self.prompt_mix):
+            raise ValueError("task_reward ad_compliance needs ad prompts with gold labels: prompt_source sft with "
+                             "ad_compliance in prompt_mix")
+        if self.kl_control == "adaptive" and self.init_kl_coef <= 0:
+            raise ValueError("kl_control adaptive needs init_kl_coef > 0 (a zero coefficient can never grow)")
+        if self.rollout_batch_size % self.mini_batch_size:
+            raise ValueError(f"mini_batch_size {self.mini_batch_size} must divide rollout_batch_size {self.rollout_batch_size}")
+        if self.reward_scaling == "batch_whiten" and self.rollout_batch_size < 2:
+            raise ValueError("reward_scaling batch_whiten needs rollout_batch_size >= 2")
+        if self.max_new_tokens >= self.max_seq_len:
+            raise ValueError(f"max_new_tokens {self.max_new_tokens} leaves no room for a prompt within max_seq_len {self.max_seq_len}")
+        return self

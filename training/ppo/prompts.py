@@ -1,0 +1,123 @@
+"""PPO prompts: the paper's "appropriate data", drawn from ICE-Instruct's own training sources.
+
+``prompt_source: sft`` (the default) takes the prompts of the SFT data sources
+(:mod:`training.data.sources`, mixed by ``prompt_mix``): each conversation without its final
+assistant turn, so PPO samples replies to the very kinds of requests ICE-Instruct was trained on.
+Prompts of the ``ad_compliance`` source carry their ad's gold labels (:class:`Prompt.gold`), which
+the ad-compliance task reward scores against. ``prompt_source: preference`` takes the user turns
+of external preference pairs instead (``preference_prompts``, train split), the paper's ablation.
+
+Prompts are rendered with the actor's chat template and the generation prompt
+(``<|im_start|>assistant\\n``), tokenized without extra special tokens (as vLLM does); those
+longer than ``max_seq_len - max_new_tokens`` tokens are skipped. The first ``eval_prompts`` of the
+seeded order are held out for evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.config import ConfigError
+from training.ppo.config import PPOConfig
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One PPO prompt: chat messages ending with a user turn, and its token ids."""
+
+    messages: tuple[dict, ...]
+    source: str
+    id: str
+    input_ids: tuple[int, ...] = ()
+    gold: Any = field(default=None, compare=False)
+    """Task reference for a task reward (ad_compliance: the :class:`LabelledAd`), else None."""
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Token ids of `messages` with the chat template's generation prompt appended."""
+    text = tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _ad_records() -> dict[str, Any]:
+    from tasks.ad_compliance.data import generate_dataset
+    from training.data.ad_compliance import AD_SEED
+
+    return {r.id: r for r in generate_dataset(seed=AD_SEED) if r.split == "train"}
+
+
+def _sft_prompts(config: PPOConfig) -> list[Prompt]:
+    from training.data.sources import build_mix
+
+    conversations, _ = build_mix(config.prompt_mix, config.seed)
+    ads = _ad_records() if "ad_compliance" in config.prompt_mix else {}
+    prompts = []
+    for conversation in conversations:
+        messages = list(conversation.messages)
+        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+        gold = ads.get(conversation.id) if conversation.source == "ad_compliance" else None
+        prompts.append(Prompt(tuple(messages[:last]), conversation.source, conversation.id, gold=gold))
+    return prompts
+
+
+def _preference_prompts(config: PPOConfig) -> list[Prompt]:
+    import json
+    import random
+
+    from training.data.preference import load_pairs
+
+    seen, prompts = set(), []
+    for index, pair in enumerate(load_pairs(config.preference_prompts, split="train")):
+        key = json.dumps(pair.prompt, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            prompts.append(Prompt(tuple(pair.prompt), pair.source or "preference", f"preference-{index}"))
+    random.Random(config.seed).shuffle(prompts)
+    return prompts
+
+
+def check_prompt_sources(config: PPOConfig) -> None:
+    """Raise ConfigError now if a source the prompts need is unknown or misses a file."""
+    from common.shared_data import SharedDataError
+    from training.data.preference import check_pair_source
+    from training.data.sources import check_sources
+
+    try:
+        if config.prompt_source == "sft":
+            check_sources(list(config.prompt_mix))
+        else:
+            for name in config.preference_prompts:
+                check_pair_source(name)
+    except (SharedDataError, ModuleNotFoundError, KeyError, FileNotFoundError) as exc:
+        raise ConfigError(f"PPO prompts: {exc}") from None
+
+
+def load_prompts(config: PPOConfig, tokenizer: Any) -> tuple[list[Prompt], list[Prompt], dict[str, Any]]:
+    """Train and held-out prompts (tokenized, within the length budget) and a summary.
+
+    Raises:
+        ConfigError: fewer than rollout_batch_size train prompts fit, or too few for eval_prompts.
+    """
+    drawn = _sft_prompts(config) if config.prompt_source == "sft" else _preference_prompts(config)
+    budget = config.max_seq_len - config.max_new_tokens
+    kept = []
+    for prompt in drawn:
+        ids = render_prompt(tokenizer, prompt.messages)
+        if len(ids) <= budget:
+            kept.append(Prompt(prompt.messages, prompt.source, prompt.id, tuple(ids), prompt.gold))
+    held_out, train = kept[: config.eval_prompts], kept[config.eval_prompts :]
+    if len(train) < config.rollout_batch_size:
+        raise ConfigError(
+            f"only {len(train)} train prompts fit in max_seq_len - max_new_tokens = {budget} tokens "
+            f"({len(drawn)} drawn, {len(held_out)} held out); rollout_batch_size is {config.rollout_batch_size}: "
+            "raise max_seq_len or the prompt counts, or lower rollout_batch_size"
+        )
+    sources: dict[str, int] = {}
+    for prompt in train:
+        sources[prompt.source] = sources.get(prompt.source, 0) + 1
+    summary = {"prompt_source": config.prompt_source, "drawn": len(drawn), "too_long": len(drawn) - len(kept),
+               "train_prompts": len(train), "eval_prompts": len(held_out), "train_by_source": sources,
+               "mean_prompt_tokens": round(sum(len(p.input_ids) for p in train) / len(train), 1)}
+    return train, held_out, summary

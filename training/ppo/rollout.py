@@ -1,0 +1,190 @@
+"""Rollouts: sampling replies from the actor, and laying them out for the training model.
+
+The trainer sees generation through one interface, :class:`Rollout`:
+
+    load_weights(model)   make the next `generate` sample from `model`'s current weights
+    generate(prompts, ...) one reply per prompt (token ids through the first EOS, if any)
+
+:class:`HFRollout` implements it with Hugging Face ``generate`` on the training model itself, so
+``load_weights`` has nothing to do; that is the CPU path and the one tested here. On a GPU the
+same interface would be implemented with a vLLM 0.32 engine: ``load_weights`` pushes the actor's
+weights (LoRA merged) with ``AsyncLLM.init_weight_transfer_engine`` once, then
+``start_weight_update`` / ``update_weights`` / ``finish_weight_update`` after each PPO step
+(NCCL or CUDA-IPC transfer, :mod:`vllm.distributed.weight_transfer`), and ``sleep`` / ``wake_up``
+free the engine's GPU memory while the trainer runs. That implementation is not written: it
+could not be tested on these machines. Whatever generates, log-probabilities are always
+recomputed by the training model (phase 4 of the trainer), so sampler and trainer numerics never
+mix.
+
+Layouts. A rollout sample keeps its per-token data as 1-D tensors over its response tokens
+(response-aligned). The training model needs prompt + response sequences: :func:`collate` right-
+pads them into a :class:`SequenceBatch` whose ``[B, T]`` token grid covers the positions from the
+first response token of the shortest prompt to the end, so logits are only computed there
+(``logits_to_keep``); :meth:`SequenceBatch.scatter` and :meth:`SequenceBatch.gather` move
+per-token data between the two layouts. :func:`stack_responses` gives the response-aligned
+``[N, R]`` grid that the reward, KL and GAE math of a whole rollout batch works on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from training.ppo.prompts import Prompt
+
+
+@dataclass
+class Generation:
+    """One sampled reply: token ids through the first EOS (included), or max_new_tokens of them."""
+
+    response_ids: list[int]
+    finished: bool
+    """True when the reply ended with EOS; False when max_new_tokens cut it off."""
+
+
+class Rollout(Protocol):
+    """What the trainer needs from a sampler (see the module docstring)."""
+
+    def load_weights(self, model: Any) -> None:
+        """Make the next :meth:`generate` sample from `model`'s current weights."""
+
+    def generate(self, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, temperature: float,
+                 top_p: float, seed: int, greedy: bool = False) -> list[Generation]:
+        """One reply per prompt (token ids), sampled with `seed` (or greedy)."""
+
+
+class HFRollout:
+    """Hugging Face ``generate`` on the training model (the CPU path).
+
+    Prompts are left-padded into one batch; sampling uses the full distribution after
+    `temperature` and `top_p` (no top-k, no repetition penalty: nothing the recomputed
+    log-probabilities would not see). The torch random state is reseeded with `seed`, so a
+    rollout is a function of the weights and the seed.
+    """
+
+    def __init__(self, model: Any, eos_token_id: int, pad_token_id: int, device: str):
+        self.model, self.eos, self.pad, self.device = model, eos_token_id, pad_token_id, device
+
+    def load_weights(self, model: Any) -> None:
+        self.model = model  # the training model itself: already current
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, temperature: float,
+                 top_p: float, seed: int, greedy: bool = False) -> list[Generation]:
+        from transformers import GenerationConfig
+
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad, dtype=torch.long)
+        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            input_ids[row, width - len(prompt):] = torch.tensor(list(prompt), dtype=torch.long)
+            attention_mask[row, width - len(prompt):] = 1
+        sampling = {} if greedy else {"temperature": temperature, "top_p": top_p, "top_k": 0}  # 0: no top-k
+        settings = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=not greedy, eos_token_id=self.eos,
+                                    pad_token_id=self.pad, use_cache=True, repetition_penalty=1.0, **sampling)
+        was_training = self.model.training
+        self.model.eval()
+        torch.manual_seed(seed)
+        output = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
+                                     generation_config=settings)
+        self.model.train(was_training)
+        generations = []
+        for row in output[:, width:].tolist():
+            if self.eos in row:
+                generations.append(Generation(row[: row.index(self.eos) + 1], True))
+            else:
+                generations.append(Generation(row, False))
+        return generations
+
+
+@dataclass
+class RolloutSample:
+    """One prompt, its reply, and what the PPO phases compute for it.
+
+    Per-token tensors are 1-D over the reply's tokens (float32, CPU).
+    """
+
+    prompt: Prompt
+    response_ids: list[int]
+    finished: bool
+    text: str = ""
+    scores: dict[str, float] = field(default_factory=dict)  # "reward_model", "task", "raw", "scaled"
+    logprobs: Tensor | None = None
+    ref_logprobs: Tensor | None = None
+    values: Tensor | None = None
+    advantages: Tensor | None = None
+    returns: Tensor | None = None
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return list(self.prompt.input_ids)
+
+
+@dataclass
+class SequenceBatch:
+    """Prompt + reply sequences, right-padded, with the grid of positions the PPO losses see.
+
+    input_ids, attention_mask: [B, W].
+    start: logits/hidden states are needed from position `start` on; grid column j holds the
+        action at sequence position start + 1 + j (predicted from position start + j).
+    mask: [B, T] with T = W - 1 - start, True at reply tokens.
+    """
+
+    input_ids: Tensor
+    attention_mask: Tensor
+    start: int
+    mask: Tensor
+    columns: list[tuple[int, int]]  # per row: [first, end) grid columns of its reply
+
+    def scatter(self, rows: Sequence[Tensor]) -> Tensor:
+        """[B, T] grid from per-row reply-aligned tensors (0 outside the replies)."""
+        grid = torch.zeros(self.mask.shape, dtype=torch.float32)
+        for row, (first, end) in enumerate(self.columns):
+            grid[row, first:end] = rows[row]
+        return grid.to(self.mask.device)
+
+    def gather(self, grid: Tensor) -> list[Tensor]:
+        """Per-row reply-aligned tensors from a [B, T] grid (detached, float32, CPU)."""
+        grid = grid.detach().float().cpu()
+        return [grid[row, first:end].clone() for row, (first, end) in enumerate(self.columns)]
+
+
+def collate(samples: Sequence[RolloutSample], pad_id: int, device: str) -> SequenceBatch:
+    """Right-padded prompt + reply sequences of `samples` and their reply grid."""
+    sequences = [s.prompt_ids + s.response_ids for s in samples]
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(samples), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        input_ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        attention_mask[row, : len(sequence)] = 1
+    start = min(len(s.prompt_ids) for s in samples) - 1
+    assert start >= 0, "a prompt needs at least one token"
+    mask = torch.zeros((len(samples), width - 1 - start), dtype=torch.bool)
+    columns = []
+    for row, sample in enumerate(samples):
+        first = len(sample.prompt_ids) - 1 - start
+        end = first + len(sample.response_ids)
+        mask[row, first:end] = True
+        columns.append((first, end))
+    return SequenceBatch(input_ids.to(device), attention_mask.to(device), start, mask.to(device), columns)
+
+
+def stack_responses(rows: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Reply-aligned [N, R] grid (right-padded with 0) and its mask from 1-D per-reply tensors."""
+    width = max(len(r) for r in rows)
+    grid = torch.zeros((len(rows), width), dtype=torch.float32)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for row, values in enumerate(rows):
+        grid[row, : len(values)] = values
+        mask[row, : len(values)] = True
+    return grid, mask
+
+
+def unstack_responses(grid: Tensor, lengths: Sequence[int]) -> list[Tensor]:
+    """The inverse of :func:`stack_responses`."""
+    return [grid[row, :length].detach().float().cpu().clone() for row, length in enumerate(lengths)]

@@ -1,0 +1,442 @@
+"""ICE-GRT: PPO on ICE-Instruct with a reward model and/or task scorer (arXiv 2401.02072).
+
+``icegrt train ppo --config configs/ppo_tiny.yaml`` runs :func:`run_ppo`: everything that can be
+wrong is checked before work (config, start model kind, reward model kind and statistics,
+prompt sources), then the run directory is opened (a run of the same name resumes from its last
+checkpoint), the four models are built (:mod:`training.ppo.policy`), and :class:`PPOTrainer`
+runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
+
+    1. sample prompts        the step's rollout batch, a pure function of seed and step
+    2. rollout               one reply per prompt (:class:`training.ppo.rollout.Rollout`)
+    3. score                 reward model and/or task scorer, weighted (raw scores)
+    4. forward               actor and reference log-probabilities, critic values, entropy,
+                             recomputed by the training models in micro-batches
+    5. KL penalty            per-token KL(actor || reference), k1 or k3
+    6. reward scaling        missing-EOS penalty, scaling and clip of the scores, then token
+                             rewards: -beta * KL at every token plus the score at the last one
+    7. advantages            GAE (gamma, lambda), then whitening (on or off)
+    8. PPO epochs            shuffled mini-batches: clipped policy loss + clipped value loss
+                             (critic only during the warm-up steps), one optimizer step each
+    9. KL control            the controller moves beta from the step's measured KL
+    10. log and checkpoint   metrics.jsonl, plots, atomic checkpoint (actor servable as is;
+                             critic, optimizers, schedules, KL controller, reward scaler, RNG
+                             in trainer_state/)
+
+The math lives in :mod:`training.ppo.math`; phases 5-7 are the function :func:`shape_rollout`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from training.config import ConfigError
+from training.loop import TRAINABLE_FILE, StepSampler, _diverged, _finite, build_optimizer, restore_state
+from training.models import is_peft, load_tokenizer, pick_device, resolve_start_model, save_checkpoint, trainable_state
+from training.ppo.config import PPOConfig
+from training.ppo.kl import AdaptiveKLController, FixedKLController
+from training.ppo.math import (
+    compute_gae,
+    compute_token_rewards,
+    explained_variance,
+    kl_penalty,
+    policy_loss,
+    value_loss,
+    whiten_advantages,
+)
+from training.ppo.policy import PPOModels, build_models, policy_forward, rollout_forward, save_critic, token_values
+from training.ppo.prompts import Prompt, check_prompt_sources, load_prompts
+from training.ppo.rewards import build_scalers, reward_model_scores, shape_scores, task_scores
+from training.ppo.rollout import HFRollout, Rollout, RolloutSample, collate, stack_responses, unstack_responses
+from training.runs import MetricsLog, RunDir, capture_rng, plot_metrics, restore_rng
+
+log = logging.getLogger(__name__)
+
+PPO_STATE = "ppo_state.json"
+
+
+# --- phases 5-7 as one pure function -------------------------------------------------------
+
+
+def shape_rollout(scores: Tensor, logprobs: Tensor, ref_logprobs: Tensor, values: Tensor, mask: Tensor, *,
+                  kl_estimator: str, kl_coef: float, gamma: float, lam: float, whiten: bool) -> dict[str, Tensor]:
+    """KL penalty, token rewards, GAE and (optional) whitening for a rollout batch.
+
+    Args:
+        scores: [N] scaled sequence scores (phase 6's scaling already applied).
+        logprobs, ref_logprobs, values: [N, R] reply-aligned actor/reference log-probs and values.
+        mask: [N, R] True at reply tokens.
+
+    Returns:
+        kl [N, R] per-token KL estimate; kl_sum [N] its sum per reply; rewards [N, R];
+        advantages [N, R] (whitened if `whiten`); returns [N, R]. All 0 outside the mask.
+    """
+    kl = torch.where(mask, kl_penalty(logprobs, ref_logprobs, kl_estimator), 0.0)
+    rewards = compute_token_rewards(scores, kl, kl_coef, mask)
+    advantages, returns = compute_gae(values, rewards, mask, gamma, lam)
+    advantages = whiten_advantages(advantages, mask, whiten)
+    return {"kl": kl, "kl_sum": kl.sum(dim=1), "rewards": rewards, "advantages": advantages, "returns": returns}
+
+
+def build_kl_controller(config: PPOConfig) -> FixedKLController | AdaptiveKLController:
+    if config.kl_control == "fixed":
+        return FixedKLController(config.init_kl_coef)
+    return AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon)
+
+
+def step_seed(seed: int, step: int, salt: int = 0) -> int:
+    """The sampling seed of a step: rollouts depend on (seed, step) only, so a resume repeats them."""
+    return (seed * 1_000_003 + step * 7919 + salt) % (2**63)
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class PPOTrainer:
+    """PPO steps on a set of prompts (see the module docstring for the phases)."""
+
+    def __init__(self, config: PPOConfig, run: RunDir, models: PPOModels, tokenizer: Any, rollout: Rollout,
+                 prompts: list[Prompt], eval_prompts: list[Prompt], device: str, base: Path,
+                 rm_stats: dict[str, float] | None = None):
+        self.config, self.run, self.models, self.tokenizer, self.rollout = config, run, models, tokenizer, rollout
+        self.prompts, self.eval_prompts, self.device, self.base = prompts, eval_prompts, device, base
+        self.sampler = StepSampler(len(prompts), config.rollout_batch_size, 1, config.seed)
+        self.kl_ctl = build_kl_controller(config)
+        self.scaler, self.rm_normalizer = build_scalers(config.reward_scaling, config.reward_clip, rm_stats)
+        self.actor_opt, self.actor_sched = build_optimizer(models.actor, config)
+        self.critic_opt, self.critic_sched = build_optimizer(models.critic, config, config.critic_learning_rate)
+        self.metrics = MetricsLog(run.metrics_file)
+
+    # -- phases 1-3 -------------------------------------------------------------------------
+    def sample_prompts(self, step: int) -> list[Prompt]:
+        """Phase 1: the step's prompts (seeded permutations, epoch after epoch)."""
+        return [self.prompts[i] for i in self.sampler.micro_batches(step - 1)[0]]
+
+    def generate(self, prompts: Sequence[Prompt], seed: int, greedy: bool = False) -> list[RolloutSample]:
+        """Phase 2: one reply per prompt from the current actor, decoded to text."""
+        c = self.config
+        self.rollout.load_weights(self.models.actor)
+        generations = self.rollout.generate([p.input_ids for p in prompts], max_new_tokens=c.max_new_tokens,
+                                            temperature=c.temperature, top_p=c.top_p, seed=seed, greedy=greedy)
+        samples = [RolloutSample(p, g.response_ids, g.finished) for p, g in zip(prompts, generations, strict=True)]
+        for sample in samples:
+            sample.text = self.tokenizer.decode(sample.response_ids, skip_special_tokens=True)
+        return samples
+
+    def raw_scores(self, samples: Sequence[RolloutSample]) -> tuple[Tensor | None, Tensor | None]:
+        """Phase 3: reward-model and task scores [N] (None for a term not in use)."""
+        c, m = self.config, self.models
+        prompts, texts = [s.prompt for s in samples], [s.text for s in samples]
+        rm = task = None
+        if m.reward_model is not None:
+            rm = reward_model_scores(m.reward_model, m.reward_tokenizer, prompts, texts, c.max_seq_len,
+                                     c.batch_size, self.device)
+        if c.task_reward != "none" and c.task_weight > 0:
+            task = task_scores(c.task_reward, prompts, texts, [s.finished for s in samples])
+        return rm, task
+
+    # -- phase 4 ------------------------------------------------------------------------------
+    def forward_rollout(self, samples: Sequence[RolloutSample]) -> float:
+        """Phase 4: fill each sample's logprobs, ref_logprobs and values; returns the mean entropy."""
+        entropy_sum, tokens = 0.0, 0
+        for chunk in _chunks(samples, self.config.batch_size):
+            batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
+            out = rollout_forward(self.models, batch, self.config.temperature)
+            for key in ("logprobs", "ref_logprobs", "values"):
+                for sample, row in zip(chunk, batch.gather(out[key]), strict=True):
+                    setattr(sample, key, row)
+            entropy_sum += out["entropy_sum"].item()
+            tokens += int(batch.mask.sum())
+        return entropy_sum / tokens
+
+    # -- phase 8 ------------------------------------------------------------------------------
+    def train_mini_batch(self, samples: Sequence[RolloutSample], train_actor: bool, step: int) -> dict[str, float]:
+        """One optimizer step on a mini-batch: token-weighted micro-batch losses, clip, step."""
+        c, m = self.config, self.models
+        total_tokens = sum(len(s.response_ids) for s in samples)
+        sums: dict[str, float] = defaultdict(float)
+        for chunk in _chunks(samples, c.batch_size):
+            batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
+            weight = float(batch.mask.sum()) / total_tokens
+            grid = {k: batch.scatter([getattr(s, k) for s in chunk]) for k in ("logprobs", "values", "advantages", "returns")}
+            values = token_values(m.critic, batch)
+            v_loss, v_stats = value_loss(values, grid["values"], grid["returns"], batch.mask, c.clip_range_value)
+            loss = c.vf_coef * v_loss
+            if train_actor:
+                logprobs, _ = policy_forward(m.actor, batch, c.temperature)
+                pg_loss, pg_stats = policy_loss(logprobs, grid["logprobs"], grid["advantages"], batch.mask, c.clip_range)
+                loss = loss + pg_loss
+                sums["policy_loss"] += weight * pg_loss.item()
+                for key, stat in pg_stats.items():  # clip_fraction, approx_kl
+                    sums[key] += weight * stat.item()
+            (loss * weight).backward()
+            sums["value_loss"] += weight * v_loss.item()
+            sums["value_clip_fraction"] += weight * v_stats["value_clip_fraction"].item()
+            sums["loss"] += weight * loss.item()
+        self._guard(step, "loss", sums["loss"], c.max_loss)
+        sums["grad_norm_critic"] = self._clip_and_step(m.critic, self.critic_opt, step, "grad_norm_critic")
+        if train_actor:
+            sums["grad_norm_actor"] = self._clip_and_step(m.actor, self.actor_opt, step, "grad_norm_actor")
+        return dict(sums)
+
+    def _clip_and_step(self, model: Any, optimizer: Any, step: int, what: str) -> float:
+        params = [p for p in model.parameters() if p.requires_grad]
+        limit = self.config.max_grad_norm if self.config.max_grad_norm > 0 else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(params, limit).item()
+        self._guard(step, what, norm, math.inf)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    def _guard(self, step: int, what: str, value: float, limit: float) -> None:
+        """Stop before an update that would spoil the weights (the last checkpoint is kept)."""
+        if not math.isfinite(value) or value > limit:
+            for optimizer in (self.actor_opt, self.critic_opt):
+                optimizer.zero_grad(set_to_none=True)
+            raise _diverged(self.run, SimpleNamespace(name="ppo"), step, what, value,
+                            "not finite" if math.isinf(limit) else f"max_loss {limit}")
+
+    def ppo_epochs(self, samples: list[RolloutSample], step: int) -> dict[str, float]:
+        """Phase 8: ppo_epochs passes of shuffled mini-batches; the mean of their statistics."""
+        c = self.config
+        train_actor = step > c.critic_warmup_steps
+        self.models.critic.train()
+        self.models.actor.train(train_actor)
+        sums: dict[str, float] = defaultdict(float)
+        updates = 0
+        for epoch in range(c.ppo_epochs):
+            order = list(range(len(samples)))
+            random.Random(f"{c.seed}:ppo:{step}:{epoch}").shuffle(order)
+            for indices in _chunks(order, c.mini_batch_size):
+                for key, value in self.train_mini_batch([samples[i] for i in indices], train_actor, step).items():
+                    sums[key] += value
+                updates += 1
+        return {k: v / updates for k, v in sums.items()}
+
+    # -- one step -----------------------------------------------------------------------------
+    def step(self, step: int) -> dict[str, Any]:
+        """One PPO step (phases 1-9); returns its metrics."""
+        c, started = self.config, time.monotonic()
+        # 1. sample prompts
+        prompts = self.sample_prompts(step)
+        # 2. rollout
+        samples = self.generate(prompts, step_seed(c.seed, step))
+        rollout_s = time.monotonic() - started
+        # 3. score
+        rm, task = self.raw_scores(samples)
+        has_eos = torch.tensor([s.finished for s in samples])
+        # 4. actor and reference log-probabilities, critic values, recomputed by the training models
+        entropy = self.forward_rollout(samples)
+        # 5. + 6. KL penalty, reward scaling, token rewards; 7. GAE and whitening
+        raw, scaled = shape_scores(rm, task, has_eos, reward_weight=c.reward_weight, task_weight=c.task_weight,
+                                   eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
+        self._guard(step, "reward", raw.sum().item() + scaled.sum().item(), math.inf)
+        logprobs, mask = stack_responses([s.logprobs for s in samples])
+        ref_logprobs, _ = stack_responses([s.ref_logprobs for s in samples])
+        values, _ = stack_responses([s.values for s in samples])
+        kl_coef = self.kl_ctl.value
+        shaped = shape_rollout(scaled, logprobs, ref_logprobs, values, mask, kl_estimator=c.kl_estimator,
+                               kl_coef=kl_coef, gamma=c.gamma, lam=c.lam, whiten=c.whiten_advantages)
+        lengths = [len(s.response_ids) for s in samples]
+        for sample, adv, ret in zip(samples, unstack_responses(shaped["advantages"], lengths),
+                                    unstack_responses(shaped["returns"], lengths), strict=True):
+            sample.advantages, sample.returns = adv, ret
+        # 8. PPO epochs over mini-batches (critic only during the warm-up steps)
+        losses = self.ppo_epochs(samples, step)
+        lr = self.actor_sched.get_last_lr()[0]
+        with warnings.catch_warnings():  # in warm-up steps the actor's schedule advances without an update
+            warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()` before"), UserWarning)
+            self.actor_sched.step()
+        self.critic_sched.step()
+        # 9. KL control from the rollout's KL (nats per reply)
+        mean_kl = shaped["kl_sum"].mean().item()
+        self.kl_ctl.update(mean_kl, len(samples))
+        record = {
+            "reward": raw.mean().item(), "reward_scaled": scaled.mean().item(),
+            **({"reward_model_score": rm.mean().item()} if rm is not None else {}),
+            **({"task_score": task.mean().item()} if task is not None else {}),
+            "kl": mean_kl, "kl_coef": kl_coef, "entropy": entropy, **losses,
+            "explained_variance": explained_variance(values, shaped["returns"], mask).item(),
+            "response_length": sum(lengths) / len(lengths), "eos_rate": has_eos.float().mean().item(),
+            "actor_trained": step > c.critic_warmup_steps, "lr": lr,
+            "rollout_s": round(rollout_s, 3), "step_s": round(time.monotonic() - started, 3),
+        }
+        return record
+
+    # -- evaluation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Greedy replies to the held-out prompts, scored raw (reward model and task terms)."""
+        c = self.config
+        rm_all, task_all, lengths, finished = [], [], [], []
+        for chunk in _chunks(self.eval_prompts, c.rollout_batch_size):
+            samples = self.generate(chunk, step_seed(c.seed, 0, salt=1), greedy=True)
+            rm, task = self.raw_scores(samples)
+            rm_all += [] if rm is None else rm.tolist()
+            task_all += [] if task is None else task.tolist()
+            lengths += [len(s.response_ids) for s in samples]
+            finished += [s.finished for s in samples]
+        n = len(lengths)
+        rm_mean = sum(rm_all) / n if rm_all else None
+        task_mean = sum(task_all) / n if task_all else None
+        reward = (c.reward_weight * rm_mean if rm_mean is not None else 0.0) + (c.task_weight * task_mean if task_mean is not None else 0.0)
+        metrics = {"reward": reward, "response_length": sum(lengths) / n, "eos_rate": sum(finished) / n}
+        if rm_mean is not None:
+            metrics["reward_model_score"] = rm_mean
+        if task_mean is not None:
+            metrics["task_score"] = task_mean
+        return metrics
+
+    def _log_eval(self, step: int) -> dict[str, float]:
+        metrics = self.evaluate()
+        self.metrics.append(_finite({"step": step, **{f"eval_{k}": v for k, v in metrics.items()}}))
+        return metrics
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def save(self, step: int, last: dict[str, Any]) -> None:
+        """Step 10: actor (servable) in checkpoint/, everything else a resume needs in trainer_state/."""
+        m = self.models
+
+        def write_model(dest: Path) -> None:
+            marker = {"kind": "causal_lm", "stage": "ppo", "step": step, "base_model": str(self.base),
+                      "reward_model": self.config.reward_model, "task_reward": self.config.task_reward,
+                      "run": self.config.name, "last_metrics": _finite(last)}
+            save_checkpoint(m.actor, self.tokenizer, dest, marker)
+
+        def write_state(dest: Path) -> None:
+            from safetensors.torch import save_file
+
+            torch.save(self.actor_opt.state_dict(), dest / "optimizer.pt")
+            torch.save(self.actor_sched.state_dict(), dest / "scheduler.pt")
+            torch.save(self.critic_opt.state_dict(), dest / "critic_optimizer.pt")
+            torch.save(self.critic_sched.state_dict(), dest / "critic_scheduler.pt")
+            torch.save(capture_rng(), dest / "rng.pt")
+            if is_peft(m.actor):
+                save_file(trainable_state(m.actor), dest / TRAINABLE_FILE)
+            save_critic(m.critic, dest)
+            state = {"kl_controller": self.kl_ctl.state_dict(), "reward_scaler": self.scaler.state_dict()}
+            (dest / PPO_STATE).write_text(json.dumps(state, indent=2))
+
+        self.run.save(step, write_model, write_state)
+
+    def restore(self) -> None:
+        """Optimizers, schedules, KL controller, reward scaler and RNG of the last checkpoint."""
+        state_dir = self.run.state_dir
+        restore_state(self.run, self.actor_opt, self.actor_sched)
+        restore_state(self.run, self.critic_opt, self.critic_sched, prefix="critic_")
+        state = json.loads((state_dir / PPO_STATE).read_text())
+        self.kl_ctl.load_state_dict(state["kl_controller"])
+        self.scaler.load_state_dict(state["reward_scaler"])
+        restore_rng(torch.load(state_dir / "rng.pt", weights_only=False))
+
+    # -- the loop -------------------------------------------------------------------------------
+    def train(self, start_step: int, stop_after: int | None = None,
+              on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """PPO steps from `start_step` + 1 to max_steps; returns the last step's metrics.
+
+        `stop_after` ends the loop after that step as a kill would (no extra checkpoint).
+        """
+        from tqdm.auto import tqdm
+
+        c = self.config
+        if start_step:
+            self.restore()
+        elif self.eval_prompts:
+            self._log_eval(0)  # the start model's baseline
+        started, record = time.monotonic(), {}
+        bar = tqdm(total=c.max_steps, initial=start_step, desc="ppo", unit="step", disable=not c.progress)
+        try:
+            for step in range(start_step + 1, c.max_steps + 1):
+                record = self.step(step)
+                # 10. log, evaluate, checkpoint, plot
+                final = step == c.max_steps
+                if step % c.log_every == 0 or final:
+                    self.metrics.append(_finite({"step": step, **record, "elapsed_s": round(time.monotonic() - started, 3)}))
+                bar.update(1)
+                bar.set_postfix(reward=f"{record['reward']:.3f}", kl=f"{record['kl']:.3f}", beta=f"{self.kl_ctl.value:.4f}")
+                if self.eval_prompts and (final or (c.eval_every and step % c.eval_every == 0)):
+                    record["eval"] = self._log_eval(step)
+                if final or step % c.save_every == 0:
+                    self.save(step, {k: v for k, v in record.items() if k != "eval"})
+                    plot_metrics(self.run.metrics_file, self.run.plots_dir)
+                if on_step is not None:
+                    on_step(step)
+                if final or (stop_after is not None and step >= stop_after):
+                    break
+        finally:
+            bar.close()
+        return record
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def check_before_work(config: PPOConfig) -> tuple[Path, Path | None, dict[str, float] | None]:
+    """Start model, reward model (kind and statistics) and prompt sources, or a ConfigError."""
+    from training.reward import read_reward_stats
+
+    check_prompt_sources(config)
+    base = resolve_start_model(config.model, ("causal_lm",), "ppo")
+    reward_path, rm_stats = None, None
+    if config.reward_model is not None:
+        path = Path(config.reward_model)
+        if not path.is_dir():
+            raise ConfigError(f"reward_model {path} does not exist: train one with `icegrt train reward`, "
+                              "or set reward_model: none for a task reward only")
+        reward_path = resolve_start_model(str(path), ("reward",), "ppo's reward_model")
+        if config.reward_scaling == "rm_norm":
+            rm_stats = read_reward_stats(reward_path)
+            if not (isinstance(rm_stats.get("std"), (int, float)) and rm_stats["std"] > 0):
+                raise ConfigError(f"{reward_path} reward_stats.json has std {rm_stats.get('std')!r}; rm_norm needs std > 0")
+    return base, reward_path, rm_stats
+
+
+def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout | None = None) -> dict[str, Any]:
+    """Train ICE-GRT as configured; returns a summary (step, last metrics, checkpoint path).
+
+    Raises:
+        ConfigError: anything wrong with the settings, models or prompts (before any work).
+        TrainingDiverged: a NaN/inf or too large loss, gradient or reward (last checkpoint kept).
+    """
+    # everything that can be wrong, before any work
+    base, reward_path, rm_stats = check_before_work(config)
+    device = pick_device(config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    tokenizer = load_tokenizer(base)
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"{base} has no chat template; PPO renders prompts with it")
+    train_prompts, eval_prompts, summary = load_prompts(config, tokenizer)
+    log.info("PPO prompts: %s", summary)
+
+    # the run directory: new, or resumed from its last checkpoint
+    run = RunDir(config.run_dir())
+    start_step = run.open(config)
+    (run.path / "data.json").write_text(json.dumps(summary, indent=2))
+    if start_step >= config.max_steps:
+        log.info("run %s is complete (step %d)", run.path, start_step)
+        return {"step": start_step, "checkpoint": str(run.checkpoint_dir), "resumed": True, "complete": True}
+
+    # actor, reference, critic, reward model; the sampler
+    models = build_models(config, run, start_step, base, reward_path, device)
+    rollout = rollout or HFRollout(models.actor, tokenizer.eos_token_id, tokenizer.pad_token_id, device)
+    trainer = PPOTrainer(config, run, models, tokenizer, rollout, train_prompts, eval_prompts, device, base, rm_stats)
+    last = trainer.train(start_step, stop_after=stop_after)
+    return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
+            "last": _finite({k: v for k, v in last.items() if k != "eval"}), "eval": last.get("eval"),
+            "data": summary}
+
