@@ -28,8 +28,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -38,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from loadtests import report
-from loadtests.loadgen import add_load_arguments, measure, points_from_args
+from loadtests.loadgen import LoadPoint, add_load_arguments, measure, points_from_args
 from loadtests.scenarios import OPENAI_SCENARIOS, SCENARIOS
 
 SERVERS = ("icegrt", "vllm", "hf")
@@ -184,6 +185,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def load_server(t: Target, log_path: Path, served: str, points: list[LoadPoint], args: argparse.Namespace,
+                record: Callable[[str, list[dict]], None]) -> float:
+    """Start `t`, run every scenario it serves, `record` each scenario's reports, stop it; returns start-up s."""
+    with running(t, log_path, args.start_timeout) as (base_url, startup_s):
+        print(f"[compare] {t.name}: ready in {startup_s:.0f} s at {base_url}", flush=True)
+        for scenario in args.scenarios:
+            if scenario not in OPENAI_SCENARIOS and t.name != "icegrt":
+                continue
+            record(t.name, asyncio.run(measure(
+                base_url, scenario, points, model=served, num_prompts=args.num_prompts, max_tokens=args.max_tokens,
+                max_duration_s=args.max_duration, long_prompt_words=args.long_prompt_words, seed=args.seed,
+                progress=lambda line: print(f"[compare] {t.name:<6}{line}", flush=True),
+            )))
+    return round(startup_s, 1)
+
+
 def run_comparison(args: argparse.Namespace, command: str) -> Path:
     from common.models import resolve_model
 
@@ -208,33 +225,25 @@ def run_comparison(args: argparse.Namespace, command: str) -> Path:
     def save() -> None:
         (out / "results.json").write_text(json.dumps(results, indent=2))
 
+    def record(server: str, reports: list[dict]) -> None:
+        results["runs"] += [{"server": server, **r} for r in reports]
+        save()
+
     print(f"[compare] {args.servers} on {model_dir} ({args.dtype}); scenarios {args.scenarios}; "
           f"loads {[p.label for p in points]}; results in {out}", flush=True)
-    for name in args.servers:
-        t = target(name, model_dir, served, free_port(), args, out / "icegrt-data")
-        info = results["servers"][name] = {"command": shlex.join(t.command), "error": None}
-        print(f"[compare] {name}: starting: {info['command']}", flush=True)
-        try:
-            with running(t, out / f"{name}.log", args.start_timeout) as (base_url, startup_s):
-                info["startup_s"] = round(startup_s, 1)
-                print(f"[compare] {name}: ready in {startup_s:.0f} s at {base_url}", flush=True)
-                for scenario in args.scenarios:
-                    if scenario not in OPENAI_SCENARIOS and name != "icegrt":
-                        continue
-                    reports = asyncio.run(measure(
-                        base_url, scenario, points, model=served, num_prompts=args.num_prompts,
-                        max_tokens=args.max_tokens, max_duration_s=args.max_duration,
-                        long_prompt_words=args.long_prompt_words, seed=args.seed,
-                        progress=lambda line, n=name: print(f"[compare] {n:<6}{line}", flush=True),
-                    ))
-                    results["runs"] += [{"server": name, **r} for r in reports]
-                    save()
-        except (RuntimeError, OSError) as exc:
-            info["error"] = str(exc)
-            print(f"[compare] {name}: FAILED: {exc}", flush=True)
-        results["machine"]["loadavg_after_" + name] = [round(x, 2) for x in os.getloadavg()]
-        save()
-        written = report.render(out)
+    with tempfile.TemporaryDirectory(prefix="icegrt-compare-") as scratch:  # icegrt's store; not a result
+        for name in args.servers:
+            t = target(name, model_dir, served, free_port(), args, Path(scratch))
+            info = results["servers"][name] = {"command": shlex.join(t.command), "error": None}
+            print(f"[compare] {name}: starting: {info['command']}", flush=True)
+            try:
+                info["startup_s"] = load_server(t, out / f"{name}.log", served, points, args, record)
+            except (RuntimeError, OSError) as exc:
+                info["error"] = str(exc)
+                print(f"[compare] {name}: FAILED: {exc}", flush=True)
+            results["machine"]["loadavg_after_" + name] = [round(x, 2) for x in os.getloadavg()]
+            save()
+            written = report.render(out)
     print(f"[compare] wrote {', '.join(str(p) for p in written)}", flush=True)
     return out
 
