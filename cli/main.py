@@ -9,6 +9,7 @@ from clients.commands import add_ads_parser
 from common.commands import add_model_parser
 from server.commands import add_serve_parser
 from server.feedback.commands import add_data_parser
+from training.commands import add_train_parser
 from training.evaluate.commands import add_eval_parser
 
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_parser(subparsers)
     add_data_parser(subparsers)
     add_ads_parser(subparsers)
+    add_train_parser(subparsers)
     add_eval_parser(subparsers)
     return parser
 

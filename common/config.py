@@ -39,12 +39,15 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls: type[B
     for name, field in settings_cls.model_fields.items():
         kwargs, _ = _flag_type(field.annotation)
         env = f" [env {env_prefix}{name.upper()}]" if env_prefix else ""
-        default = field.default if field.default_factory is None else field.default_factory()
+        if field.is_required():
+            shown = "required"
+        else:
+            shown = f"default: {field.get_default(call_default_factory=True)!r}"
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             default=argparse.SUPPRESS,
-            help=f"{field.description or ''} (default: {default!r}){env}",
+            help=f"{field.description or ''} ({shown}){env}",
             **kwargs,
         )
 
