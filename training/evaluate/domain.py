@@ -82,10 +82,14 @@ async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bo
 
 
 async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurrency: int) -> dict:
+    """Cell F1 on E2E. The reference's attribute names are requested as the columns: scoring
+    compares column names literally, so without them a model is scored on guessing E2E's
+    naming (``eatType``) rather than on reading the values."""
     examples = load_e2e(split)[:limit] if limit else load_e2e(split)
 
     async def work(i: int, ex):
-        return await extract(engine, TextToTableRequest(text=ex.text), f"eval-t2t-{i}")
+        request = TextToTableRequest(text=ex.text, columns=ex.table.columns)
+        return await extract(engine, request, f"eval-t2t-{i}")
 
     responses = await run_bounded(examples, work, concurrency, "tables")
     pairs = [(Table(columns=r.columns, rows=r.rows), ex.table) for r, ex in zip(responses, examples)]
