@@ -91,10 +91,18 @@ class RequestMiddleware:
             except APIError as err:  # over a rate limit or the queue cap: refused before reading the body
                 await self._reject(send_with_id, err.status, err.message, err.code, err.retry_after)
             else:
-                with admission:
-                    await self._serve(scope, self._limited(receive), send_with_id)
-                route = _route_template(scope)
-        status = status_holder["status"]
+                try:
+                    with admission:
+                        await self._serve(scope, self._limited(receive), send_with_id)
+                finally:  # an unhandled error (already answered 500) is still counted and logged
+                    route = _route_template(scope)
+                    self._record(scope, request_id, route, status_holder["status"], started)
+                return
+        self._record(scope, request_id, route, status_holder["status"], started)
+
+    @staticmethod
+    def _record(scope: Scope, request_id: str, route: str, status: int, started: float) -> None:
+        """The request's metrics and its one structured log line."""
         elapsed = time.perf_counter() - started
         metrics.REQUESTS.labels(route, str(status)).inc()
         metrics.REQUEST_LATENCY.labels(route).observe(elapsed)

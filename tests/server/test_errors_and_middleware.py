@@ -156,3 +156,13 @@ def test_version(client):
     body = client.get("/version").json()
     assert body["icegrt"] == "0.1.0"
     assert body["vllm"]
+
+
+def test_an_unhandled_error_is_counted_and_logged(client, engine, caplog):
+    engine.fail_with = RuntimeError("boom")
+    with caplog.at_level("INFO", logger="icegrt.access"):
+        r = client.post(CHAT, json=HI, headers={"X-Request-Id": "req-boom"})
+    assert r.status_code == 500
+    lines = [rec.getMessage() for rec in caplog.records if "req-boom" in rec.getMessage()]
+    assert len(lines) == 1 and '"status": 500' in lines[0]
+    assert 'icegrt_requests_total{route="/v1/chat/completions",status="500"}' in client.get("/metrics").text
