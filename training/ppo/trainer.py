@@ -11,9 +11,10 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
     3. score                 reward model and/or task scorer, weighted (raw scores)
     4. forward               actor and reference log-probabilities, critic values, entropy,
                              recomputed by the training models in micro-batches
-    5. KL penalty            per-token KL(actor || reference), k1 or k3
-    6. reward scaling        missing-EOS penalty, scaling and clip of the scores, then token
-                             rewards: -beta * KL at every token plus the score at the last one
+    5. KL penalty            per-token KL(actor || reference), k1 or k3, into token rewards:
+                             -beta * KL at every token plus the scaled score at the last one
+    6. reward scaling        missing-EOS penalty, scaling and clip of the scores (computed just
+                             before phase 5 joins them to the KL terms)
     7. advantages            GAE (gamma, lambda), then whitening (on or off)
     8. PPO epochs            shuffled mini-batches: clipped policy loss + clipped value loss
                              (critic only during the warm-up steps), one optimizer step each
@@ -241,13 +242,15 @@ class PPOTrainer:
         has_eos = torch.tensor([s.finished for s in samples])
         # 4. actor and reference log-probabilities, critic values, recomputed by the training models
         entropy = self.forward_rollout(samples)
-        # 5. + 6. KL penalty, reward scaling, token rewards; 7. GAE and whitening
+        # 6. (first, as the KL terms join the scores) reward scaling: missing-EOS penalty, scaling, clip
         raw, scaled = shape_scores(rm, task, has_eos, reward_weight=c.reward_weight, task_weight=c.task_weight,
                                    eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
         self._guard(step, "reward", raw.sum().item() + scaled.sum().item(), math.inf)
         logprobs, mask = stack_responses([s.logprobs for s in samples])
         ref_logprobs, _ = stack_responses([s.ref_logprobs for s in samples])
         values, _ = stack_responses([s.values for s in samples])
+        # 5. KL penalty -> token rewards (-beta * KL per token, the scaled score at the last one);
+        # 7. GAE and advantage whitening
         kl_coef = self.kl_ctl.value
         shaped = shape_rollout(scaled, logprobs, ref_logprobs, values, mask, kl_estimator=c.kl_estimator,
                                kl_coef=kl_coef, gamma=c.gamma, lam=c.lam, whiten=c.whiten_advantages)
