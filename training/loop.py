@@ -127,7 +127,8 @@ def prepare_model(config: TrainConfig, run: RunDir, start_step: int, base: Path,
     return model.to(device)
 
 
-def _finite(record: dict[str, Any]) -> dict[str, Any]:
+def finite_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with NaN/inf floats replaced by None, so metrics.jsonl stays valid JSON."""
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in record.items()}
 
 
@@ -143,12 +144,13 @@ def _accumulate(model: Any, stage: Stage, micro_batches: list[Any]) -> dict[str,
     return {**{k: v / total for k, v in sums.items()}, stage.unit: total}
 
 
-def _diverged(run: RunDir, stage: Stage, step: int, what: str, value: float, limit: str) -> TrainingDiverged:
+def divergence_error(run: RunDir, stage_name: str, step: int, what: str, value: float, limit: str) -> TrainingDiverged:
+    """Log the divergence to metrics.jsonl and build the error that stops the run."""
     saved = run.saved_step()
     kept = f"the last good checkpoint (step {saved}) is kept in {run.checkpoint_dir}" if saved else "no checkpoint had been written yet"
-    MetricsLog(run.metrics_file).append(_finite({"step": step, "event": "diverged", what: float(value)}))
+    MetricsLog(run.metrics_file).append(finite_metrics({"step": step, "event": "diverged", what: float(value)}))
     return TrainingDiverged(
-        f"{stage.name} stopped at step {step}: {what} is {value} ({limit}); {kept}. "
+        f"{stage_name} stopped at step {step}: {what} is {value} ({limit}); {kept}. "
         "Lower learning_rate, lengthen the warmup or check the data, then rerun (it resumes from that checkpoint)."
     )
 
@@ -203,12 +205,12 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         # 2. divergence guard, before the optimizer touches the weights
         if not math.isfinite(record["loss"]) or record["loss"] > config.max_loss:
             bar.close()
-            raise _diverged(run, stage, step, "loss", record["loss"], f"max_loss {config.max_loss}")
+            raise divergence_error(run, stage.name, step, "loss", record["loss"], f"max_loss {config.max_loss}")
         limit = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, limit).item()
         if not math.isfinite(grad_norm):
             bar.close()
-            raise _diverged(run, stage, step, "grad_norm", grad_norm, "not finite")
+            raise divergence_error(run, stage.name, step, "grad_norm", grad_norm, "not finite")
 
         # 3. optimizer and learning-rate schedule
         record.update(grad_norm=grad_norm, lr=scheduler.get_last_lr()[0])
@@ -219,7 +221,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         # 4. metrics and progress
         if step % config.log_every == 0 or step == config.max_steps:
             elapsed = round(time.monotonic() - started, 3)  # seconds of training in this process
-            metrics.append(_finite({"step": step, **record, "epoch": round(stage.sampler.epoch_of(step), 4),
+            metrics.append(finite_metrics({"step": step, **record, "epoch": round(stage.sampler.epoch_of(step), 4),
                                     "elapsed_s": elapsed}))
         bar.update(1)
         bar.set_postfix(loss=f"{record['loss']:.4f}")
@@ -229,7 +231,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         if saving or (config.eval_every and step % config.eval_every == 0):
             evaluation = stage.evaluate(model)
             model.train()
-            metrics.append(_finite({"step": step, **{f"eval_{k}": v for k, v in evaluation.metrics.items()}}))
+            metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in evaluation.metrics.items()}}))
 
         # 6. atomic checkpoint and plots
         if saving:

@@ -38,14 +38,13 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from training.config import ConfigError
-from training.loop import TRAINABLE_FILE, StepSampler, _diverged, _finite, build_optimizer, restore_state
+from training.loop import TRAINABLE_FILE, StepSampler, build_optimizer, divergence_error, finite_metrics, restore_state
 from training.models import is_peft, load_tokenizer, pick_device, resolve_start_model, save_checkpoint, trainable_state
 from training.ppo.config import PPOConfig
 from training.ppo.kl import AdaptiveKLController, FixedKLController
@@ -208,7 +207,7 @@ class PPOTrainer:
         if not math.isfinite(value) or value > limit:
             for optimizer in (self.actor_opt, self.critic_opt):
                 optimizer.zero_grad(set_to_none=True)
-            raise _diverged(self.run, SimpleNamespace(name="ppo"), step, what, value,
+            raise divergence_error(self.run, "ppo", step, what, value,
                             "not finite" if math.isinf(limit) else f"max_loss {limit}")
 
     def ppo_epochs(self, samples: list[RolloutSample], step: int) -> dict[str, float]:
@@ -306,7 +305,7 @@ class PPOTrainer:
 
     def _log_eval(self, step: int) -> dict[str, float]:
         metrics = self.evaluate()
-        self.metrics.append(_finite({"step": step, **{f"eval_{k}": v for k, v in metrics.items()}}))
+        self.metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in metrics.items()}}))
         return metrics
 
     # -- checkpoints ----------------------------------------------------------------------------
@@ -317,7 +316,7 @@ class PPOTrainer:
         def write_model(dest: Path) -> None:
             marker = {"kind": "causal_lm", "stage": "ppo", "step": step, "base_model": str(self.base),
                       "reward_model": self.config.reward_model, "task_reward": self.config.task_reward,
-                      "run": self.config.name, "last_metrics": _finite(last)}
+                      "run": self.config.name, "last_metrics": finite_metrics(last)}
             save_checkpoint(m.actor, self.tokenizer, dest, marker)
 
         def write_state(dest: Path) -> None:
@@ -368,7 +367,7 @@ class PPOTrainer:
                 # 10. log, evaluate, checkpoint, plot
                 final = step == c.max_steps
                 if step % c.log_every == 0 or final:
-                    self.metrics.append(_finite({"step": step, **record, "elapsed_s": round(time.monotonic() - started, 3)}))
+                    self.metrics.append(finite_metrics({"step": step, **record, "elapsed_s": round(time.monotonic() - started, 3)}))
                 bar.update(1)
                 bar.set_postfix(reward=f"{record['reward']:.3f}", kl=f"{record['kl']:.3f}", beta=f"{self.kl_ctl.value:.4f}")
                 if self.eval_prompts and (final or (c.eval_every and step % c.eval_every == 0)):
@@ -440,6 +439,6 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
     trainer = PPOTrainer(config, run, models, tokenizer, rollout, train_prompts, eval_prompts, device, base, rm_stats)
     last = trainer.train(start_step, stop_after=stop_after)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
-            "last": _finite({k: v for k, v in last.items() if k != "eval"}), "eval": last.get("eval"),
+            "last": finite_metrics({k: v for k, v in last.items() if k != "eval"}), "eval": last.get("eval"),
             "data": summary}
 
