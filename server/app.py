@@ -51,6 +51,11 @@ async def _load_engine(state: ServerState, factory: EngineFactory, on_failure: C
         on_failure(exc)
 
 
+def default_served_name(model_path: Path) -> str:
+    """The directory's name; for a training run's ``runs/<name>/checkpoint``, the run's name."""
+    return model_path.parent.name if model_path.name == "checkpoint" else model_path.name
+
+
 def build_app(
     settings: ServerSettings,
     model_path: Path,
@@ -58,7 +63,7 @@ def build_app(
     engine_factory: EngineFactory = _vllm_factory,
     on_load_failure: Callable[[BaseException], None] = lambda exc: None,
 ) -> FastAPI:
-    served_name = settings.served_model_name or Path(model_path).name
+    served_name = settings.served_model_name or default_served_name(Path(model_path))
     state = ServerState(settings=settings, model_path=Path(model_path), served_name=served_name)
     limiter = Limiter.from_settings(settings)
 

@@ -145,3 +145,12 @@ def test_models_routes(client):
     assert client.get("/v1/models/fake-model").json()["max_model_len"] == 64
     r = client.get("/v1/models/other")
     assert r.status_code == 404 and r.json()["error"]["param"] == "model"
+
+
+def test_served_name_defaults_to_the_run_for_training_checkpoints():
+    from pathlib import Path
+
+    from server.app import default_served_name
+
+    assert default_served_name(Path("/x/runs/ppo_cpu/checkpoint")) == "ppo_cpu"
+    assert default_served_name(Path("/models/SmolLM2-135M-Instruct")) == "SmolLM2-135M-Instruct"
