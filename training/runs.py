@@ -18,6 +18,7 @@ if a kill interrupted the move), an uncommitted one is thrown away. So ``checkpo
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, TrainConfig, dump_config
+
+log = logging.getLogger(__name__)
 
 STAGING = ".staging"
 COMPLETE = "COMPLETE"
@@ -227,3 +230,19 @@ def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def open_run(config: Any, data_summary: dict[str, Any]) -> tuple[RunDir, int, dict[str, Any] | None]:
+    """Create or resume `config`'s run directory and record its data summary.
+
+    Returns the run, the step to start from, and, when the run already reached
+    ``config.max_steps``, the summary a stage returns without doing any work (else None).
+    """
+    run = RunDir(config.run_dir())
+    start_step = run.open(config)
+    (run.path / "data.json").write_text(json.dumps(data_summary, indent=2))
+    if start_step < config.max_steps:
+        return run, start_step, None
+    log.info("run %s is complete (step %d)", run.path, start_step)
+    return run, start_step, {"step": start_step, "checkpoint": str(run.checkpoint_dir), "resumed": True,
+                             "complete": True}

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from training.config import ConfigError, SFTConfig
 from training.data.chat import IGNORE_INDEX, EncodedExample, encode_conversation, pad_batch
 from training.loop import Evaluation, StepSampler, prepare_model, train
 from training.models import pick_device, resolve_start_model, save_checkpoint
-from training.runs import RunDir
+from training.runs import open_run
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +152,9 @@ def run_sft(config: SFTConfig, stop_after: int | None = None) -> dict[str, Any]:
     log.info("SFT data: %s", summary)
 
     # 3. the run directory: new, or resumed from its last checkpoint
-    run = RunDir(config.run_dir())
-    start_step = run.open(config)
-    (run.path / "data.json").write_text(json.dumps(summary, indent=2))
-    if start_step >= config.max_steps:
-        log.info("run %s is complete (step %d)", run.path, start_step)
-        return {"step": start_step, "checkpoint": str(run.checkpoint_dir), "resumed": True, "complete": True}
+    run, start_step, already_complete = open_run(config, summary)
+    if already_complete:
+        return already_complete
 
     # 4. model: base (+LoRA) for a new run, last checkpoint for a resumed one
     model = prepare_model(config, run, start_step, base, "causal_lm", device)

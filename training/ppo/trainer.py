@@ -61,7 +61,7 @@ from training.ppo.policy import PPOModels, build_models, policy_forward, rollout
 from training.ppo.prompts import Prompt, check_prompt_sources, load_prompts
 from training.ppo.rewards import build_scalers, reward_model_scores, shape_scores, task_scores
 from training.ppo.rollout import HFRollout, Rollout, RolloutSample, collate, stack_responses, unstack_responses
-from training.runs import MetricsLog, RunDir, capture_rng, plot_metrics, restore_rng
+from training.runs import MetricsLog, RunDir, capture_rng, open_run, plot_metrics, restore_rng
 
 log = logging.getLogger(__name__)
 
@@ -426,12 +426,9 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
     log.info("PPO prompts: %s", summary)
 
     # the run directory: new, or resumed from its last checkpoint
-    run = RunDir(config.run_dir())
-    start_step = run.open(config)
-    (run.path / "data.json").write_text(json.dumps(summary, indent=2))
-    if start_step >= config.max_steps:
-        log.info("run %s is complete (step %d)", run.path, start_step)
-        return {"step": start_step, "checkpoint": str(run.checkpoint_dir), "resumed": True, "complete": True}
+    run, start_step, already_complete = open_run(config, summary)
+    if already_complete:
+        return already_complete
 
     # actor, reference, critic, reward model; the sampler
     models = build_models(config, run, start_step, base, reward_path, device)
