@@ -1,5 +1,4 @@
 import functools
-import os
 
 import pytest
 
@@ -49,14 +48,11 @@ def test_trim_history_with_the_template_counter():
     assert trim_history(conversation, counter, 15) == [MESSAGES[0], conversation[-1]]
 
 
-TOKENIZER_DIR = os.environ.get("ICEGRT_TEST_TOKENIZER_DIR")
-
-
-@pytest.mark.skipif(not TOKENIZER_DIR, reason="set ICEGRT_TEST_TOKENIZER_DIR to a local HF checkpoint to run")
-def test_real_tokenizer():
+def test_real_tokenizer(tiny_model_path):
+    """The real SmolLM2 tokenizer and chat template (the tiny test model carries them)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
     prompt = render_prompt(tokenizer, MESSAGES)
     assert "hello world" in prompt and prompt.index("be brief") < prompt.index("hello world")
     count = count_chat_tokens(tokenizer, MESSAGES)
