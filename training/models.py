@@ -61,8 +61,11 @@ def resolve_start_model(spec: str, allowed: tuple[Kind, ...], stage: str) -> Pat
 
 
 def pick_device(config: TrainConfig) -> str:
+    """The device the stage trains on; also applies ``config.threads`` to torch's CPU thread pool."""
     import torch
 
+    if config.threads:
+        torch.set_num_threads(config.threads)
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device is cuda but no CUDA GPU is visible; use --device cpu or auto")
     if config.device == "auto":

@@ -197,15 +197,11 @@ def prepare_pairs(config: RewardConfig, tokenizer: Any) -> tuple[list[EncodedPai
 
 def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str, Any]:
     """Train ICE-Reward as configured; returns a summary (step, eval metrics, checkpoint path)."""
-    import torch
-
     from training.models import load_tokenizer
 
     # 1. everything that can be wrong, before any work
     base = _check_before_work(config)
     device = pick_device(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
 
     # 2. data: pairs, split, rendered replies
     tokenizer = load_tokenizer(base)

@@ -136,15 +136,11 @@ def prepare_data(config: SFTConfig, tokenizer: Any) -> tuple[list[EncodedExample
 
 def run_sft(config: SFTConfig, stop_after: int | None = None) -> dict[str, Any]:
     """Train ICE-Instruct as configured; returns a summary (step, eval metrics, checkpoint path)."""
-    import torch
-
     from training.models import load_tokenizer
 
     # 1. everything that can be wrong, before any work
     base = _check_before_work(config)
     device = pick_device(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
 
     # 2. data: mix, held-out slice, assistant-only labels
     tokenizer = load_tokenizer(base)

@@ -417,8 +417,6 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
     # everything that can be wrong, before any work
     base, reward_path, rm_stats = check_before_work(config)
     device = pick_device(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     tokenizer = load_tokenizer(base)
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"{base} has no chat template; PPO renders prompts with it")
