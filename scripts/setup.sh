@@ -14,6 +14,8 @@ if [ -z "$engine" ]; then
 fi
 extras="$engine,dev"
 
+bash scripts/system_packages.sh
+
 stamp=".venv/.icegrt-setup"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $extras"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
