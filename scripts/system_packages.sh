@@ -10,6 +10,7 @@ wanted=(
   "/usr/bin/prometheus:prometheus"             # real Prometheus + promtool for the operator's-kit tests
   "/usr/lib/postgresql:postgresql"             # the shared store of the two-replica test
   "/usr/sbin/nginx:nginx"                      # load balancer in front of the two replicas
+  "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4:libtcmalloc-minimal4"  # allocator icegrt serve preloads on CPU
 )
 
 missing=()
