@@ -56,3 +56,13 @@ def settings_from_args(settings_cls: type[BaseModel], args: argparse.Namespace) 
     """Build `settings_cls` from the flags the user actually gave (the rest from env/defaults)."""
     given = {k: v for k, v in vars(args).items() if k in settings_cls.model_fields}
     return settings_cls(**given)
+
+
+def describe_validation_error(error: Any, env_prefix: str = "") -> str:
+    """One line per invalid setting, named as its flag (and variable), for a message to the user."""
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "(settings)"
+        env = f" / {env_prefix}{name.upper()}" if env_prefix else ""
+        lines.append(f"  --{name.replace('_', '-')}{env}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)

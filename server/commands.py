@@ -6,7 +6,9 @@ import argparse
 import logging
 import sys
 
-from common.config import add_settings_arguments, settings_from_args
+from pydantic import ValidationError
+
+from common.config import add_settings_arguments, describe_validation_error, settings_from_args
 from server.settings import ServerSettings
 
 
@@ -30,7 +32,11 @@ def serve(args: argparse.Namespace) -> int:
     from common.models import ModelNotFoundError, resolve_model
     from server.app import build_app
 
-    settings = settings_from_args(ServerSettings, args)
+    try:
+        settings = settings_from_args(ServerSettings, args)
+    except ValidationError as exc:
+        print(f"icegrt serve: invalid settings:\n{describe_validation_error(exc, 'ICEGRT_')}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     try:
         model_path = resolve_model(settings.model)

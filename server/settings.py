@@ -2,7 +2,9 @@
 
 Flag names follow ``vllm serve`` where the setting exists there (``--model``, ``--host``,
 ``--port``, ``--served-model-name``, ``--dtype``, ``--max-model-len``, ``--api-key``,
-``--allowed-origins``, ``--enforce-eager``, ``--gpu-memory-utilization``, ``--max-num-seqs``).
+``--allowed-origins``, ``--enforce-eager``, ``--gpu-memory-utilization``, ``--max-num-seqs``,
+``--tensor-parallel-size``, ``--pipeline-parallel-size``, ``--data-parallel-size``,
+``--distributed-executor-backend``, ``--data-parallel-backend``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,23 @@ class ServerSettings(BaseSettings):
     )
     max_num_seqs: int | None = Field(
         None, ge=1, description="Most sequences the engine batches at once; unset uses vLLM's default"
+    )
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs each model replica is split across, layer by layer (vLLM tensor parallelism)"
+    )
+    pipeline_parallel_size: int = Field(
+        1, ge=1, description="Stages each model replica is split into, e.g. one per node (vLLM pipeline parallelism)"
+    )
+    data_parallel_size: int = Field(
+        1, ge=1, description="Model replicas this server runs, each of tensor x pipeline GPUs (vLLM data parallelism)"
+    )
+    distributed_executor_backend: Literal["mp", "ray", "uni"] | None = Field(
+        None,
+        description="How vLLM starts its workers: mp (one node), ray (across the nodes of a Ray cluster), uni "
+        "(in-process); unset lets vLLM choose",
+    )
+    data_parallel_backend: Literal["mp", "ray"] = Field(
+        "mp", description="How vLLM starts data-parallel replicas: mp (one node) or ray (across a Ray cluster)"
     )
     enforce_eager: bool = Field(
         False, description="Skip torch.compile (faster start, slower decoding); tests use it"
