@@ -32,6 +32,10 @@ GENERATION_TOKENS = Counter("icegrt_generation_tokens_total", "Tokens generated"
 ABORTED = Counter(
     "icegrt_requests_aborted_total", "Generations aborted in the engine because the client went away", ["route"]
 )
+ENGINE_READY = Gauge(
+    "icegrt_engine_ready",
+    "1 while the engine is loaded and passes its health check (checked at each scrape), else 0",
+)
 REJECTED = Counter(
     "icegrt_rejected_requests_total",
     "Requests refused before any work: queue_full (503), rate_limit_requests and rate_limit_tokens (429)",

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from server import metrics
 from server.engine import EngineUnavailableError
 from server.errors import RETRY_AFTER_SECONDS, APIError
 from server.state import ServerState
@@ -50,6 +51,18 @@ async def version_info(request: Request) -> dict:
     }
 
 
+async def _engine_serves(state: ServerState) -> bool:
+    if state.engine is None:
+        return False
+    try:
+        await state.engine.check_health()
+    except EngineUnavailableError:
+        return False
+    return True
+
+
 @router.get("/metrics")
-async def prometheus_metrics() -> Response:
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text format; the engine's readiness is checked at scrape time, as /ready does."""
+    metrics.ENGINE_READY.set(1 if await _engine_serves(ServerState.of(request)) else 0)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
