@@ -14,7 +14,9 @@ if [ -z "$engine" ]; then
 fi
 extras="$engine,dev"
 
-bash scripts/system_packages.sh
+# ICEGRT_SYSTEM_PACKAGES=0 skips the Debian packages (Prometheus, PostgreSQL, nginx): the test suite runs
+# against them, the server does not, so the container images (Dockerfile, Dockerfile.cpu) build without them.
+[ "${ICEGRT_SYSTEM_PACKAGES:-1}" = 0 ] || bash scripts/system_packages.sh
 
 stamp=".venv/.icegrt-setup"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $extras"
