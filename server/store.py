@@ -8,7 +8,9 @@ created on open: ``conversations``, ``messages`` (ordered by an autoincrement ``
 Durability: SQLite runs with ``journal_mode=WAL`` and ``synchronous=FULL``, so a write is fsynced
 before its commit returns, and an acknowledged write survives ``kill -9`` of the server (tested)
 and a power loss. One server process per SQLite file: writes are serialised in-process (SQLite
-has one writer anyway); run several workers against PostgreSQL instead.
+has one writer anyway); run several workers or replicas against PostgreSQL instead
+(``postgresql://user@host/db``, driver psycopg 3): they create the tables under an advisory lock
+and serialise appends to one conversation with a row lock.
 
 The methods are synchronous and return frozen records, never ORM objects; async code calls them
 through :meth:`Store.run`, which runs them in a worker thread and turns the store's lookup errors
@@ -212,6 +214,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_SCHEMA_LOCK_KEY = 0x1CE6_0001  # PostgreSQL advisory lock held while one process creates the tables
+
+
+def _create_tables(engine: sa.Engine) -> None:
+    """Create missing tables; on PostgreSQL under an advisory lock, so replicas starting together
+    do not race on ``CREATE TABLE`` (the loser would fail on a duplicate catalog entry)."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        Base.metadata.create_all(connection)
+
+
 class Store:
     """Conversations, messages and feedback in one SQL database."""
 
@@ -238,10 +252,12 @@ class Store:
             if not create and not path.exists():
                 raise ValueError(f"no database at {path}; pass the server's --database-url or --data-dir")
             path.parent.mkdir(parents=True, exist_ok=True)
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we ship, not SQLAlchemy's psycopg2
         engine = sa.create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(engine)
+        _create_tables(engine)
         log.info("store: %s", parsed.render_as_string(hide_password=True))
         return cls(engine)
 
@@ -304,7 +320,9 @@ class Store:
         assert all(m.conversation_id == conversation_id for m in messages)
         try:
             with self._write() as session:
-                if session.get(ConversationRow, conversation_id) is None:
+                # The row lock serialises appends to one conversation across processes (PostgreSQL),
+                # so each exchange's messages get consecutive ``seq`` numbers, never interleaved.
+                if session.get(ConversationRow, conversation_id, with_for_update=True) is None:
                     raise _no_conversation(conversation_id)
                 session.add_all(_message_row(m) for m in messages)
         except exc.IntegrityError as err:  # deleted between the check and the insert (other process)
