@@ -71,6 +71,19 @@ class ServerSettings(BaseSettings):
     enforce_eager: bool = Field(
         False, description="Skip torch.compile (faster start, slower decoding); tests use it"
     )
+    cpu_preload_tcmalloc: bool = Field(
+        True, description="CPU only: preload tcmalloc (Debian libtcmalloc-minimal4) into the engine's processes"
+    )
+    cpu_preload_iomp: bool = Field(
+        True, description="CPU only: preload Intel OpenMP (PyPI intel-openmp) into the engine's processes"
+    )
+    cpu_threads_bind: str | None = Field(
+        None, description="CPU only: VLLM_CPU_OMP_THREADS_BIND (auto, nobind or CPU ids like 0-1); unset: vLLM's auto"
+    )
+    cpu_reserved_cpus: int | None = Field(
+        None, ge=0, description="CPU only: VLLM_CPU_NUM_OF_RESERVED_CPU, CPUs kept off the model's threads; unset: "
+        "vLLM's choice (one)"
+    )
     seed: int = Field(0, description="Engine seed for requests that give none")
     api_key: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

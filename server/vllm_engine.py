@@ -16,6 +16,7 @@ from server.engine import (
     GenerationParams,
     TokenLogprob,
 )
+from server.cpu_tuning import apply_cpu_tuning
 from server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class VllmEngine(Engine):
         from vllm.v1.engine.async_llm import AsyncLLM
 
         args = engine_args(settings, model_path, served_name)
+        if not _on_gpu():
+            apply_cpu_tuning(settings)  # before the engine's processes are spawned: they inherit it
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         return cls(llm, served_name)
 

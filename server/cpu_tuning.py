@@ -1,0 +1,91 @@
+"""CPU defaults for the vLLM engine: preloaded allocator and OpenMP runtime, thread binding.
+
+vLLM's CPU worker warns when ``LD_PRELOAD`` lacks ``libtcmalloc`` and ``libiomp`` (Intel
+OpenMP); without them its platform code preloads only torch's ``libgomp``. ``LD_PRELOAD`` is
+read when a process starts, so it is set in this process's environment before the engine is
+built: vLLM starts its engine-core and worker processes with ``spawn`` (a fresh interpreter
+that inherits the environment), which is where the model runs. The API process itself is
+not re-executed: it does no tensor work.
+
+Thread binding goes to vLLM as ``VLLM_CPU_OMP_THREADS_BIND`` (``auto``, ``nobind`` or a CPU
+list such as ``0-1``) and ``VLLM_CPU_NUM_OF_RESERVED_CPU`` (CPUs left to the API and
+scheduler processes; ``auto`` reserves one). Each setting is an ``icegrt serve`` flag and an
+``ICEGRT_*`` variable; `loadtests.cpu_tuning` measures what each one is worth and the
+defaults keep only what the figures support (see loadtests/README.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TCMALLOC_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",  # Debian libtcmalloc-minimal4
+    "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4",  # Debian libgoogle-perftools4
+    "/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4",
+    "/usr/lib64/libtcmalloc_minimal.so.4",
+)
+
+
+def iomp_candidates() -> tuple[str, ...]:
+    """Where PyPI's ``intel-openmp`` puts ``libiomp5.so``: the environment's ``lib/``."""
+    return (str(Path(sys.prefix) / "lib" / "libiomp5.so"),)
+
+
+def first_existing(paths: Sequence[str]) -> str | None:
+    return next((p for p in paths if Path(p).is_file()), None)
+
+
+def tuned_environment(
+    *,
+    preload_tcmalloc: bool,
+    preload_iomp: bool,
+    threads_bind: str | None,
+    reserved_cpus: int | None,
+    environ: Mapping[str, str],
+    tcmalloc_paths: Sequence[str] = TCMALLOC_CANDIDATES,
+    iomp_paths: Sequence[str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The variables to set for the engine's processes, and warnings about libraries not found.
+
+    Libraries already in ``LD_PRELOAD`` stay, in front; a wanted library that is already
+    there (by name) is not added twice.
+    """
+    preload = [p for p in environ.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
+    warnings = []
+    wanted = [("libtcmalloc", preload_tcmalloc, tcmalloc_paths, "Debian package libtcmalloc-minimal4"),
+              ("libiomp", preload_iomp, iomp_paths or iomp_candidates(), "PyPI package intel-openmp")]
+    for name, enabled, paths, source in wanted:
+        if not enabled or any(name in p for p in preload):
+            continue
+        found = first_existing(paths)
+        if found is None:
+            warnings.append(f"{name} not found (install the {source}; looked in {', '.join(paths)})")
+        else:
+            preload.append(found)
+    env = {"LD_PRELOAD": ":".join(preload)} if preload else {}
+    if threads_bind is not None:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = threads_bind
+    if reserved_cpus is not None:
+        env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(reserved_cpus)
+    return env, warnings
+
+
+def apply_cpu_tuning(settings, environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
+    """Set the tuned variables in `environ` before the engine starts; logs and returns them."""
+    env, warnings = tuned_environment(
+        preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
+        threads_bind=settings.cpu_threads_bind, reserved_cpus=settings.cpu_reserved_cpus, environ=environ,
+    )
+    for warning in warnings:
+        log.warning("CPU tuning: %s", warning)
+    environ.update(env)
+    shown = {k: environ.get(k) for k in ("LD_PRELOAD", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU",
+                                         "OMP_NUM_THREADS")}
+    log.info("CPU tuning: %s", " ".join(f"{k}={v if v is not None else '(vLLM default)'}" for k, v in shown.items()))
+    return env
