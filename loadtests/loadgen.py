@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from loadtests.scenarios import SCENARIOS, RequestSpec, build_requests
+from loadtests.server_metrics import prefix_cache, scrape
 from loadtests.stats import CANCELLED, OK, RequestResult, summarize
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -75,7 +76,7 @@ async def _stream(client: httpx.AsyncClient, spec: RequestSpec, result: RequestR
     async with client.stream("POST", spec.path, json=spec.body) as response:
         if response.status_code != 200:
             await response.aread()
-            result.status, result.error = str(response.status_code), response.text[:300]
+            _refused(result, response, sent)
             return
         last, chunks = None, 0
         async for line in response.aiter_lines():
@@ -109,12 +110,19 @@ async def _stream(client: httpx.AsyncClient, spec: RequestSpec, result: RequestR
 async def _post(client: httpx.AsyncClient, spec: RequestSpec, result: RequestResult) -> None:
     sent = time.perf_counter()
     response = await client.post(spec.path, json=spec.body)
+    if response.status_code != 200:
+        _refused(result, response, sent)
+        return
     result.latency = time.perf_counter() - sent
     result.status = str(response.status_code)
-    if response.status_code == 200:
-        _usage(result, response.json().get("usage"))
-    else:
-        result.error = response.text[:300]
+    _usage(result, response.json().get("usage"))
+
+
+def _refused(result: RequestResult, response: httpx.Response, sent: float) -> None:
+    """A non-200 answer: its status, how long it took, its body and its Retry-After."""
+    result.latency = time.perf_counter() - sent
+    result.status, result.error = str(response.status_code), response.text[:1000]
+    result.retry_after = response.headers.get("retry-after")
 
 
 async def send(client: httpx.AsyncClient, spec: RequestSpec, result: RequestResult) -> None:
@@ -130,10 +138,14 @@ async def send(client: httpx.AsyncClient, spec: RequestSpec, result: RequestResu
 
 
 async def run_load(
-    client: httpx.AsyncClient, specs: Sequence[RequestSpec], point: LoadPoint, max_duration_s: float, seed: int = 0
+    client: httpx.AsyncClient, specs: Sequence[RequestSpec], point: LoadPoint, max_duration_s: float, seed: int = 0,
+    results: list[RequestResult] | None = None,
 ) -> tuple[list[RequestResult], float]:
-    """Send `specs` at `point`; returns the results of those sent and the run's wall time."""
-    results: list[RequestResult] = []
+    """Send `specs` at `point`; returns the results of those sent and the run's wall time.
+
+    `results`, when given, is filled as requests are sent (to watch a run from outside).
+    """
+    results = [] if results is None else results
     pending = iter(specs)
 
     async def one(spec: RequestSpec) -> None:
@@ -202,8 +214,10 @@ async def measure(
         if not warm.ok:
             raise RuntimeError(f"warm-up request to {base_url}{specs[0].path} failed: {warm.status} {warm.error}")
         for point in points:
+            before = await scrape(client)
             results, duration = await run_load(client, specs, point, max_duration_s, seed)
             summary = summarize(results, duration, len(specs))
+            summary["prefix_cache"] = prefix_cache(before, await scrape(client))
             reports.append({"scenario": scenario, **point.as_dict(), "label": point.label, "summary": summary})
             progress(f"  {scenario:<11} {point.label:<12} {describe(summary)}")
     return reports
@@ -216,9 +230,11 @@ def describe(summary: dict) -> str:
         return f"{dist['p50']:.0f}" if dist else "-"
 
     errors = "".join(f" {k}x{v}" for k, v in summary["errors_by_status"].items())
+    cache = summary.get("prefix_cache") or {}
     return (f"{summary['completed']}/{summary['planned']} ok in {summary['duration_s']:.1f}s  "
             f"{summary['output_throughput']:.1f} tok/s  {summary['request_throughput']:.2f} req/s  "
             f"p50 ttft {p50('ttft_ms')} ms  tpot {p50('tpot_ms')} ms  e2e {p50('e2e_ms')} ms"
+            + (f"  prefix cache hits {cache['hit_rate']:.0%}" if cache.get("hit_rate") is not None else "")
             + (f"  errors:{errors}" if errors else ""))
 
 

@@ -8,6 +8,8 @@ only with the chat template's shared start, as with real traffic.
 - ``short_chat``: one-sentence questions, not streamed (what most SDK callers send).
 - ``streaming``: the same questions, streamed: time to first token, TPOT, ITL.
 - ``long_prompt``: a long document to summarize, streamed: prefill-heavy.
+- ``ads``: ``/v1/ads/compliance`` only (judgement, revision, re-check per request): ad
+  checks per second and how much of each prompt vLLM's prefix cache serves.
 - ``mix``: streamed chat, long prompts, ``/v1/ads/compliance`` and ``/v1/text-to-table``
   interleaved; the domain endpoints exist on this server only.
 """
@@ -46,7 +48,7 @@ TABLE_TEXTS = (
      ["item", "colour", "price"]),
     ("In March sales were 120 units, in April 95 units and in May 143 units.", ["month", "units"]),
 )
-SCENARIOS = ("short_chat", "streaming", "long_prompt", "mix")
+SCENARIOS = ("short_chat", "streaming", "long_prompt", "mix", "ads")
 OPENAI_SCENARIOS = ("short_chat", "streaming", "long_prompt")
 """Scenarios any OpenAI-compatible server can run; `mix` needs the domain endpoints."""
 MIX_PATTERN = ("chat", "chat", "long_prompt", "ads", "chat", "table")
@@ -90,9 +92,10 @@ def long_prompt(i: int, model: str, max_tokens: int, words: int, seed: int) -> R
 
 
 def domain(kind: str, i: int, model: str) -> RequestSpec:
-    if kind == "ads":
-        return RequestSpec("ads", "/v1/ads/compliance", {"ad": ADS[i % len(ADS)], "suggest": True, "model": model},
-                           False)
+    if kind == "ads":  # numbered, so that no two requests share the ad itself: only the shared prompt is cached
+        ad = ADS[i % len(ADS)]
+        ad = {**ad, "headline": f"{ad['headline']} (offer {i})"}
+        return RequestSpec("ads", "/v1/ads/compliance", {"ad": ad, "suggest": True, "model": model}, False)
     text, columns = TABLE_TEXTS[i % len(TABLE_TEXTS)]
     return RequestSpec("table", "/v1/text-to-table", {"text": text, "columns": columns, "model": model}, False)
 

@@ -13,6 +13,8 @@ lib/endpoint_request_func.py), so figures from either tool compare:
 - E2E: from sending the request to its last streamed chunk, or to the whole response for
   requests that are not streamed (those have no TTFT, ITL or TPOT).
 - Throughput: completed requests and output tokens over the run's wall time.
+- Refusals (429, 503): ``refusal_ms`` from sending to the whole answer, and how many
+  carried ``Retry-After``.
 - Percentiles interpolate linearly between the closest ranks (numpy's default method).
 
 Output tokens come from the response's ``usage`` (streams ask for it with
@@ -28,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 
 OK = "200"
 CANCELLED = "cancelled_at_time_cap"
+REFUSALS = frozenset({"429", "503"})
+"""Statuses of admission control's refusals; their latency is ``refusal_ms``."""
 
 
 @dataclass
@@ -42,6 +46,8 @@ class RequestResult:
     prompt_tokens: int = 0
     output_tokens: int = 0
     error: str = ""
+    retry_after: str | None = None
+    """The ``Retry-After`` header of a refusal (429, 503), as sent."""
 
     @property
     def ok(self) -> bool:
@@ -92,6 +98,7 @@ def summarize(results: Sequence[RequestResult], duration_s: float, planned: int)
     ``not_sent``, those it cut short are counted under ``cancelled_at_time_cap``.
     """
     done = [r for r in results if r.ok]
+    refused = [r for r in results if r.status in REFUSALS]
     streamed = [r for r in done if r.ttft is not None]
     output_tokens = sum(r.output_tokens for r in done)
     tpots = [t for r in streamed if (t := tpot(r.latency, r.ttft, r.output_tokens)) is not None]
@@ -112,4 +119,6 @@ def summarize(results: Sequence[RequestResult], duration_s: float, planned: int)
         "tpot_ms": distribution(tpots),
         "itl_ms": distribution(gap for r in streamed for gap in r.itl),
         "e2e_ms": distribution(r.latency for r in done if r.latency is not None),
+        "refusal_ms": distribution(r.latency for r in refused if r.latency is not None),
+        "refused_with_retry_after": sum(r.retry_after is not None for r in refused),
     }

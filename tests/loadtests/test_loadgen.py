@@ -63,6 +63,7 @@ def test_stream_without_usage_counts_chunks_and_errors_are_classified():
     assert [r.status for r in results] == ["200", "429", "stream_error", "ConnectError"]
     assert results[0].output_tokens == 2
     assert "slow down" in results[1].error
+    assert results[1].retry_after == "3" and results[1].latency is not None  # a refusal's answer time
 
 
 def test_non_streamed_requests_have_latency_and_usage_only():
@@ -108,6 +109,9 @@ def test_scenarios_are_deterministic_and_distinct():
     assert [s.kind for s in mix] == list(MIX_PATTERN) * 2
     assert {s.path for s in mix} == {"/v1/chat/completions", "/v1/ads/compliance", "/v1/text-to-table"}
     assert not any(s.stream for s in build_requests("short_chat", 3, MODEL, 32))
+    ads = build_requests("ads", 5, MODEL, 32)
+    assert {s.path for s in ads} == {"/v1/ads/compliance"}
+    assert len({s.body["ad"]["headline"] for s in ads}) == 5  # no two requests share the ad itself
     with pytest.raises(ValueError, match="unknown scenario"):
         build_requests("nope", 1, MODEL, 8)
 

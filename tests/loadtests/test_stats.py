@@ -48,12 +48,15 @@ def test_summarize_hand_worked_run():
         RequestResult("chat", "200", latency=0.8, ttft=0.3, itl=[0.5], prompt_tokens=12, output_tokens=2),
         # not streamed: e2e only
         RequestResult("ads", "200", latency=1.2, prompt_tokens=50, output_tokens=14),
-        RequestResult("chat", "429", latency=0.01, error="rate limited"),
+        RequestResult("chat", "429", latency=0.01, error="rate limited", retry_after="2"),
+        RequestResult("chat", "503", latency=0.03, error="full"),
         RequestResult("chat", CANCELLED),
     ]
-    s = summarize(results, duration_s=2.0, planned=6)
-    assert (s["planned"], s["sent"], s["not_sent"], s["completed"], s["failed"]) == (6, 5, 1, 3, 2)
-    assert s["errors_by_status"] == {"429": 1, CANCELLED: 1}
+    s = summarize(results, duration_s=2.0, planned=7)
+    assert (s["planned"], s["sent"], s["not_sent"], s["completed"], s["failed"]) == (7, 6, 1, 3, 3)
+    assert s["errors_by_status"] == {"429": 1, "503": 1, CANCELLED: 1}
+    assert s["refusal_ms"] == {"mean": 20.0, "p50": 20.0, "p90": 28.0, "p99": 29.8}
+    assert s["refused_with_retry_after"] == 1
     assert s["request_throughput"] == 1.5  # 3 completed / 2 s
     assert s["output_throughput"] == 10.0  # (4 + 2 + 14) / 2 s
     assert (s["total_prompt_tokens"], s["total_output_tokens"], s["mean_output_tokens"]) == (72, 20, 6.67)
