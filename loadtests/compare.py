@@ -170,6 +170,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start-timeout", type=float, default=900, help="Seconds a server may take to get ready")
     parser.add_argument("--name", default=None, help="Results folder name; default: a UTC timestamp and cpu|gpu")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--append", action="store_true",
+                        help="Add to --name's results.json (a comparison taken in parts, e.g. one server at a time)")
     add_load_arguments(parser)
     full = {option: parser.get_default(option) for option in QUICK} | {"scenarios": list(SCENARIOS)}
     parser.set_defaults(**{option: None for option in QUICK})  # so that --quick can tell what was given
@@ -221,6 +223,17 @@ def run_comparison(args: argparse.Namespace, command: str) -> Path:
             "long_prompt_words": args.long_prompt_words, "seed": args.seed,
         },
     }
+
+    previous = out / "results.json"
+    if args.append and previous.exists():  # another part of the same comparison (one lock hold per part)
+        earlier = json.loads(previous.read_text())
+        results["runs"] = earlier["runs"]
+        results["servers"] = earlier["servers"]
+        results["command"] = f"{earlier['command']} ; then {command}"
+        results["machine"]["earlier_parts"] = earlier["machine"].get("earlier_parts", []) + [earlier["machine"]]
+        for key in ("servers", "scenarios"):
+            settings = results["settings"]
+            settings[key] = list(dict.fromkeys(earlier["settings"][key] + settings[key]))
 
     def save() -> None:
         (out / "results.json").write_text(json.dumps(results, indent=2))

@@ -1,0 +1,64 @@
+"""The admission and CPU-settings benchmarks: refusal checks, ratios and reports (no server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loadtests import admission, cpu_tuning
+from loadtests.stats import RequestResult, summarize
+
+ENVELOPE = json.dumps({"error": {"message": "full", "type": "service_unavailable", "param": None,
+                                 "code": "server_overloaded"}})
+MACHINE = {"cpu_model": "cpu", "nproc": 1, "loadavg_start": [1.0, 1.0, 1.0]}
+
+
+def test_refusals_without_retry_after_or_envelope_and_other_errors_are_counted():
+    results = [
+        RequestResult("chat", "200", latency=1.0),
+        RequestResult("chat", "503", latency=0.01, error=ENVELOPE, retry_after="5"),
+        RequestResult("chat", "429", latency=0.01, error=ENVELOPE, retry_after=None),
+        RequestResult("chat", "503", latency=0.01, error="<html>busy</html>", retry_after="5"),
+        RequestResult("chat", "500", latency=0.01, error=ENVELOPE),
+        RequestResult("chat", "ReadTimeout"),
+    ]
+    assert admission.check_refusals(results) == {
+        "refused": 3, "without_retry_after": 1, "bad_envelope": 1, "other_errors": {"500": 1, "ReadTimeout": 1}}
+
+
+def test_admission_report_states_ratios_and_targets():
+    at = summarize([RequestResult("chat", "200", latency=x) for x in (1.0, 2.0)], 3.0, 2)
+    over_results = [RequestResult("chat", "200", latency=2.5),
+                    RequestResult("chat", "503", latency=0.02, error=ENVELOPE, retry_after="5")]
+    over = summarize(over_results, 3.0, 2)
+    results = {"name": "n", "command": "python -m loadtests.admission", "machine": MACHINE, "note": "1-core slice",
+               "overload": {"capacity": 2, "offered_rate": 2.7, "at_capacity": at, "overloaded": over,
+                            "checks": admission.check_refusals(over_results), "rejected_counted_in_metrics": 1,
+                            "admitted_p99_ratio": admission.ratio(2500.0, 1990.0), "refusal_max_ms": 20.0}}
+    text = admission.render(results)
+    assert "**1.256** (target <= 1.5)" in text and "1-core slice" in text
+    assert "| 4x capacity | 2 | 1 | 1 |" in text and "counted in icegrt_rejected_requests_total: 1" in text
+    assert admission.ratio(None, 3.0) is None and admission.ratio(1.0, 0.0) is None
+
+
+def run(config: str, round_: int, tok_s: float) -> dict:
+    return {"config": config, "round": round_, "summary": {"output_throughput": tok_s, "ttft_ms": {"p50": 100.0}}}
+
+
+def test_tuning_means_and_ratios_to_both_references(tmp_path: Path):
+    runs = [run("vllm-defaults", 1, 100.0), run("icegrt-untuned", 1, 98.0), run("+iomp", 1, 120.0),
+            run("vllm-defaults", 2, 110.0), run("icegrt-untuned", 2, 102.0), run("+iomp", 2, 130.0)]
+    table = cpu_tuning.summarize_rounds(runs)
+    assert table["vllm-defaults"]["mean"] == 105.0 and table["+iomp"]["rounds"] == [120.0, 130.0]
+    assert table["+iomp"]["vs_vllm-defaults"] == round(125 / 105, 3)
+    assert table["+iomp"]["vs_icegrt-untuned"] == 1.25
+    results = {"name": "t", "command": "c", "machine": MACHINE, "runs": runs,
+               "settings": {"scenario": "streaming", "concurrency": 16, "num_prompts": 32, "max_tokens": 64}}
+    assert "| +iomp | 120.0, 130.0 | 125.0 | 1.19 | 1.25 | 100 |" in cpu_tuning.render(results)
+    cpu_tuning.plot(results, tmp_path / "tuning.png")
+    assert (tmp_path / "tuning.png").stat().st_size > 1000
+
+
+def test_thread_config_only_with_more_than_one_cpu():
+    assert "+threads" not in cpu_tuning.configs(1)
+    assert cpu_tuning.configs(2)[0] == "vllm-defaults" and "+threads" in cpu_tuning.configs(2)
