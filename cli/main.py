@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from clients.commands import add_ads_parser
+from training.ablate.commands import add_ablate_parser
 from common.commands import add_model_parser
 from server.commands import add_serve_parser
 from server.feedback.commands import add_data_parser
@@ -22,11 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_ads_parser(subparsers)
     add_train_parser(subparsers)
     add_eval_parser(subparsers)
+    add_ablate_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what reports record as the command that made them
     return args.handler(args)
 
 

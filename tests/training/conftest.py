@@ -50,3 +50,22 @@ def reward_settings(runs_dir: Path, **changes) -> dict:
     }
     settings.update(changes)
     return settings
+
+
+@pytest.fixture(scope="session")
+def tiny_reward_checkpoint(tmp_path_factory, tiny_model) -> Path:
+    """A reward checkpoint built in place: the tiny Llama with a seeded random scalar head and stats."""
+    import json
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = tmp_path_factory.mktemp("tiny_rm") / "checkpoint"
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / "reward_stats.json").write_text(json.dumps({"mean": 0.05, "std": 0.5}))
+    return path

@@ -1,4 +1,4 @@
-"""``icegrt eval ads|table``: domain metrics of a model on the project's test splits."""
+"""``icegrt eval ads|table|domain|report``: domain metrics of a model, and the report comparing checkpoints."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import json
 import logging
 import time
 from pathlib import Path
+
+from training.evaluate.domain_command import add_domain_arguments, add_engine_arguments, run_domain_command
+from training.evaluate.general.command import add_general_parser
+from training.evaluate.report_command import add_report_parser
 
 
 def add_eval_parser(subparsers) -> None:
@@ -23,23 +27,20 @@ def add_eval_parser(subparsers) -> None:
     for p in (ads, table):
         p.add_argument("--model", default="SmolLM2-135M-Instruct", help="Prepared model name or checkpoint dir")
         p.add_argument("--limit", type=int, default=None, help="Evaluate only the first N examples")
-        p.add_argument("--concurrency", type=int, default=8, help="Requests in flight (vLLM batches them)")
-        p.add_argument("--enforce-eager", action="store_true", help="Skip torch.compile (faster start)")
+        add_engine_arguments(p)
         p.add_argument("--output", type=Path, default=None, help="Also write the report as JSON here")
+    domain = sub.add_parser("domain", help="All domain metrics (ads, table, multi-turn chat scored by a reward model) in one JSON")
+    add_domain_arguments(domain)
+    domain.set_defaults(handler=run_domain_command)
+    add_report_parser(sub)
+    add_general_parser(sub)
 
 
 async def _with_engine(args: argparse.Namespace, run):
     from common.models import resolve_model
-    from server.settings import ServerSettings
-    from server.vllm_engine import VllmEngine
+    from training.evaluate.suite import with_engine
 
-    path = resolve_model(args.model)
-    settings = ServerSettings(model=str(path), enforce_eager=args.enforce_eager)
-    engine = await VllmEngine.start(settings, path, path.name)
-    try:
-        return await run(engine)
-    finally:
-        await engine.shutdown()
+    return await with_engine(resolve_model(args.model), args.enforce_eager, run)
 
 
 def _report(args: argparse.Namespace, task: str, result: dict, started: float) -> int:

@@ -26,6 +26,7 @@ from tasks.ad_compliance.scorer import score_detection, score_revisions
 from tasks.text_to_table.e2e import load_e2e
 from tasks.text_to_table.score import score_tables
 from tasks.text_to_table.table import Table
+from training.evaluate.stats import bootstrap_stderr, proportion_stderr
 
 T = TypeVar("T")
 AD_SPLITS = ("test", "dev", "handwritten")
@@ -65,6 +66,7 @@ async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bo
     report = {
         "n": len(ads),
         "detection": score_detection(gold, predicted).model_dump(),
+        "detection_stderr": _detection_stderr(gold, predicted),
         "rules_only": score_detection(gold, [detected_policy_ids(a.ad) for a in ads]).model_dump(),
         "model_checked_rate": sum(r.model_checked for r in responses) / max(len(responses), 1),
         "usage": {"prompt_tokens": sum(r.usage.prompt_tokens for r in responses),
@@ -78,7 +80,20 @@ async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bo
             [a.ad for a, _ in flagged], revisions, [r.revision_compliant for _, r in flagged],
             [r.violations for _, r in flagged],
         ).model_dump()
+        revised = report["revisions"]
+        revised["pass_rate_stderr"] = proportion_stderr(revised["pass_rate"], revised["n"])
     return report
+
+
+def _detection_stderr(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float | None]:
+    """Bootstrap standard errors (over ads) of the micro and macro F1."""
+    pairs = list(zip(gold, predicted, strict=True))
+
+    def scores(sample: list) -> Any:
+        return score_detection([g for g, _ in sample], [p for _, p in sample])
+
+    return {"micro_f1": bootstrap_stderr(pairs, lambda sample: scores(sample).micro.f1),
+            "macro_f1": bootstrap_stderr(pairs, lambda sample: scores(sample).macro_f1)}
 
 
 async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurrency: int) -> dict:
@@ -100,5 +115,6 @@ async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurr
         "cell_precision": score.precision,
         "cell_recall": score.recall,
         "cell_f1": score.f1,
+        "cell_f1_stderr": bootstrap_stderr(pairs, lambda sample: score_tables(sample).f1),
         "complete_rate": sum(r.complete for r in responses) / max(len(responses), 1),
     }

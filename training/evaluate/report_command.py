@@ -1,0 +1,199 @@
+"""``icegrt eval report``: base, SFT and PPO side by side in results/NAME/ (report.md, PNGs,
+report.json with every input, command.txt).
+
+Evaluation JSONs are given (``--general-json label=path``, ``--domain-json label=path``) or made
+here: ``--run-domain`` runs ``icegrt eval domain`` in-process and ``--run-general`` runs
+``icegrt eval general`` for each checkpoint that has no JSON, writing them into results/NAME/ too.
+With ``--run-domain`` and a reward model, the first comparison's checkpoint (ppo) is also judged
+against the second (sft) on multi-turn chat: the pairwise win rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+DEFAULT_COMPARISONS = (("ppo", "sft"), ("ppo", "base"), ("sft", "base"))
+
+
+def _pair(text: str) -> tuple[str, str]:
+    label, sep, value = text.partition("=")
+    if not sep or not _LABEL.match(label) or not value:
+        raise argparse.ArgumentTypeError(f"expected LABEL=PATH (label of letters, digits, . _ -), got {text!r}")
+    return label, value
+
+
+def _comparison(text: str) -> tuple[str, str]:
+    a, sep, b = text.partition(":")
+    if not sep or not a or not b:
+        raise argparse.ArgumentTypeError(f"expected A:B (two checkpoint labels), got {text!r}")
+    return a, b
+
+
+def add_report_parser(sub) -> None:
+    from training.evaluate.domain_command import add_engine_arguments
+
+    p = sub.add_parser("report", help="Report comparing checkpoints (base, SFT, PPO): Markdown, PNGs, JSON in results/NAME/")
+    p.add_argument("--name", required=True, help="Report name: written to <results-dir>/<name>/")
+    p.add_argument("--checkpoint", type=_pair, action="append", required=True, metavar="LABEL=PATH",
+                   help="A checkpoint (model name or directory) under a label, e.g. base=SmolLM2-135M-Instruct; repeat, in order")
+    p.add_argument("--run", type=Path, action="append", default=[], help="A training run directory (runs/sft_cpu ...); repeat")
+    p.add_argument("--general-json", type=_pair, action="append", default=[], metavar="LABEL=PATH",
+                   help="`icegrt eval general --output` JSON of a checkpoint; repeat")
+    p.add_argument("--domain-json", type=_pair, action="append", default=[], metavar="LABEL=PATH",
+                   help="`icegrt eval domain --output` JSON of a checkpoint; repeat")
+    p.add_argument("--compare", type=_comparison, action="append", default=None, metavar="A:B",
+                   help="Comparisons stated in the report (default: ppo:sft, ppo:base, sft:base, those whose labels exist)")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="Where the report's directory goes")
+    p.add_argument("--run-domain", action="store_true", help="Run `icegrt eval domain` for checkpoints without --domain-json")
+    p.add_argument("--run-general", action="store_true", help="Run `icegrt eval general` for checkpoints without --general-json")
+    p.add_argument("--reward-model", default=None, help="With --run-domain: the reward model that scores chat replies")
+    p.add_argument("--limit", type=int, default=None, help="With --run-domain: first N examples of every domain set")
+    p.add_argument("--ads-limit", type=int, default=None, help="With --run-domain: first N ads of each ad set")
+    p.add_argument("--table-limit", type=int, default=None, help="With --run-domain: first N E2E test examples")
+    p.add_argument("--chat-limit", type=int, default=None, help="With --run-domain: first N conversations of each chat set")
+    p.add_argument("--general-limit", type=int, default=None, help="With --run-general: passed to `icegrt eval general --limit`")
+    add_engine_arguments(p)
+    p.set_defaults(handler=run_report_command)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _general_command_exists() -> bool:
+    from cli.main import build_parser
+
+    return "general" in _subcommands(_subcommands(build_parser())["eval"])
+
+
+def _read_json(label: str, path: str, flag: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{flag} {label}={path}: cannot read it as JSON ({exc})") from None
+
+
+def check_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """Every input read and checked before anything is run or written; ValueError says what to fix."""
+    from common.models import ModelNotFoundError, resolve_model
+    from training.evaluate.report import load_run
+
+    if not _LABEL.match(args.name):
+        raise ValueError(f"--name {args.name!r}: use letters, digits, . _ -")
+    checkpoints = dict(args.checkpoint)
+    if len(checkpoints) != len(args.checkpoint):
+        raise ValueError("each --checkpoint label must be given once")
+    for flag, pairs in (("--general-json", args.general_json), ("--domain-json", args.domain_json)):
+        unknown = [label for label, _ in pairs if label not in checkpoints]
+        if unknown:
+            raise ValueError(f"{flag} for unknown checkpoint label(s) {unknown}; labels are {list(checkpoints)}")
+    comparisons = args.compare or [c for c in DEFAULT_COMPARISONS if c[0] in checkpoints and c[1] in checkpoints]
+    for a, b in comparisons:
+        if a not in checkpoints or b not in checkpoints:
+            raise ValueError(f"--compare {a}:{b}: both must be checkpoint labels ({list(checkpoints)})")
+    paths = {}
+    to_run = args.run_domain and any(label not in dict(args.domain_json) for label in checkpoints)
+    to_run_general = args.run_general and any(label not in dict(args.general_json) for label in checkpoints)
+    if to_run or to_run_general:
+        for label, spec in checkpoints.items():
+            try:
+                paths[label] = str(resolve_model(spec))
+            except ModelNotFoundError as exc:
+                raise ValueError(f"--checkpoint {label}: {exc}") from None
+    if to_run_general and not _general_command_exists():
+        raise ValueError("--run-general: this installation has no `icegrt eval general`; give --general-json files")
+    return {
+        "checkpoints": checkpoints,
+        "comparisons": comparisons,
+        "general": {label: _read_json(label, path, "--general-json") for label, path in args.general_json},
+        "domain": {label: _read_json(label, path, "--domain-json") for label, path in args.domain_json},
+        "runs": [load_run(path) for path in args.run],
+    }
+
+
+def domain_plans(args: argparse.Namespace, inputs: dict[str, Any]) -> list[tuple[str, Any, dict[str, Path]]]:
+    """(label, plan, checked paths) of each domain evaluation to run; ValueError before any work."""
+    from training.evaluate.suite import DomainPlan
+
+    if not args.run_domain:
+        return []
+    first = inputs["comparisons"][0] if inputs["comparisons"] else None
+    limits = {k: getattr(args, f"{k}_limit") if getattr(args, f"{k}_limit") is not None else args.limit
+              for k in ("ads", "table", "chat")}
+    plans = []
+    for label, spec in inputs["checkpoints"].items():
+        if label in inputs["domain"]:
+            continue
+        versus = inputs["checkpoints"][first[1]] if first and label == first[0] and args.reward_model else None
+        plan = DomainPlan(model=spec, reward_model=args.reward_model, versus=versus,
+                          tasks=("ads", "table", "chat") if args.reward_model else ("ads", "table"),
+                          ads_limit=limits["ads"], table_limit=limits["table"], chat_limit=limits["chat"],
+                          concurrency=args.concurrency, enforce_eager=args.enforce_eager)
+        plans.append((label, plan, plan.check()))
+    return plans
+
+
+def _run_domain(plans: list[tuple[str, Any, dict[str, Path]]], inputs: dict[str, Any], out: Path) -> None:
+    from training.evaluate.suite import evaluate_domain
+
+    for label, plan, paths in plans:
+        report = asyncio.run(evaluate_domain(plan, paths))
+        report["command"] = f"icegrt eval report --run-domain, checkpoint {label}"
+        (out / f"domain_{label}.json").write_text(json.dumps(report, indent=2) + "\n")
+        inputs["domain"][label] = report
+
+
+def _run_general(args: argparse.Namespace, inputs: dict[str, Any], out: Path) -> None:
+    for label, spec in inputs["checkpoints"].items():
+        if label in inputs["general"]:
+            continue
+        target = out / f"general_{label}.json"
+        command = [sys.executable, "-m", "cli.main", "eval", "general", "--model", spec, "--output", str(target)]
+        if args.general_limit is not None:
+            command += ["--limit", str(args.general_limit)]
+        subprocess.run(command, check=True)
+        inputs["general"][label] = json.loads(target.read_text())
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """Exit 0 with results/NAME/ written; 2 for bad inputs (nothing run, nothing written)."""
+    from training.evaluate.domain_command import command_line
+    from training.evaluate.report import build_report
+    from training.evaluate.report_markdown import render_markdown
+    from training.evaluate.report_plots import plot_domain, plot_general, plot_training
+
+    try:
+        inputs = check_inputs(args)
+        plans = domain_plans(args, inputs)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if plans and args.reward_model is None:
+        print("note: no --reward-model, so the multi-turn chat evaluation is not run", file=sys.stderr)
+    out = args.results_dir / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    _run_domain(plans, inputs, out)
+    if args.run_general:
+        _run_general(args, inputs, out)
+    command = command_line(args)
+    general = {label: inputs["general"].get(label) for label in inputs["checkpoints"]}
+    domain = {label: inputs["domain"].get(label) for label in inputs["checkpoints"]}
+    report = build_report(args.name, command, inputs["checkpoints"], general, domain, inputs["runs"], inputs["comparisons"])
+    figures = {}
+    for key, plot, data in (("general", plot_general, report), ("domain", plot_domain, report),
+                            ("training", plot_training, inputs["runs"])):
+        if plot(data, out / f"{key}.png") is not None:
+            figures[key] = f"{key}.png"
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(render_markdown(report, figures))
+    (out / "command.txt").write_text(command + "\n")
+    print(f"wrote {out}/report.md, report.json, command.txt and {len(figures)} figure(s)")
+    return 0

@@ -1,0 +1,112 @@
+"""PNG figures of the evaluation report: grouped bars with stderr error bars, and training curves."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from training.evaluate.report import DOMAIN_METRICS
+
+# (stage, title, metric keys drawn together)
+TRAINING_PANELS = (
+    ("sft", "SFT loss", ("loss", "eval_loss")),
+    ("reward", "Reward model loss", ("loss", "eval_loss")),
+    ("reward", "Reward model accuracy", ("accuracy", "eval_accuracy")),
+    ("ppo", "PPO reward", ("reward", "reward_scaled", "eval_reward")),
+    ("ppo", "PPO KL (nats per reply)", ("kl",)),
+    ("ppo", "PPO KL coefficient", ("kl_coef",)),
+)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def grouped_bars(axes: Any, groups: list[str], series: dict[str, dict[str, tuple[float, float | None]]],
+                 ylabel: str) -> None:
+    """One group of bars per entry of `groups`, one bar per series (checkpoint), stderr as error bars."""
+    width = 0.8 / max(len(series), 1)
+    for i, (label, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        heights = [values[k][0] if k in values else math.nan for k in groups]
+        errors = [(values[k][1] or 0.0) if k in values else 0.0 for k in groups]
+        axes.bar(xs, heights, width, yerr=errors, capsize=2, label=label)
+    axes.set_xticks(range(len(groups)))
+    axes.set_xticklabels(groups, rotation=35, ha="right", fontsize=8)
+    axes.set_ylabel(ylabel)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize=8)
+
+
+def plot_general(report: dict[str, Any], path: Path) -> Path | None:
+    """Benchmarks grouped per task, and the general average, per checkpoint (None: nothing to plot)."""
+    series = {label: values for label, values in report["general"].items() if values}
+    if not series:
+        return None
+    plt = _pyplot()
+    tasks = sorted({k for values in series.values() for k in values if k != "average"})
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [4, 1]})
+    grouped_bars(left, tasks, series, "accuracy")
+    left.set_title("General benchmarks (± stderr)")
+    grouped_bars(right, ["average"], series, "accuracy")
+    right.set_title("General average")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def plot_domain(report: dict[str, Any], path: Path) -> Path | None:
+    """F1 and pass rates on one axis, the chat reward-model score (another scale) on its own."""
+    series = {label: values for label, values in report["domain"].items() if values}
+    if not series:
+        return None
+    plt = _pyplot()
+    present = [k for k in DOMAIN_METRICS if any(k in values for values in series.values())]
+    rates = [k for k in present if k != "chat_reward"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [4, 1]})
+    grouped_bars(left, rates, series, "score (0-1)")
+    left.set_title("Domain metrics (± stderr)")
+    grouped_bars(right, ["chat_reward"], series, "reward-model score")
+    right.set_title("Multi-turn chat")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def plot_training(runs: list[dict[str, Any]], path: Path) -> Path | None:
+    """One panel per TRAINING_PANELS entry; a stage without a run gets a panel that says so."""
+    if not runs:
+        return None
+    plt = _pyplot()
+    by_stage = {run["stage"]: run for run in runs}
+    figure, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    for ax, (stage, title, keys) in zip(axes.flat, TRAINING_PANELS, strict=True):
+        ax.set_title(title, fontsize=10)
+        run = by_stage.get(stage)
+        drawn = False
+        for key in keys if run else ():
+            points = [(r["step"], r[key]) for r in run["records"]
+                      if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) and math.isfinite(r[key])]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, marker="o" if key.startswith("eval_") or len(xs) < 20 else None, label=key)
+                drawn = True
+        if drawn:
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, f"no {stage} run given" if run is None else "not logged", ha="center", va="center",
+                    transform=ax.transAxes)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
