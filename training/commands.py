@@ -3,7 +3,8 @@
 Register with ``add_train_parser(subparsers)``. Each stage takes ``--config FILE`` (YAML) and
 one ``--kebab-case`` flag per field of its config class (flags win over the file). Exit codes:
 0 done, 1 the run diverged (its last good checkpoint is kept), 2 a configuration error found
-before any work, 130 interrupted (rerun the same command to resume).
+before any work, 130 interrupted (rerun the same command to resume). Under ``torchrun`` every
+rank runs the stage (:mod:`training.distributed`) and rank 0 alone prints the summary.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from common.config import add_settings_arguments
 from training.config import ConfigError, RewardConfig, SFTConfig, TrainConfig, load_config
+from training.distributed import teardown
 from training.ppo.config import PPOConfig
 
 STAGES: dict[str, tuple[type[TrainConfig], str, str]] = {
@@ -42,7 +45,8 @@ def run_train_command(args: argparse.Namespace) -> int:
 
     config_cls, target, _ = STAGES[args.train_stage]
     overrides = {k: v for k, v in vars(args).items() if k in config_cls.model_fields}
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
+    logging.basicConfig(level=logging.INFO if main_rank else logging.WARNING, format="%(message)s")
     try:
         config = load_config(config_cls, args.config, overrides)
         module_name, function_name = target.split(":")
@@ -64,5 +68,8 @@ def run_train_command(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise
-    print(json.dumps(summary, indent=2))
+    finally:
+        teardown()
+    if main_rank:
+        print(json.dumps(summary, indent=2))
     return 0

@@ -8,6 +8,10 @@ guard, metrics, evaluation, atomic checkpoints, plots, and an exact resume.
 Data order is a pure function of the step number (:class:`StepSampler`), and the optimizer,
 scheduler and random states are saved with each checkpoint, so a run killed at any moment and
 started again continues from its last checkpoint with the same step count and the same batches.
+
+Under ``torchrun`` (:mod:`training.distributed`) each rank takes its slice of every micro-batch,
+the loss is normalised by the global token or pair count and gradients are summed across ranks,
+so N processes take the step one process would; rank 0 alone logs, plots and checkpoints.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from training.config import TrainConfig
+from training.distributed import SINGLE, Distributed
 from training.models import apply_lora, is_peft, load_model, load_trainable_state, trainable_state
 from training.runs import MetricsLog, RunDir, capture_rng, plot_metrics, restore_rng
 
@@ -62,9 +67,10 @@ class Stage(Protocol):
 class StepSampler:
     """Example indices of each optimizer step: epochs of seeded permutations, cut into micro-batches."""
 
-    def __init__(self, n_examples: int, batch_size: int, grad_accum_steps: int, seed: int):
+    def __init__(self, n_examples: int, batch_size: int, grad_accum_steps: int, seed: int, dist: Distributed = SINGLE):
         assert n_examples > 0
         self.n, self.batch_size, self.accum, self.seed = n_examples, batch_size, grad_accum_steps, seed
+        self.dist = dist
         self._perms: dict[int, list[int]] = {}
 
     def _perm(self, epoch: int) -> list[int]:
@@ -78,7 +84,7 @@ class StepSampler:
         per_step = self.batch_size * self.accum
         positions = range(step * per_step, (step + 1) * per_step)
         indices = [self._perm(p // self.n)[p % self.n] for p in positions]
-        return [indices[i : i + self.batch_size] for i in range(0, per_step, self.batch_size)]
+        return [self.dist.shard(indices[i : i + self.batch_size]) for i in range(0, per_step, self.batch_size)]
 
     def epoch_of(self, step: int) -> float:
         return step * self.batch_size * self.accum / self.n
@@ -112,8 +118,10 @@ def build_optimizer(model: Any, config: TrainConfig, learning_rate: float | None
     return optimizer, scheduler
 
 
-def prepare_model(config: TrainConfig, run: RunDir, start_step: int, base: Path, kind: str, device: str) -> Any:
-    """The model to train: the base (plus fresh LoRA) for a new run, the last checkpoint for a resumed one."""
+def prepare_model(config: TrainConfig, run: RunDir, start_step: int, base: Path, kind: str, device: str,
+                  dist: Distributed = SINGLE) -> Any:
+    """The model to train: the base (plus fresh LoRA) for a new run, the last checkpoint for a resumed one
+    (the same on every rank: rank 0's parameters are broadcast)."""
     import torch
     from safetensors.torch import load_file
 
@@ -124,7 +132,9 @@ def prepare_model(config: TrainConfig, run: RunDir, start_step: int, base: Path,
         model = apply_lora(model, config, kind)
         if start_step:
             load_trainable_state(model, load_file(run.state_dir / TRAINABLE_FILE))
-    return model.to(device)
+    model = model.to(device)
+    dist.broadcast_parameters(model)
+    return model
 
 
 def finite_metrics(record: dict[str, Any]) -> dict[str, Any]:
@@ -132,23 +142,29 @@ def finite_metrics(record: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in record.items()}
 
 
-def _accumulate(model: Any, stage: Stage, micro_batches: list[Any]) -> dict[str, float]:
-    total = sum(stage.weight(m) for m in micro_batches)
-    sums: dict[str, float] = defaultdict(float)
+def _accumulate(model: Any, stage: Stage, micro_batches: list[Any], trainable: list[Any],
+                dist: Distributed) -> dict[str, float]:
+    """Backward over this rank's micro-batches, normalised by the global unit count; gradients summed over ranks."""
+    total = dist.sum(sum(stage.weight(m) for m in micro_batches))
+    sums: dict[str, float] = defaultdict(float, loss=0.0)
     for micro_batch in micro_batches:
         loss_sum, extra = stage.loss(model, micro_batch)
         (loss_sum / total).backward()
         sums["loss"] += loss_sum.item()
         for key, value in extra.items():
             sums[key] += value
+    dist.sum_grads(trainable)
+    sums = dist.sum_dict(dict(sums))
     return {**{k: v / total for k, v in sums.items()}, stage.unit: total}
 
 
-def divergence_error(run: RunDir, stage_name: str, step: int, what: str, value: float, limit: str) -> TrainingDiverged:
-    """Log the divergence to metrics.jsonl and build the error that stops the run."""
+def divergence_error(run: RunDir, stage_name: str, step: int, what: str, value: float, limit: str,
+                     dist: Distributed = SINGLE) -> TrainingDiverged:
+    """Log the divergence to metrics.jsonl (rank 0) and build the error that stops the run."""
     saved = run.saved_step()
     kept = f"the last good checkpoint (step {saved}) is kept in {run.checkpoint_dir}" if saved else "no checkpoint had been written yet"
-    MetricsLog(run.metrics_file).append(finite_metrics({"step": step, "event": "diverged", what: float(value)}))
+    if dist.is_main:
+        MetricsLog(run.metrics_file).append(finite_metrics({"step": step, "event": "diverged", what: float(value)}))
     return TrainingDiverged(
         f"{stage_name} stopped at step {step}: {what} is {value} ({limit}); {kept}. "
         "Lower learning_rate, lengthen the warmup or check the data, then rerun (it resumes from that checkpoint)."
@@ -178,8 +194,11 @@ def restore_state(run: RunDir, optimizer: Any, scheduler: Any, prefix: str = "")
 
 
 def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step: int,
-          stop_after: int | None = None, on_step: Callable[[int], None] | None = None) -> Evaluation | None:
+          stop_after: int | None = None, on_step: Callable[[int], None] | None = None,
+          dist: Distributed = SINGLE) -> Evaluation | None:
     """Optimize `model` from `start_step` to ``config.max_steps``; returns the last evaluation.
+
+    Under torchrun every rank calls this with its `dist`; the stage's sampler must shard with it.
 
     `stop_after` ends the loop after that step as a kill would (no extra checkpoint); tests use it.
 
@@ -196,21 +215,22 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         restore_rng(torch.load(run.state_dir / "rng.pt", weights_only=False))
     metrics, evaluation, started = MetricsLog(run.metrics_file), None, time.monotonic()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    bar = tqdm(total=config.max_steps, initial=start_step, desc=f"{stage.name}", unit="step", disable=not config.progress)
+    bar = tqdm(total=config.max_steps, initial=start_step, desc=f"{stage.name}", unit="step",
+               disable=not (config.progress and dist.is_main))
     model.train()
     for step in range(start_step + 1, config.max_steps + 1):
         # 1. forward and backward over this step's micro-batches, weighted by their units
-        record = _accumulate(model, stage, stage.micro_batches(step - 1))
+        record = _accumulate(model, stage, stage.micro_batches(step - 1), trainable, dist)
 
         # 2. divergence guard, before the optimizer touches the weights
         if not math.isfinite(record["loss"]) or record["loss"] > config.max_loss:
             bar.close()
-            raise divergence_error(run, stage.name, step, "loss", record["loss"], f"max_loss {config.max_loss}")
+            raise divergence_error(run, stage.name, step, "loss", record["loss"], f"max_loss {config.max_loss}", dist)
         limit = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, limit).item()
         if not math.isfinite(grad_norm):
             bar.close()
-            raise divergence_error(run, stage.name, step, "grad_norm", grad_norm, "not finite")
+            raise divergence_error(run, stage.name, step, "grad_norm", grad_norm, "not finite", dist)
 
         # 3. optimizer and learning-rate schedule
         record.update(grad_norm=grad_norm, lr=scheduler.get_last_lr()[0])
@@ -219,7 +239,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         optimizer.zero_grad(set_to_none=True)
 
         # 4. metrics and progress
-        if step % config.log_every == 0 or step == config.max_steps:
+        if dist.is_main and (step % config.log_every == 0 or step == config.max_steps):
             elapsed = round(time.monotonic() - started, 3)  # seconds of training in this process
             metrics.append(finite_metrics({"step": step, **record, "epoch": round(stage.sampler.epoch_of(step), 4),
                                     "elapsed_s": elapsed}))
@@ -231,12 +251,15 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
         if saving or (config.eval_every and step % config.eval_every == 0):
             evaluation = stage.evaluate(model)
             model.train()
-            metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in evaluation.metrics.items()}}))
+            if dist.is_main:
+                metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in evaluation.metrics.items()}}))
 
         # 6. atomic checkpoint and plots
         if saving:
-            _save(run, stage, model, optimizer, scheduler, step, evaluation)
-            plot_metrics(run.metrics_file, run.plots_dir)
+            if dist.is_main:
+                _save(run, stage, model, optimizer, scheduler, step, evaluation)
+                plot_metrics(run.metrics_file, run.plots_dir)
+            dist.barrier()  # no rank runs ahead of (or resumes from) a checkpoint rank 0 is still writing
         if on_step is not None:
             on_step(step)
         if final or (stop_after is not None and step >= stop_after):

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training import distributed
 from training.config import ConfigError, RewardConfig
 from training.data.chat import encode_prompt_response, pad_batch
+from training.distributed import SINGLE, Distributed
 from training.loop import Evaluation, StepSampler, prepare_model, train
 from training.models import REWARD_STATS, checkpoint_kind, is_peft, pick_device, resolve_start_model, save_checkpoint
 from training.runs import open_run
@@ -93,12 +95,13 @@ class RewardStage:
     tokenizer: Any
     device: str
     base: Path
+    dist: Distributed = SINGLE
     name: str = "reward"
     unit: str = "pairs"
 
     def __post_init__(self) -> None:
         c = self.config
-        self.sampler = StepSampler(len(self.train_pairs), c.batch_size, c.grad_accum_steps, c.seed)
+        self.sampler = StepSampler(len(self.train_pairs), c.batch_size, c.grad_accum_steps, c.seed, self.dist)
 
     def _batch(self, pairs: list[EncodedPair]) -> dict[str, Any]:
         """Chosen replies first, then rejected ones, in one padded batch of 2B sequences."""
@@ -201,22 +204,22 @@ def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str,
 
     # 1. everything that can be wrong, before any work
     base = _check_before_work(config)
-    device = pick_device(config)
+    dist, device = distributed.setup(pick_device(config), {"batch_size": config.batch_size})
 
     # 2. data: pairs, split, rendered replies
     tokenizer = load_tokenizer(base)
     train_pairs, eval_pairs, summary = prepare_pairs(config, tokenizer)
 
     # 3. the run directory: new, or resumed from its last checkpoint
-    run, start_step, already_complete = open_run(config, summary)
+    run, start_step, already_complete = open_run(config, summary, dist)
     if already_complete:
         return already_complete
 
     # 4. model with a scalar head: base (+LoRA) for a new run, last checkpoint for a resumed one
-    model = prepare_model(config, run, start_step, base, "reward", device)
+    model = prepare_model(config, run, start_step, base, "reward", device, dist)
 
     # 5. train on the Bradley-Terry loss
-    stage = RewardStage(config, train_pairs, eval_pairs, tokenizer, device, base)
-    evaluation = train(config, run, model, stage, start_step, stop_after=stop_after)
+    stage = RewardStage(config, train_pairs, eval_pairs, tokenizer, device, base, dist)
+    evaluation = train(config, run, model, stage, start_step, stop_after=stop_after, dist=dist)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
             "eval": evaluation.metrics if evaluation else None, "data": summary}

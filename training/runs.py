@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, TrainConfig, dump_config
+from training.distributed import SINGLE, Distributed
 
 log = logging.getLogger(__name__)
 
@@ -232,15 +233,26 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def open_run(config: Any, data_summary: dict[str, Any]) -> tuple[RunDir, int, dict[str, Any] | None]:
+def open_run(config: Any, data_summary: dict[str, Any], dist: Distributed = SINGLE) -> tuple[RunDir, int, dict[str, Any] | None]:
     """Create or resume `config`'s run directory and record its data summary.
 
     Returns the run, the step to start from, and, when the run already reached
     ``config.max_steps``, the summary a stage returns without doing any work (else None).
+    Under torchrun rank 0 opens the directory and every rank gets its step (or its ConfigError).
     """
     run = RunDir(config.run_dir())
-    start_step = run.open(config)
-    (run.path / "data.json").write_text(json.dumps(data_summary, indent=2))
+    start_step, error = 0, None
+    if dist.is_main:
+        try:
+            start_step = run.open(config)
+            (run.path / "data.json").write_text(json.dumps(data_summary, indent=2))
+        except ConfigError as exc:
+            if not dist.enabled:
+                raise
+            error = str(exc)
+    start_step, error = dist.broadcast((start_step, error))
+    if error is not None:
+        raise ConfigError(error)
     if start_step < config.max_steps:
         return run, start_step, None
     log.info("run %s is complete (step %d)", run.path, start_step)

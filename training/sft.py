@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training import distributed
 from training.config import ConfigError, SFTConfig
 from training.data.chat import IGNORE_INDEX, EncodedExample, encode_conversation, pad_batch
+from training.distributed import SINGLE, Distributed
 from training.loop import Evaluation, StepSampler, prepare_model, train
 from training.models import pick_device, resolve_start_model, save_checkpoint
 from training.runs import open_run
@@ -53,12 +55,13 @@ class SFTStage:
     tokenizer: Any
     device: str
     base: Path
+    dist: Distributed = SINGLE
     name: str = "sft"
     unit: str = "tokens"
 
     def __post_init__(self) -> None:
         c = self.config
-        self.sampler = StepSampler(len(self.train_examples), c.batch_size, c.grad_accum_steps, c.seed)
+        self.sampler = StepSampler(len(self.train_examples), c.batch_size, c.grad_accum_steps, c.seed, self.dist)
 
     def _batch(self, examples: list[EncodedExample]) -> dict[str, Any]:
         batch = pad_batch([e.input_ids for e in examples], self.tokenizer.pad_token_id, [e.labels for e in examples])
@@ -140,7 +143,7 @@ def run_sft(config: SFTConfig, stop_after: int | None = None) -> dict[str, Any]:
 
     # 1. everything that can be wrong, before any work
     base = _check_before_work(config)
-    device = pick_device(config)
+    dist, device = distributed.setup(pick_device(config), {"batch_size": config.batch_size})
 
     # 2. data: mix, held-out slice, assistant-only labels
     tokenizer = load_tokenizer(base)
@@ -148,15 +151,15 @@ def run_sft(config: SFTConfig, stop_after: int | None = None) -> dict[str, Any]:
     log.info("SFT data: %s", summary)
 
     # 3. the run directory: new, or resumed from its last checkpoint
-    run, start_step, already_complete = open_run(config, summary)
+    run, start_step, already_complete = open_run(config, summary, dist)
     if already_complete:
         return already_complete
 
     # 4. model: base (+LoRA) for a new run, last checkpoint for a resumed one
-    model = prepare_model(config, run, start_step, base, "causal_lm", device)
+    model = prepare_model(config, run, start_step, base, "causal_lm", device, dist)
 
     # 5. train
-    stage = SFTStage(config, train_set, eval_set, tokenizer, device, base)
-    evaluation = train(config, run, model, stage, start_step, stop_after=stop_after)
+    stage = SFTStage(config, train_set, eval_set, tokenizer, device, base, dist)
+    evaluation = train(config, run, model, stage, start_step, stop_after=stop_after, dist=dist)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
             "eval": evaluation.metrics if evaluation else None, "data": summary}

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -416,6 +417,9 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
     """
     # everything that can be wrong, before any work
     base, reward_path, rm_stats = check_before_work(config)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("PPO runs in one process: data-parallel PPO under torchrun is not implemented yet "
+                          "(SFT and reward training are); start it without torchrun")
     device = pick_device(config)
     tokenizer = load_tokenizer(base)
     if not getattr(tokenizer, "chat_template", None):
