@@ -83,6 +83,7 @@ def _ablation(tmp_path: Path, rm: Path, **changes) -> AblationConfig:
     return load_config(AblationConfig, CONFIGS / "ablate_tiny.yaml", settings)
 
 
+@pytest.mark.slow  # two tiny PPO runs with checkpoints, then a second call
 @needs_bundle
 def test_runner_trains_each_variant_writes_results_and_skips_finished(tmp_path, tiny_reward_checkpoint, monkeypatch):
     from training.ablate import runner
@@ -107,6 +108,7 @@ def test_runner_trains_each_variant_writes_results_and_skips_finished(tmp_path, 
     assert again["variants"]["full"]["summary"] == result["variants"]["full"]["summary"]
 
 
+@pytest.mark.slow  # a tiny PPO run until its first actor update
 @needs_bundle
 def test_a_diverged_variant_is_recorded_and_not_rerun(tmp_path, tiny_reward_checkpoint):
     from training.ablate import runner

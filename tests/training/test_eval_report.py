@@ -133,3 +133,21 @@ def test_difference_reading_and_general_average_by_hand():
                              "average": 0.6})
     assert values["b"] == (0.7, 0.04)
     assert values["average"][0] == 0.6 and values["average"][1] == pytest.approx(0.025)  # sqrt(.03^2+.04^2)/2
+
+
+def test_run_domain_plans_judge_ppo_against_sft_and_skip_given_jsons(tmp_path, inputs, tiny_reward_checkpoint):
+    from cli.main import build_parser
+    from training.evaluate.report_command import check_inputs, domain_plans
+
+    args = build_parser().parse_args([
+        "eval", "report", "--name", "plan", "--checkpoint", "base=tiny", "--checkpoint", "sft=tiny",
+        "--checkpoint", "ppo=tiny", "--domain-json", f"base={inputs['domain_base']}", "--run-domain",
+        "--reward-model", str(tiny_reward_checkpoint), "--limit", "3", "--chat-limit", "1"])
+    plans = {label: plan for label, plan, _ in domain_plans(args, check_inputs(args))}
+    assert list(plans) == ["sft", "ppo"]  # base came as a JSON
+    assert plans["ppo"].versus == "tiny" and plans["sft"].versus is None
+    assert plans["ppo"].tasks == ("ads", "table", "chat")
+    assert (plans["ppo"].ads_limit, plans["ppo"].table_limit, plans["ppo"].chat_limit) == (3, 3, 1)
+    args.reward_model = "tiny"  # a causal LM is no judge: refused before any engine starts
+    with pytest.raises(ValueError, match="must be a reward one"):
+        domain_plans(args, check_inputs(args))
