@@ -416,10 +416,10 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
         TrainingDiverged: a NaN/inf or too large loss, gradient or reward (last checkpoint kept).
     """
     # everything that can be wrong, before any work
-    base, reward_path, rm_stats = check_before_work(config)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("PPO runs in one process: data-parallel PPO under torchrun is not implemented yet "
                           "(SFT and reward training are); start it without torchrun")
+    base, reward_path, rm_stats = check_before_work(config)
     device = pick_device(config)
     tokenizer = load_tokenizer(base)
     if not getattr(tokenizer, "chat_template", None):
