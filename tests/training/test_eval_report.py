@@ -151,3 +151,14 @@ def test_run_domain_plans_judge_ppo_against_sft_and_skip_given_jsons(tmp_path, i
     args.reward_model = "tiny"  # a causal LM is no judge: refused before any engine starts
     with pytest.raises(ValueError, match="must be a reward one"):
         domain_plans(args, check_inputs(args))
+
+
+def test_a_domain_plan_is_recorded_as_the_command_that_repeats_it(tmp_path):
+    from cli.main import build_parser
+    from training.evaluate.domain_command import plan_command, plan_from_args
+
+    argv = ["eval", "domain", "--model", "m", "--reward-model", "rm", "--versus", "v", "--tasks", "ads,chat",
+            "--ads-limit", "3", "--chat-limit", "2", "--enforce-eager", "--output", str(tmp_path / "d.json")]
+    plan = plan_from_args(build_parser().parse_args(argv))
+    again = build_parser().parse_args(plan_command(plan, tmp_path / "d.json").split()[1:])
+    assert plan_from_args(again) == plan

@@ -61,6 +61,18 @@ def plan_from_args(args: argparse.Namespace) -> Any:
                       seed=args.seed)
 
 
+def plan_command(plan: Any, output: Path) -> str:
+    """The ``icegrt eval domain`` command that runs `plan` on its own."""
+    argv = ["icegrt", "eval", "domain", "--model", plan.model, "--tasks", ",".join(plan.tasks)]
+    for flag, value in (("--reward-model", plan.reward_model), ("--versus", plan.versus),
+                        ("--ads-limit", plan.ads_limit), ("--table-limit", plan.table_limit),
+                        ("--chat-limit", plan.chat_limit)):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["--concurrency", str(plan.concurrency)] + (["--enforce-eager"] if plan.enforce_eager else [])
+    return shlex.join([*argv, "--output", str(output)])
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The command that made a report, as a user would type it."""
     return shlex.join(["icegrt", *getattr(args, "argv", sys.argv[1:])])

@@ -142,12 +142,14 @@ def domain_plans(args: argparse.Namespace, inputs: dict[str, Any]) -> list[tuple
 
 
 def _run_domain(plans: list[tuple[str, Any, dict[str, Path]]], inputs: dict[str, Any], out: Path) -> None:
+    from training.evaluate.domain_command import plan_command
     from training.evaluate.suite import evaluate_domain
 
     for label, plan, paths in plans:
+        target = out / f"domain_{label}.json"
         report = asyncio.run(evaluate_domain(plan, paths))
-        report["command"] = f"icegrt eval report --run-domain, checkpoint {label}"
-        (out / f"domain_{label}.json").write_text(json.dumps(report, indent=2) + "\n")
+        report["command"] = plan_command(plan, target)
+        target.write_text(json.dumps(report, indent=2) + "\n")
         inputs["domain"][label] = report
 
 
@@ -159,6 +161,8 @@ def _run_general(args: argparse.Namespace, inputs: dict[str, Any], out: Path) ->
         command = [sys.executable, "-m", "cli.main", "eval", "general", "--model", spec, "--output", str(target)]
         if args.general_limit is not None:
             command += ["--limit", str(args.general_limit)]
+        if args.enforce_eager:
+            command.append("--enforce-eager")
         subprocess.run(command, check=True)
         inputs["general"][label] = json.loads(target.read_text())
 
