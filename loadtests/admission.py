@@ -261,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {"name": args.name, "command": command, "machine": machine(), "note": args.note,
                "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     extra = {"overload": ("--max-num-seqs", str(args.capacity), "--max-queued-requests", str(args.capacity)),
-             "neighbour": ("--api-key", f"{KEY_A},{KEY_B}", "--rate-limit-rpm", str(args.rate_limit_rpm))}
+             "neighbour": ("--api-key", KEY_A, KEY_B, "--rate-limit-rpm", str(args.rate_limit_rpm))}
     run = {"overload": overload, "neighbour": neighbour}
     with tempfile.TemporaryDirectory(prefix="icegrt-admission-") as scratch:
         for name in args.benchmarks:
