@@ -47,6 +47,12 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _prefix_hits(summary: dict) -> str:
+    """vLLM's prefix-cache hit rate over the run (tokens), where the server reports it."""
+    rate = (summary.get("prefix_cache") or {}).get("hit_rate")
+    return "-" if rate is None else f"{rate:.0%}"
+
+
 def _errors(summary: dict) -> str:
     text = ", ".join(f"{k}: {v}" for k, v in summary["errors_by_status"].items())
     return f"{summary['completed']}/{summary['planned']}" + (f" ({text})" if text else "")
@@ -79,11 +85,12 @@ def markdown(results: dict) -> str:
         if info.get("error"):
             lines += ["", f"**{server}** did not run: {info['error']}"]
     for scenario, loads in _by_scenario(results["runs"]).items():
-        lines += ["", f"## {scenario}", "", "| load | server | " + " | ".join(c for c, _, _ in FIGURES) + " | ok |",
-                  "|" + "---|" * (len(FIGURES) + 3)]
+        lines += ["", f"## {scenario}", "",
+                  "| load | server | " + " | ".join(c for c, _, _ in FIGURES) + " | prefix cache hits | ok |",
+                  "|" + "---|" * (len(FIGURES) + 4)]
         for label, servers in loads.items():
             for server, s in servers.items():
-                cells = [_fmt(figure(s, key, stat)) for _, key, stat in FIGURES]
+                cells = [_fmt(figure(s, key, stat)) for _, key, stat in FIGURES] + [_prefix_hits(s)]
                 lines.append(f"| {label} | {server} | " + " | ".join(cells) + f" | {_errors(s)} |")
         if not any(base in servers for servers in loads.values() for base in BASELINES):
             continue  # nothing to compare with (the mix scenario runs on this server only)

@@ -48,7 +48,9 @@ def test_report_ratios_and_plot(tmp_path):
         return {"server": server, "scenario": scenario, "label": "c=1", "mode": "concurrency", "summary": s}
 
     runs = [run("icegrt", "streaming", summary(100, 50, 1000)), run("vllm", "streaming", summary(125, 40, 800)),
-            run("hf", "streaming", summary(20, 100, 4000)), run("icegrt", "mix", summary(80, None, 2000))]
+            run("hf", "streaming", summary(20, 100, 4000)),
+            run("icegrt", "mix", {**summary(80, None, 2000), "prefix_cache": {"queries": 100, "hits": 94,
+                                                                                "hit_rate": 0.94}})]
     results = {"name": "t", "command": "python -m loadtests.compare --quick", "machine": {"nproc": 2},
                "settings": {"model": "m", "dtype": "float32", "max_tokens": 16, "num_prompts": 4,
                             "max_duration_s": 60}, "servers": {"hf": {"error": "exited with 1"}}, "runs": runs}
@@ -58,6 +60,7 @@ def test_report_ratios_and_plot(tmp_path):
     # out tok/s ours/vllm 0.80, ours/hf 5.00; TTFT p50 1.25, 0.50; TPOT 1.00, 1.00; E2E 1.25, 0.25 (twice: p50, p99)
     assert "| c=1 | 0.80 | 5.00 | 1.25 | 0.50 | 1.00 | 1.00 | 1.25 | 0.25 | 1.25 | 0.25 |" in text
     assert "## mix" in text and "| c=1 | n/a" not in text  # mix runs on ours only: no ratios
+    assert "| 94% | 4/4 |" in text and "| - | 4/4 |" in text  # prefix-cache hits where the server reports them
     assert "**hf** did not run: exited with 1" in text
     assert (tmp_path / "latency_vs_throughput.png") in written
     assert (tmp_path / "latency_vs_throughput.png").read_bytes()[:4] == b"\x89PNG"
