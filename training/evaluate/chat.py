@@ -130,11 +130,16 @@ def score_transcripts(reward_model: tuple[Any, Any], transcripts: Sequence[dict[
     from training.ppo.prompts import Prompt
     from training.ppo.rewards import reward_model_scores
 
+    from tqdm import tqdm
+
     model, tokenizer = reward_model
     scored = [t for t in transcripts if "reply" in t]
-    prompts = [Prompt(messages=tuple(t["messages"]), source=t["set"], id=t["id"]) for t in scored]
-    values = reward_model_scores(model, tokenizer, prompts, [t["reply"] for t in scored], max_seq_len, batch_size,
-                                 "cpu").tolist() if scored else []
+    values: list[float] = []
+    for start in tqdm(range(0, len(scored), 4 * batch_size), desc="reward model", unit="chunk"):
+        chunk = scored[start : start + 4 * batch_size]
+        prompts = [Prompt(messages=tuple(t["messages"]), source=t["set"], id=t["id"]) for t in chunk]
+        values += reward_model_scores(model, tokenizer, prompts, [t["reply"] for t in chunk], max_seq_len,
+                                      batch_size, "cpu").tolist()
     by_id = dict(zip((t["id"] for t in scored), values, strict=True))
     return [by_id.get(t["id"]) for t in transcripts]
 
