@@ -62,3 +62,21 @@ def test_tuning_means_and_ratios_to_both_references(tmp_path: Path):
 def test_thread_config_only_with_more_than_one_cpu():
     assert "+threads" not in cpu_tuning.configs(1)
     assert cpu_tuning.configs(2)[0] == "vllm-defaults" and "+threads" in cpu_tuning.configs(2)
+
+
+def test_paired_ratios_per_pair_with_median_and_range():
+    from loadtests import paired
+
+    def s(tok: float, ttft: float | None) -> dict:
+        return {"output_throughput": tok, "ttft_ms": {"p50": ttft} if ttft else None, "e2e_ms": {"p99": 100.0}}
+
+    pairs = [{"icegrt": s(90, 10), "vllm": s(100, 10)}, {"icegrt": s(110, 12), "vllm": s(100, 10)},
+             {"icegrt": s(100, None), "vllm": s(100, 10)}]
+    ratios = paired.pair_ratios(pairs)
+    assert ratios["out tok/s"] == {"pairs": [0.9, 1.1, 1.0], "median": 1.0, "min": 0.9, "max": 1.1}
+    assert ratios["TTFT p50"]["pairs"] == [1.0, 1.2]  # the pair without a TTFT is skipped
+    results = {"name": "p", "command": "c", "note": "", "machine": MACHINE,
+               "settings": {"scenario": "streaming", "max_tokens": 32, "repeats": 3},
+               "points": {"c=1": {"pairs": pairs, "ratios": ratios}}}
+    assert "| c=1 | 1.00 [0.90, 1.10] | 1.10 [1.00, 1.20] | 1.00 [1.00, 1.00] | 100.0 | 100.0 | 11.0 | 10.0 |" \
+        in paired.render(results)
