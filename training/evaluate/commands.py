@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from training.evaluate.domain_command import add_domain_arguments, add_engine_arguments, run_domain_command
+from training.evaluate.general.command import add_general_parser
 from training.evaluate.report_command import add_report_parser
 
 
@@ -32,6 +33,7 @@ def add_eval_parser(subparsers) -> None:
     add_domain_arguments(domain)
     domain.set_defaults(handler=run_domain_command)
     add_report_parser(sub)
+    add_general_parser(sub)
 
 
 async def _with_engine(args: argparse.Namespace, run):

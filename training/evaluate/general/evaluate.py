@@ -1,0 +1,84 @@
+"""Requests in, per-task scores out: every log-likelihood request of every selected task goes
+to the backend in one call (vLLM batches them all), generations in a second call."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from training.evaluate.general.backend import Backend
+from training.evaluate.general.metrics import (choice_predictions, exact_match, flexible_answer, mean_and_stderr,
+                                               strict_answer)
+from training.evaluate.general.tasks import GSM8K_STOP, ChoiceDoc, Doc, GenerationDoc, Task, WordDoc
+
+GSM8K_MAX_TOKENS = 256
+"""lm-eval's default ``max_gen_toks``."""
+
+
+def loglikelihood_requests(doc: Doc) -> list[tuple[str, str]]:
+    if isinstance(doc, ChoiceDoc):
+        return list(zip(doc.contexts, doc.continuations))
+    if isinstance(doc, WordDoc):
+        return [(doc.context, doc.continuation)]
+    return []
+
+
+def _metric(name: str, values: Sequence[float]) -> dict:
+    mean, stderr = mean_and_stderr(values)
+    return {name: mean, f"{name}_stderr": stderr}
+
+
+def score_choices(docs: Sequence[ChoiceDoc], results: Sequence[Sequence[tuple[float, bool]]]) -> dict:
+    acc, acc_norm = [], []
+    for doc, doc_results in zip(docs, results):
+        pred, pred_norm = choice_predictions([ll for ll, _ in doc_results], doc.lengths)
+        acc.append(float(pred == doc.gold))
+        acc_norm.append(float(pred_norm == doc.gold))
+    return {**_metric("acc", acc), **_metric("acc_norm", acc_norm)}
+
+
+def score_words(results: Sequence[Sequence[tuple[float, bool]]]) -> dict:
+    """LAMBADA: acc is greedy match of the last word; perplexity is exp of its mean negative log-likelihood."""
+    lls = [r[0][0] for r in results]
+    return {**_metric("acc", [float(r[0][1]) for r in results]), "perplexity": math.exp(-sum(lls) / len(lls))}
+
+
+def score_generations(docs: Sequence[GenerationDoc], outputs: Sequence[str]) -> dict:
+    """GSM8K: exact match of the strict answer; ``acc`` repeats it so every task has ``acc``."""
+    strict = [float(exact_match(strict_answer(o), d.answer)) for d, o in zip(docs, outputs)]
+    flexible = [float(exact_match(flexible_answer(o), d.answer)) for d, o in zip(docs, outputs)]
+    scores = _metric("exact_match", strict)
+    return {**scores, "acc": scores["exact_match"], "acc_stderr": scores["exact_match_stderr"],
+            **_metric("exact_match_flexible", flexible)}
+
+
+def evaluate(tasks: Sequence[Task], docs: Mapping[str, Sequence[Doc]], backend: Backend) -> dict[str, dict]:
+    """Scores per task name: the metrics of its kind, ``n`` and ``metric`` (the primary one)."""
+    requests, spans = [], {}
+    for task in tasks:
+        for i, doc in enumerate(docs[task.name]):
+            doc_requests = loglikelihood_requests(doc)
+            spans[task.name, i] = (len(requests), len(requests) + len(doc_requests))
+            requests.extend(doc_requests)
+    results = backend.loglikelihood(requests) if requests else []
+    generation_tasks = [t for t in tasks if t.kind == "generation"]
+    prompts = [d.prompt for t in generation_tasks for d in docs[t.name]]
+    outputs = iter(backend.generate(prompts, max_tokens=GSM8K_MAX_TOKENS, stop=GSM8K_STOP) if prompts else [])
+
+    scores = {}
+    for task in tasks:
+        task_docs = docs[task.name]
+        per_doc = [results[slice(*spans[task.name, i])] for i in range(len(task_docs))]
+        if task.kind == "choice":
+            task_scores = score_choices(task_docs, per_doc)
+        elif task.kind == "word":
+            task_scores = score_words(per_doc)
+        else:
+            task_scores = score_generations(task_docs, [next(outputs) for _ in task_docs])
+        scores[task.name] = {**task_scores, "n": len(task_docs), "metric": task.metric}
+    return scores
+
+
+def average(scores: Mapping[str, dict]) -> float:
+    """Mean over tasks of each task's primary metric."""
+    return sum(s[s["metric"]] for s in scores.values()) / len(scores)
