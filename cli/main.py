@@ -12,6 +12,8 @@ from server.commands import add_serve_parser
 from server.feedback.commands import add_data_parser
 from training.commands import add_train_parser
 from training.evaluate.commands import add_eval_parser
+from training.rank.commands import add_rank_parser
+from training.sample import add_sample_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ads_parser(subparsers)
     add_train_parser(subparsers)
     add_eval_parser(subparsers)
+    add_sample_parser(subparsers)
+    add_rank_parser(subparsers)
     add_ablate_parser(subparsers)
     return parser
 

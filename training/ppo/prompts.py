@@ -16,7 +16,7 @@ seeded order are held out for evaluation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from training.config import ConfigError
@@ -33,6 +33,8 @@ class Prompt:
     input_ids: tuple[int, ...] = ()
     gold: Any = field(default=None, compare=False)
     """Task reference for a task reward (ad_compliance: the :class:`LabelledAd`), else None."""
+    reference: str | None = field(default=None, compare=False)
+    """The source's own reply to the prompt (the SFT target, or the preferred reply), if any."""
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -58,7 +60,8 @@ def _sft_prompts(config: PPOConfig) -> list[Prompt]:
         messages = list(conversation.messages)
         last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
         gold = ads.get(conversation.id) if conversation.source == "ad_compliance" else None
-        prompts.append(Prompt(tuple(messages[:last]), conversation.source, conversation.id, gold=gold))
+        prompts.append(Prompt(tuple(messages[:last]), conversation.source, conversation.id, gold=gold,
+                              reference=messages[last]["content"]))
     return prompts
 
 
@@ -73,7 +76,8 @@ def _preference_prompts(config: PPOConfig) -> list[Prompt]:
         key = json.dumps(pair.prompt, sort_keys=True)
         if key not in seen:
             seen.add(key)
-            prompts.append(Prompt(tuple(pair.prompt), pair.source or "preference", f"preference-{index}"))
+            prompts.append(Prompt(tuple(pair.prompt), pair.source or "preference", f"preference-{index}",
+                                  reference=pair.chosen))
     random.Random(config.seed).shuffle(prompts)
     return prompts
 
@@ -94,19 +98,28 @@ def check_prompt_sources(config: PPOConfig) -> None:
         raise ConfigError(f"PPO prompts: {exc}") from None
 
 
+def draw_prompts(config: PPOConfig) -> list[Prompt]:
+    """The prompts of ``config.prompt_source``, untokenized, in their seeded order.
+
+    Reads only ``prompt_source``, ``prompt_mix``, ``preference_prompts`` and ``seed`` (so
+    `icegrt sample` passes its own settings).
+    """
+    return _sft_prompts(config) if config.prompt_source == "sft" else _preference_prompts(config)
+
+
 def load_prompts(config: PPOConfig, tokenizer: Any) -> tuple[list[Prompt], list[Prompt], dict[str, Any]]:
     """Train and held-out prompts (tokenized, within the length budget) and a summary.
 
     Raises:
         ConfigError: fewer than rollout_batch_size train prompts fit, or too few for eval_prompts.
     """
-    drawn = _sft_prompts(config) if config.prompt_source == "sft" else _preference_prompts(config)
+    drawn = draw_prompts(config)
     budget = config.max_seq_len - config.max_new_tokens
     kept = []
     for prompt in drawn:
         ids = render_prompt(tokenizer, prompt.messages)
         if len(ids) <= budget:
-            kept.append(Prompt(prompt.messages, prompt.source, prompt.id, tuple(ids), prompt.gold))
+            kept.append(replace(prompt, input_ids=tuple(ids)))
     held_out, train = kept[: config.eval_prompts], kept[config.eval_prompts :]
     if len(train) < config.rollout_batch_size:
         raise ConfigError(
