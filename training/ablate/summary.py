@@ -93,12 +93,14 @@ def plot_curves(runs: dict[str, Path], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     figure, (reward_ax, kl_ax) = plt.subplots(1, 2, figsize=(12, 4))
-    for name, metrics_file in runs.items():
+    markers = "osD^v<>"  # variants that coincide stay visible
+    for index, (name, metrics_file) in enumerate(runs.items()):
         records = [r for r in step_records(metrics_file)
                    if r["reward"] is not None and r["kl"] is not None]
         steps = [r["step"] for r in records]
-        reward_ax.plot(steps, [r["reward"] for r in records], marker="o", label=name)
-        kl_ax.plot(steps, [r["kl"] for r in records], marker="o", label=name)
+        style = {"marker": markers[index % len(markers)], "markersize": 9 - index, "label": name, "alpha": 0.85}
+        reward_ax.plot(steps, [r["reward"] for r in records], **style)
+        kl_ax.plot(steps, [r["kl"] for r in records], **style)
     for ax, title in ((reward_ax, "reward (raw score)"), (kl_ax, "KL (nats per reply)")):
         ax.set_title(title)
         ax.set_xlabel("PPO step")
