@@ -67,9 +67,18 @@ def check_refusals(results: Sequence[RequestResult]) -> dict:
     }
 
 
-def rejected_total(base_url: str) -> float:
-    """``icegrt_rejected_requests_total`` summed over reasons."""
-    return counters(httpx.get(f"{base_url}/metrics", timeout=30).text).get("icegrt_rejected_requests", 0.0)
+def refusal_counts(base_url: str) -> dict[str, float]:
+    """Refusals counted by the server, and how many it answered within 50 ms by its own clock.
+
+    Refused requests are recorded under route ``unrouted`` in
+    ``icegrt_request_duration_seconds`` (middleware start to last byte): its 0.05 s bucket
+    against the client's figure separates time inside the server from queueing outside it
+    (CPU, connection accept, the load generator itself).
+    """
+    text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    return {"rejected": counters(text).get("icegrt_rejected_requests", 0.0),
+            "unrouted": bucket_count(text, "icegrt_request_duration_seconds", "+Inf", route="unrouted"),
+            "unrouted_within_50ms": bucket_count(text, "icegrt_request_duration_seconds", "0.05", route="unrouted")}
 
 
 def chats(count: int, model: str, max_tokens: int, seed: int) -> list[RequestSpec]:
@@ -100,16 +109,18 @@ async def overload(base_url: str, model: str, args: argparse.Namespace) -> dict:
     rate = OVERLOAD_FACTOR * at_capacity["request_throughput"]
     print(f"[admission] at capacity {capacity}: p99 {p99(at_capacity)} ms, {at_capacity['request_throughput']} "
           f"req/s; offering {rate:.2f} req/s", flush=True)
-    before = rejected_total(base_url)
+    before = refusal_counts(base_url)
     over_specs = chats(OVERLOAD_FACTOR * args.num_prompts, model, args.max_tokens, args.seed + 1)
     over_results, over_duration = await _load(base_url, None, over_specs, LoadPoint(rate=rate), args.max_duration,
                                               args.seed)
-    counted = rejected_total(base_url) - before
+    after = refusal_counts(base_url)
+    counted = after["rejected"] - before["rejected"]
+    server_side = {k: int(after[k] - before[k]) for k in ("unrouted", "unrouted_within_50ms")}
     overloaded = summarize(over_results, over_duration, len(over_specs))
     checks = check_refusals(over_results)
     report = {
         "capacity": capacity, "offered_rate": round(rate, 3), "at_capacity": at_capacity, "overloaded": overloaded,
-        "checks": checks, "rejected_counted_in_metrics": int(counted),
+        "checks": checks, "rejected_counted_in_metrics": int(counted), "server_side_refusals": server_side,
         "admitted_p99_ratio": ratio(p99(overloaded), p99(at_capacity)),
         "refusal_max_ms": max((round(r.latency * 1000, 1) for r in over_results
                                if r.status in REFUSALS and r.latency is not None), default=None),
@@ -208,6 +219,9 @@ def render(results: dict) -> str:
             f"{ch['other_errors'] or 'none'}",
             f"- refusals without Retry-After: {ch['without_retry_after']}; not in the OpenAI envelope: "
             f"{ch['bad_envelope']}; counted in icegrt_rejected_requests_total: {over['rejected_counted_in_metrics']}",
+            *([f"- by the server's own clock (icegrt_request_duration_seconds, route unrouted): "
+               f"{over['server_side_refusals']['unrouted_within_50ms']} of {over['server_side_refusals']['unrouted']}"
+               " refusals answered within 50 ms"] if over.get("server_side_refusals") else []),
             ""]
     if nb := results.get("neighbour"):
         alone, flood = nb["b_alone"], nb["b_with_a_flooding"]

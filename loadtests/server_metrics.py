@@ -45,3 +45,14 @@ def prefix_cache(before: dict[str, float] | None, after: dict[str, float] | None
     queries = after[PREFIX_QUERIES] - before.get(PREFIX_QUERIES, 0.0)
     hits = after.get(PREFIX_HITS, 0.0) - before.get(PREFIX_HITS, 0.0)
     return {"queries": int(queries), "hits": int(hits), "hit_rate": round(hits / queries, 4) if queries else None}
+
+
+def bucket_count(text: str, name: str, le: str, **labels: str) -> float:
+    """Cumulative count of histogram `name` at bucket `le` for samples carrying `labels`, summed."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (sample.name == f"{name}_bucket" and sample.labels.get("le") == le
+                    and all(sample.labels.get(k) == v for k, v in labels.items())):
+                total += sample.value
+    return total

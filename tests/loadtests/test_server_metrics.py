@@ -30,3 +30,19 @@ def test_prefix_cache_delta_and_hit_rate():
     assert prefix_cache(counters(BEFORE), counters(BEFORE))["hit_rate"] is None  # nothing queried
     assert prefix_cache(None, counters(after)) is None  # a server without /metrics
     assert prefix_cache({}, {"other": 1.0}) is None
+
+
+def test_bucket_count_by_labels():
+    from loadtests.server_metrics import bucket_count
+
+    text = """\
+# TYPE icegrt_request_duration_seconds histogram
+icegrt_request_duration_seconds_bucket{le="0.05",route="unrouted"} 7.0
+icegrt_request_duration_seconds_bucket{le="+Inf",route="unrouted"} 9.0
+icegrt_request_duration_seconds_bucket{le="0.05",route="/v1/chat/completions"} 1.0
+icegrt_request_duration_seconds_count{route="unrouted"} 9.0
+icegrt_request_duration_seconds_sum{route="unrouted"} 0.4
+"""
+    assert bucket_count(text, "icegrt_request_duration_seconds", "0.05", route="unrouted") == 7.0
+    assert bucket_count(text, "icegrt_request_duration_seconds", "+Inf", route="unrouted") == 9.0
+    assert bucket_count(text, "icegrt_request_duration_seconds", "0.05") == 8.0
