@@ -87,10 +87,15 @@ def test_evaluate_routes_results_to_their_tasks():
         "gen": [GenerationDoc("Q 12", "12"), GenerationDoc("Q 34", "35"), GenerationDoc("Q 56", "56")],
     }
     backend = FakeBackend()
-    scores = evaluate([choice, word, gen], docs, backend)
+    samples: list[dict] = []
+    scores = evaluate([choice, word, gen], docs, backend, samples)
     assert len(backend.requests) == 6 and backend.prompts == ["Q 12", "Q 34", "Q 56"]
     assert scores["mc"]["acc"] == 0.5 and scores["mc"]["acc_norm"] == 0.0 and scores["mc"]["n"] == 2
     assert scores["word"]["acc"] == 0.5 and scores["word"]["perplexity"] == pytest.approx(math.exp(4.5))
     assert scores["gen"]["exact_match"] == pytest.approx(2 / 3) and scores["gen"]["acc"] == scores["gen"]["exact_match"]
     assert scores["gen"]["metric"] == "exact_match" and "acc_norm" not in scores["gen"]
     assert average(scores) == pytest.approx((0.0 + 0.5 + 2 / 3) / 3)
+    assert [(r["task"], r["index"]) for r in samples] == [("mc", 0), ("mc", 1), ("word", 0), ("word", 1),
+                                                          ("gen", 0), ("gen", 1), ("gen", 2)]
+    assert samples[1] == {"task": "mc", "index": 1, "loglikelihoods": [-1.0, -4.0], "greedy": [False, False], "gold": 1}
+    assert samples[5]["strict"] == "34" and samples[5]["answer"] == "35"

@@ -44,6 +44,8 @@ def add_general_parser(sub) -> None:
                         help="hf backend: padded tokens per forward pass (bounds memory)")
     parser.add_argument("--enforce-eager", action="store_true", help="vllm backend: skip torch.compile (faster start)")
     parser.add_argument("--output", type=Path, default=None, help="Also write the report as JSON here")
+    parser.add_argument("--samples", type=Path, default=None,
+                        help="Also write one JSON line per example (log-likelihoods or generation) here")
     parser.set_defaults(handler=run_general)
 
 
@@ -66,7 +68,8 @@ def run_general(args: argparse.Namespace) -> int:
         return 2
     backend = build_backend(args.backend, model_path, enforce_eager=args.enforce_eager, batch_tokens=args.batch_tokens)
     try:
-        scores = evaluate(tasks, docs, backend)
+        samples: list[dict] | None = [] if args.samples else None
+        scores = evaluate(tasks, docs, backend, samples)
     finally:
         backend.close()
     report = {
@@ -83,4 +86,7 @@ def run_general(args: argparse.Namespace) -> int:
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text + "\n")
+    if args.samples:
+        args.samples.parent.mkdir(parents=True, exist_ok=True)
+        args.samples.write_text("".join(json.dumps(record) + "\n" for record in samples))
     return 0

@@ -52,8 +52,12 @@ def score_generations(docs: Sequence[GenerationDoc], outputs: Sequence[str]) -> 
             **_metric("exact_match_flexible", flexible)}
 
 
-def evaluate(tasks: Sequence[Task], docs: Mapping[str, Sequence[Doc]], backend: Backend) -> dict[str, dict]:
-    """Scores per task name: the metrics of its kind, ``n`` and ``metric`` (the primary one)."""
+def evaluate(tasks: Sequence[Task], docs: Mapping[str, Sequence[Doc]], backend: Backend,
+             samples: list[dict] | None = None) -> dict[str, dict]:
+    """Scores per task name: the metrics of its kind, ``n`` and ``metric`` (the primary one).
+
+    When `samples` is a list, one record per example is appended to it (task, index, the
+    backend's results or generation, gold), for checking against another harness."""
     requests, spans = [], {}
     for task in tasks:
         for i, doc in enumerate(docs[task.name]):
@@ -69,14 +73,26 @@ def evaluate(tasks: Sequence[Task], docs: Mapping[str, Sequence[Doc]], backend: 
     for task in tasks:
         task_docs = docs[task.name]
         per_doc = [results[slice(*spans[task.name, i])] for i in range(len(task_docs))]
+        task_outputs = [next(outputs) for _ in task_docs] if task.kind == "generation" else []
         if task.kind == "choice":
             task_scores = score_choices(task_docs, per_doc)
         elif task.kind == "word":
             task_scores = score_words(per_doc)
         else:
-            task_scores = score_generations(task_docs, [next(outputs) for _ in task_docs])
+            task_scores = score_generations(task_docs, task_outputs)
+        if samples is not None:
+            samples.extend(_sample_records(task, task_docs, per_doc, task_outputs))
         scores[task.name] = {**task_scores, "n": len(task_docs), "metric": task.metric}
     return scores
+
+
+def _sample_records(task: Task, docs: Sequence[Doc], per_doc: Sequence[Sequence[tuple[float, bool]]],
+                    outputs: Sequence[str]) -> list[dict]:
+    if task.kind == "generation":
+        return [{"task": task.name, "index": i, "output": o, "answer": d.answer, "strict": strict_answer(o)}
+                for i, (d, o) in enumerate(zip(docs, outputs))]
+    return [{"task": task.name, "index": i, "loglikelihoods": [ll for ll, _ in r], "greedy": [g for _, g in r],
+             **({"gold": d.gold} if isinstance(d, ChoiceDoc) else {})} for i, (d, r) in enumerate(zip(docs, per_doc))]
 
 
 def average(scores: Mapping[str, dict]) -> float:
