@@ -53,9 +53,10 @@ def _comparison(report: dict[str, Any], compared: dict[str, Any]) -> list[str]:
         return lines + [f"No metric was measured for both {a} and {b}.", ""]
     rows = [[_label(r["kind"], r["metric"]), _fmt(tuple(r[b])), _fmt(tuple(r[a])), _signed(r), r["reading"]]
             for r in compared["rows"]]
-    lines += _table(rows, ["metric", b, a, f"{a} − {b}", "reading"])
-    lines += ["", f"Reading: *higher*/*lower* when |difference| > {SIGNIFICANCE:g} × its stderr (stderrs of the two "
-              "checkpoints added in quadrature); otherwise *within 2 stderr*.", ""]
+    if rows:
+        lines += _table(rows, ["metric", b, a, f"{a} − {b}", "reading"])
+        lines += ["", f"Reading: *higher*/*lower* when |difference| > {SIGNIFICANCE:g} × its stderr (stderrs of the "
+                  "two checkpoints added in quadrature); otherwise *within 2 stderr*.", ""]
     for kind, what in (("domain", "domain metrics"), ("general", "general benchmarks")):
         rows_of = [r for r in compared["rows"] if r["kind"] == kind]
         if not rows_of:
