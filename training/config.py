@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -66,6 +66,12 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train (auto: cuda when available)")
     threads: int | None = Field(None, ge=1, le=512, description="torch CPU threads (default: torch's choice)")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory")
+    fsdp: bool = Field(
+        False,
+        description="Under torchrun, shard the model across the processes with FSDP (for models that do not fit one "
+                    "card; NCCL on GPU, gloo on CPU) instead of replicating it; checkpoints stay full Hugging Face "
+                    "checkpoints. SFT and reward training; not with lora",
+    )
     lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights; merged when saved")
     lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
     lora_alpha: float = Field(32.0, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
@@ -76,6 +82,13 @@ class TrainConfig(BaseModel):
     )
     progress: bool = Field(True, description="Show progress bars")
     overwrite: bool = Field(False, description="Delete an existing run directory of this name instead of resuming it")
+
+    @model_validator(mode="after")
+    def _fsdp_without_lora(self) -> TrainConfig:
+        if self.fsdp and self.lora:
+            raise ValueError("fsdp and lora together are not supported: LoRA already makes the trainable state small; "
+                             "set one of them to false")
+        return self
 
     def run_dir(self) -> Path:
         return self.runs_dir / self.name

@@ -61,7 +61,9 @@ class Stage(Protocol):
 
     def evaluate(self, model: Any) -> Evaluation: ...
 
-    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation) -> None: ...
+    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation,
+                    state_dict: dict[str, Any] | None = None) -> None:
+        """Save a servable checkpoint to `dest`; `state_dict`: the full weights of an FSDP-sharded `model`."""
 
 
 class StepSampler:
@@ -134,7 +136,7 @@ def prepare_model(config: TrainConfig, run: RunDir, start_step: int, base: Path,
             load_trainable_state(model, load_file(run.state_dir / TRAINABLE_FILE))
     model = model.to(device)
     dist.broadcast_parameters(model)
-    return model
+    return dist.shard_model(model)
 
 
 def finite_metrics(record: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +160,14 @@ def _accumulate(model: Any, stage: Stage, micro_batches: list[Any], trainable: l
     return {**{k: v / total for k, v in sums.items()}, stage.unit: total}
 
 
+def clip_gradients(params: list[Any], limit: float) -> float:
+    """Clip the gradients' total norm to `limit`; returns the norm before clipping (a plain float under FSDP too)."""
+    import torch
+
+    norm = torch.nn.utils.clip_grad_norm_(params, limit)
+    return (norm.full_tensor() if hasattr(norm, "full_tensor") else norm).item()  # FSDP: a replicated DTensor
+
+
 def divergence_error(run: RunDir, stage_name: str, step: int, what: str, value: float, limit: str,
                      dist: Distributed = SINGLE) -> TrainingDiverged:
     """Log the divergence to metrics.jsonl (rank 0) and build the error that stops the run."""
@@ -171,25 +181,34 @@ def divergence_error(run: RunDir, stage_name: str, step: int, what: str, value: 
     )
 
 
-def _save(run: RunDir, stage: Stage, model: Any, optimizer: Any, scheduler: Any, step: int, evaluation: Evaluation) -> None:
+def _save(run: RunDir, stage: Stage, model: Any, optimizer: Any, scheduler: Any, step: int, evaluation: Evaluation,
+          dist: Distributed) -> None:
+    """Rank 0 writes the checkpoint (under FSDP every rank first helps gather the full state dicts)."""
     import torch
     from safetensors.torch import save_file
 
+    model_state, optimizer_state = dist.model_state(model), dist.optimizer_state(model, optimizer)
+    if not dist.is_main:
+        return
+
     def write_state(dest: Path) -> None:
-        torch.save(optimizer.state_dict(), dest / "optimizer.pt")
+        torch.save(optimizer_state, dest / "optimizer.pt")
         torch.save(scheduler.state_dict(), dest / "scheduler.pt")
         torch.save(capture_rng(), dest / "rng.pt")
         if is_peft(model):
             save_file(trainable_state(model), dest / TRAINABLE_FILE)
 
-    run.save(step, lambda dest: stage.write_model(model, dest, step, evaluation), write_state)
+    run.save(step, lambda dest: stage.write_model(model, dest, step, evaluation, model_state), write_state)
+    plot_metrics(run.metrics_file, run.plots_dir)
 
 
-def restore_state(run: RunDir, optimizer: Any, scheduler: Any, prefix: str = "") -> None:
-    """Load an optimizer and its scheduler saved by a checkpoint (`prefix` tells several apart)."""
+def restore_state(run: RunDir, optimizer: Any, scheduler: Any, prefix: str = "", model: Any = None,
+                  dist: Distributed = SINGLE) -> None:
+    """Load an optimizer and its scheduler saved by a checkpoint (`prefix` tells several apart);
+    under FSDP, `model` is the sharded model the optimizer updates."""
     import torch
 
-    optimizer.load_state_dict(torch.load(run.state_dir / f"{prefix}optimizer.pt", weights_only=True))
+    dist.load_optimizer_state(model, optimizer, torch.load(run.state_dir / f"{prefix}optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(run.state_dir / f"{prefix}scheduler.pt", weights_only=True))
 
 
@@ -211,7 +230,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
     # 0. optimizer and schedule, restored with the random state when resuming
     optimizer, scheduler = build_optimizer(model, config)
     if start_step:
-        restore_state(run, optimizer, scheduler)
+        restore_state(run, optimizer, scheduler, model=model, dist=dist)
         restore_rng(torch.load(run.state_dir / "rng.pt", weights_only=False))
     metrics, evaluation, started = MetricsLog(run.metrics_file), None, time.monotonic()
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -227,7 +246,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
             bar.close()
             raise divergence_error(run, stage.name, step, "loss", record["loss"], f"max_loss {config.max_loss}", dist)
         limit = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, limit).item()
+        grad_norm = clip_gradients(trainable, limit)
         if not math.isfinite(grad_norm):
             bar.close()
             raise divergence_error(run, stage.name, step, "grad_norm", grad_norm, "not finite", dist)
@@ -256,9 +275,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
 
         # 6. atomic checkpoint and plots
         if saving:
-            if dist.is_main:
-                _save(run, stage, model, optimizer, scheduler, step, evaluation)
-                plot_metrics(run.metrics_file, run.plots_dir)
+            _save(run, stage, model, optimizer, scheduler, step, evaluation, dist)
             dist.barrier()  # no rank runs ahead of (or resumes from) a checkpoint rank 0 is still writing
         if on_step is not None:
             on_step(step)

@@ -154,10 +154,15 @@ def servable(model: Any) -> Any:
     return copy.deepcopy(model).merge_and_unload()
 
 
-def save_checkpoint(model: Any, tokenizer: Any, dest: Path, marker: dict[str, Any]) -> None:
-    """``save_pretrained`` of the model and tokenizer (with chat template), plus the marker file."""
+def save_checkpoint(model: Any, tokenizer: Any, dest: Path, marker: dict[str, Any],
+                    state_dict: dict[str, Any] | None = None) -> None:
+    """``save_pretrained`` of the model and tokenizer (with chat template), plus the marker file.
+
+    `state_dict`: the full weights to write in place of the model's own (an FSDP-sharded model's,
+    gathered on rank 0).
+    """
     plain = servable(model)
     plain.config.use_cache = True
-    plain.save_pretrained(dest)
+    plain.save_pretrained(dest, state_dict=state_dict)
     tokenizer.save_pretrained(dest)
     (dest / MARKER).write_text(json.dumps(marker, indent=2))

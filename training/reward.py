@@ -150,10 +150,11 @@ class RewardStage:
         }
         return Evaluation(metrics, {"reward_stats": stats})
 
-    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation) -> None:
+    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation,
+                    state_dict: dict[str, Any] | None = None) -> None:
         marker = {"kind": "reward", "stage": "reward", "step": step, "base_model": str(self.base),
                   "run": self.config.name, "eval": evaluation.metrics}
-        save_checkpoint(model, self.tokenizer, dest, marker)
+        save_checkpoint(model, self.tokenizer, dest, marker, state_dict)
         stats = {**evaluation.extras["reward_stats"], "step": step}
         (dest / REWARD_STATS).write_text(json.dumps(stats, indent=2))
 
@@ -204,7 +205,7 @@ def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str,
 
     # 1. everything that can be wrong, before any work
     base = _check_before_work(config)
-    dist, device = distributed.setup(pick_device(config), {"batch_size": config.batch_size})
+    dist, device = distributed.setup(pick_device(config), {"batch_size": config.batch_size}, config.fsdp)
 
     # 2. data: pairs, split, rendered replies
     tokenizer = load_tokenizer(base)

@@ -90,10 +90,11 @@ class SFTStage:
                 tokens += label_count(batch)
         return Evaluation({"loss": total / tokens, "tokens": tokens})
 
-    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation) -> None:
+    def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation,
+                    state_dict: dict[str, Any] | None = None) -> None:
         marker = {"kind": "causal_lm", "stage": "sft", "step": step, "base_model": str(self.base),
                   "run": self.config.name, "eval": evaluation.metrics}
-        save_checkpoint(model, self.tokenizer, dest, marker)
+        save_checkpoint(model, self.tokenizer, dest, marker, state_dict)
 
 
 def _check_before_work(config: SFTConfig) -> Path:
@@ -143,7 +144,7 @@ def run_sft(config: SFTConfig, stop_after: int | None = None) -> dict[str, Any]:
 
     # 1. everything that can be wrong, before any work
     base = _check_before_work(config)
-    dist, device = distributed.setup(pick_device(config), {"batch_size": config.batch_size})
+    dist, device = distributed.setup(pick_device(config), {"batch_size": config.batch_size}, config.fsdp)
 
     # 2. data: mix, held-out slice, assistant-only labels
     tokenizer = load_tokenizer(base)

@@ -461,8 +461,12 @@ class _ScriptedModel:
     def train(self, mode=True):
         return self
 
-    def generate(self, input_ids, attention_mask, generation_config):
-        assert generation_config.top_k == 0 and attention_mask[0, 0] == 0  # left padding, no top-k
+    def generate(self, input_ids, attention_mask, generation_config, logits_processor):
+        from training.ppo.rollout import PerPromptSampler
+
+        # left padding; sampling only through the per-prompt sampler (no top-k or other warpers of generate's own)
+        assert attention_mask[0, 0] == 0 and not generation_config.do_sample
+        assert [type(p) for p in logits_processor] == [PerPromptSampler]
         return torch.cat([input_ids, torch.tensor(self.continuations)], dim=1)
 
 
@@ -470,11 +474,11 @@ def test_hf_rollout_cuts_replies_at_the_first_eos():
     from training.ppo.rollout import HFRollout
 
     rollout = HFRollout(_ScriptedModel([[7, 2, 2, 2], [7, 8, 9, 10]]), eos_token_id=2, pad_token_id=2, device="cpu")
-    generations = rollout.generate([[1, 2], [1, 2, 3]], max_new_tokens=4, temperature=1.0, top_p=1.0, seed=0)
+    generations = rollout.generate([[1, 2], [1, 2, 3]], max_new_tokens=4, temperature=1.0, top_p=1.0, seeds=[0, 1])
     assert [(g.response_ids, g.finished) for g in generations] == [([7, 2], True), ([7, 8, 9, 10], False)]
 
 
-def test_hf_rollout_is_a_function_of_the_seed(tiny_model):
+def test_hf_rollout_reply_is_a_function_of_its_prompt_and_seed(tiny_model):
     from transformers import AutoModelForCausalLM
 
     from training.ppo.rollout import HFRollout
@@ -482,7 +486,10 @@ def test_hf_rollout_is_a_function_of_the_seed(tiny_model):
     rollout = HFRollout(AutoModelForCausalLM.from_pretrained(tiny_model), 2, 2, "cpu")
     prompts = [[1, 30, 40, 50], [1, 60]]
 
-    def sample(seed):
-        return [g.response_ids for g in rollout.generate(prompts, max_new_tokens=6, temperature=1.0, top_p=0.9, seed=seed)]
+    def sample(seeds, batch=prompts):
+        return [g.response_ids for g in rollout.generate(batch, max_new_tokens=6, temperature=1.0, top_p=0.9, seeds=seeds)]
 
-    assert sample(3) == sample(3) and sample(3) != sample(4)
+    assert sample([3, 5]) == sample([3, 5]) and sample([3, 5])[0] != sample([4, 5])[0]
+    # a reply depends on its own prompt and seed, not on the batch it is sampled in (data-parallel PPO
+    # samples a prompt on whichever rank holds it)
+    assert sample([4, 5])[1] == sample([3, 5])[1] == sample([5], batch=prompts[1:])[0]

@@ -186,6 +186,9 @@ class PPOConfig(TrainConfig):
         if self.task_reward == "ad_compliance" and (self.prompt_source != "sft" or "ad_compliance" not in self.prompt_mix):
             raise ValueError("task_reward ad_compliance needs ad prompts with gold labels: prompt_source sft with "
                              "ad_compliance in prompt_mix")
+        if self.fsdp:
+            raise ValueError("fsdp is not implemented for PPO (SFT and reward training have it): PPO runs data-parallel "
+                             "under torchrun with each rank holding the four models; set fsdp: false")
         if self.kl_control == "adaptive" and self.init_kl_coef <= 0:
             raise ValueError("kl_control adaptive needs init_kl_coef > 0 (a zero coefficient can never grow)")
         if self.rollout_batch_size % self.mini_batch_size:

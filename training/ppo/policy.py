@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from training.distributed import SINGLE, Distributed
 from training.loop import prepare_model
 from training.models import apply_lora, is_peft, load_model, load_tokenizer, load_trainable_state, trainable_state
 from training.ppo.config import PPOConfig
@@ -89,13 +90,15 @@ def save_critic(critic: Any, dest: Path) -> None:
 
 
 def build_models(config: PPOConfig, run: RunDir, start_step: int, base: Path, reward_path: Path | None,
-                 device: str) -> PPOModels:
-    """All four models, on `device`; the actor and critic resume from the run's saved state."""
-    actor = prepare_model(config, run, start_step, base, "causal_lm", device)
+                 device: str, dist: Distributed = SINGLE) -> PPOModels:
+    """All four models, on `device`; the actor and critic resume from the run's saved state (rank 0's
+    parameters on every rank under torchrun)."""
+    actor = prepare_model(config, run, start_step, base, "causal_lm", device, dist)
     reference = None if config.lora else _frozen(load_model(base, "causal_lm", config).to(device))
     critic_source = reward_path if config.critic_init == "reward" else base
     assert critic_source is not None, "the config validator requires reward_model for critic_init reward"
     critic = build_critic(config, run, start_step, critic_source, device)
+    dist.broadcast_parameters(critic)
     reward_model = reward_tokenizer = None
     if reward_path is not None and config.reward_weight > 0:
         reward_model = _frozen(load_model(reward_path, "reward", config).to(device))

@@ -27,6 +27,7 @@ per-token data between the two layouts. :func:`stack_responses` gives the respon
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -53,8 +54,40 @@ class Rollout(Protocol):
         """Make the next :meth:`generate` sample from `model`'s current weights."""
 
     def generate(self, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, temperature: float,
-                 top_p: float, seed: int, greedy: bool = False) -> list[Generation]:
-        """One reply per prompt (token ids), sampled with `seed` (or greedy)."""
+                 top_p: float, seeds: Sequence[int], greedy: bool = False) -> list[Generation]:
+        """One reply per prompt (token ids); prompt i's reply is sampled with `seeds[i]` (or greedy).
+
+        A reply must depend on its prompt, its seed and the weights only, not on the other prompts
+        of the call: data-parallel PPO samples a prompt on whichever rank holds it (vLLM's
+        per-request ``SamplingParams.seed`` gives the same property).
+        """
+
+
+class PerPromptSampler:
+    """A ``transformers`` logits processor that samples each row with its own seeded generator.
+
+    ``generate``'s own sampling draws the whole batch from the global torch random state, so a
+    row's reply depends on the batch it is in. Here each row's next token is drawn by
+    ``torch.multinomial`` with that row's generator from the distribution after `temperature` and
+    `top_p` (the same warpers ``generate`` applies), and returned as the only finite score, which
+    greedy decoding then picks: the same distribution, one random stream per prompt.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float):
+        from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+        self.seeds = list(seeds)
+        self.warpers = [TemperatureLogitsWarper(temperature), *([TopPLogitsWarper(top_p)] if top_p < 1.0 else [])]
+        self.generators: list[torch.Generator] = []
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        if not self.generators:  # on the logits' device, at the first token
+            self.generators = [torch.Generator(scores.device).manual_seed(s) for s in self.seeds]
+        for warper in self.warpers:
+            scores = warper(input_ids, scores)
+        probs = torch.softmax(scores.float(), dim=-1)
+        chosen = torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, self.generators, strict=True)])
+        return torch.full_like(scores, -math.inf).scatter_(1, chosen[:, None], 0.0)
 
 
 class HFRollout:
@@ -62,8 +95,8 @@ class HFRollout:
 
     Prompts are left-padded into one batch; sampling uses the full distribution after
     `temperature` and `top_p` (no top-k, no repetition penalty: nothing the recomputed
-    log-probabilities would not see). The torch random state is reseeded with `seed`, so a
-    rollout is a function of the weights and the seed.
+    log-probabilities would not see), each prompt with its own seeded generator
+    (:class:`PerPromptSampler`), so a reply is a function of the weights, its prompt and its seed.
     """
 
     def __init__(self, model: Any, eos_token_id: int, pad_token_id: int, device: str):
@@ -74,23 +107,24 @@ class HFRollout:
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, temperature: float,
-                 top_p: float, seed: int, greedy: bool = False) -> list[Generation]:
-        from transformers import GenerationConfig
+                 top_p: float, seeds: Sequence[int], greedy: bool = False) -> list[Generation]:
+        from transformers import GenerationConfig, LogitsProcessorList
 
+        assert len(seeds) == len(prompts), "one seed per prompt"
         width = max(len(p) for p in prompts)
         input_ids = torch.full((len(prompts), width), self.pad, dtype=torch.long)
         attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
         for row, prompt in enumerate(prompts):
             input_ids[row, width - len(prompt):] = torch.tensor(list(prompt), dtype=torch.long)
             attention_mask[row, width - len(prompt):] = 1
-        sampling = {} if greedy else {"temperature": temperature, "top_p": top_p, "top_k": 0}  # 0: no top-k
-        settings = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=not greedy, eos_token_id=self.eos,
-                                    pad_token_id=self.pad, use_cache=True, repetition_penalty=1.0, **sampling)
+        # greedy decoding over the sampler's one-hot scores (or over the logits, for greedy replies)
+        settings = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=self.eos,
+                                    pad_token_id=self.pad, use_cache=True, repetition_penalty=1.0)
+        processors = LogitsProcessorList([] if greedy else [PerPromptSampler(seeds, temperature, top_p)])
         was_training = self.model.training
         self.model.eval()
-        torch.manual_seed(seed)
         output = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
-                                     generation_config=settings)
+                                     generation_config=settings, logits_processor=processors)
         self.model.train(was_training)
         generations = []
         for row in output[:, width:].tolist():

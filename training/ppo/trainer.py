@@ -24,6 +24,26 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
                              in trainer_state/)
 
 The math lives in :mod:`training.ppo.math`; phases 5-7 are the function :func:`shape_rollout`.
+
+Data-parallel under ``torchrun`` (:mod:`training.distributed`; gloo on CPU, NCCL on GPU), N
+processes take the step one process takes on the same global batch (``rollout_batch_size`` and
+``mini_batch_size`` stay global and must be multiples of N):
+
+- phases 1-4, the costly ones, are split: each rank samples, scores and runs the forward passes
+  for its contiguous share of the step's prompts. Prompt i of the global batch is sampled with
+  its own seed :func:`prompt_seed` (seed, step, i), whichever rank holds it, so the ranks sample
+  different replies (different prompts, different seeds) and N processes draw exactly the
+  replies one process would;
+- the rollout samples (reply ids and per-token log-probabilities and values: a few floats per
+  token) are then gathered on every rank, and phases 5-7 and 9 run on the global batch on every
+  rank: reward scaling statistics, advantage whitening, the measured KL that drives the adaptive
+  controller and the logged means are those of the global batch, and every rank keeps the same
+  scaler and controller state;
+- in phase 8 each global mini-batch is split across the ranks; losses are weighted by the
+  mini-batch's global token count and gradients are summed across ranks before clipping, so the
+  replicas take identical optimizer steps;
+- rank 0 alone shows progress, writes metrics.jsonl, plots and checkpoints (the others wait at a
+  barrier); every rank restores the same checkpoint when a run resumes.
 """
 
 from __future__ import annotations
@@ -31,7 +51,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import re
 import time
@@ -44,7 +63,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from training import distributed
 from training.config import ConfigError
+from training.distributed import SINGLE, Distributed
 from training.loop import TRAINABLE_FILE, StepSampler, build_optimizer, divergence_error, finite_metrics, restore_state
 from training.models import is_peft, load_tokenizer, pick_device, resolve_start_model, save_checkpoint, trainable_state
 from training.ppo.config import PPOConfig
@@ -98,9 +119,13 @@ def build_kl_controller(config: PPOConfig) -> FixedKLController | AdaptiveKLCont
     return AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon)
 
 
-def step_seed(seed: int, step: int, salt: int = 0) -> int:
-    """The sampling seed of a step: rollouts depend on (seed, step) only, so a resume repeats them."""
-    return (seed * 1_000_003 + step * 7919 + salt) % (2**63)
+def prompt_seed(seed: int, step: int, index: int) -> int:
+    """The sampling seed of the `index`-th prompt of `step`'s global rollout batch.
+
+    A reply depends on (seed, step, its place in the batch) and the weights only: a resume repeats
+    it, and under torchrun it is the same whichever rank samples it.
+    """
+    return random.Random(f"{seed}:rollout:{step}:{index}").getrandbits(63)
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -112,9 +137,10 @@ class PPOTrainer:
 
     def __init__(self, config: PPOConfig, run: RunDir, models: PPOModels, tokenizer: Any, rollout: Rollout,
                  prompts: list[Prompt], eval_prompts: list[Prompt], device: str, base: Path,
-                 rm_stats: dict[str, float] | None = None):
+                 rm_stats: dict[str, float] | None = None, dist: Distributed = SINGLE):
         self.config, self.run, self.models, self.tokenizer, self.rollout = config, run, models, tokenizer, rollout
         self.prompts, self.eval_prompts, self.device, self.base = prompts, eval_prompts, device, base
+        self.dist = dist
         self.sampler = StepSampler(len(prompts), config.rollout_batch_size, 1, config.seed)
         self.kl_ctl = build_kl_controller(config)
         self.scaler, self.rm_normalizer = build_scalers(config.reward_scaling, config.reward_clip, rm_stats)
@@ -123,16 +149,18 @@ class PPOTrainer:
         self.metrics = MetricsLog(run.metrics_file)
 
     # -- phases 1-3 -------------------------------------------------------------------------
-    def sample_prompts(self, step: int) -> list[Prompt]:
-        """Phase 1: the step's prompts (seeded permutations, epoch after epoch)."""
-        return [self.prompts[i] for i in self.sampler.micro_batches(step - 1)[0]]
+    def sample_prompts(self, step: int) -> list[tuple[int, Prompt]]:
+        """Phase 1: this rank's share of the step's global rollout batch (seeded permutations, epoch after
+        epoch), each prompt with its place in the global batch."""
+        batch = [self.prompts[i] for i in self.sampler.micro_batches(step - 1)[0]]
+        return self.dist.shard(list(enumerate(batch)))
 
-    def generate(self, prompts: Sequence[Prompt], seed: int, greedy: bool = False) -> list[RolloutSample]:
-        """Phase 2: one reply per prompt from the current actor, decoded to text."""
+    def generate(self, prompts: Sequence[Prompt], seeds: Sequence[int], greedy: bool = False) -> list[RolloutSample]:
+        """Phase 2: one reply per prompt from the current actor (prompt i sampled with seeds[i]), decoded to text."""
         c = self.config
         self.rollout.load_weights(self.models.actor)
         generations = self.rollout.generate([p.input_ids for p in prompts], max_new_tokens=c.max_new_tokens,
-                                            temperature=c.temperature, top_p=c.top_p, seed=seed, greedy=greedy)
+                                            temperature=c.temperature, top_p=c.top_p, seeds=seeds, greedy=greedy)
         samples = [RolloutSample(p, g.response_ids, g.finished) for p, g in zip(prompts, generations, strict=True)]
         for sample in samples:
             sample.text = self.tokenizer.decode(sample.response_ids, skip_special_tokens=True)
@@ -152,7 +180,7 @@ class PPOTrainer:
 
     # -- phase 4 ------------------------------------------------------------------------------
     def forward_rollout(self, samples: Sequence[RolloutSample]) -> float:
-        """Phase 4: fill each sample's logprobs, ref_logprobs and values; returns the mean entropy."""
+        """Phase 4: fill each sample's logprobs, ref_logprobs and values; returns the mean entropy (all ranks)."""
         entropy_sum, tokens = 0.0, 0
         for chunk in _chunks(samples, self.config.batch_size):
             batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
@@ -162,15 +190,31 @@ class PPOTrainer:
                     setattr(sample, key, row)
             entropy_sum += out["entropy_sum"].item()
             tokens += int(batch.mask.sum())
-        return entropy_sum / tokens
+        totals = self.dist.sum_dict({"entropy_sum": entropy_sum, "tokens": tokens})
+        return totals["entropy_sum"] / totals["tokens"]
+
+    def gather_rollout(self, samples: list[RolloutSample], rm: Tensor | None,
+                       task: Tensor | None) -> tuple[list[RolloutSample], Tensor | None, Tensor | None]:
+        """The global rollout batch on every rank, in prompt order: samples and their raw scores [N]."""
+        if not self.dist.enabled:
+            return samples, rm, task
+        for row, sample in enumerate(samples):
+            sample.scores = {k: v[row].item() for k, v in (("reward_model", rm), ("task", task)) if v is not None}
+        samples = self.dist.gather(samples)
+
+        def column(key: str, present: bool) -> Tensor | None:
+            return torch.tensor([s.scores[key] for s in samples], dtype=torch.float32) if present else None
+
+        return samples, column("reward_model", rm is not None), column("task", task is not None)
 
     # -- phase 8 ------------------------------------------------------------------------------
     def train_mini_batch(self, samples: Sequence[RolloutSample], train_actor: bool, step: int) -> dict[str, float]:
-        """One optimizer step on a mini-batch: token-weighted micro-batch losses, clip, step."""
+        """One optimizer step on a global mini-batch: this rank's share of it in token-weighted micro-batch
+        losses (weights over the whole mini-batch's tokens), gradients summed across ranks, clip, step."""
         c, m = self.config, self.models
         total_tokens = sum(len(s.response_ids) for s in samples)
         sums: dict[str, float] = defaultdict(float)
-        for chunk in _chunks(samples, c.batch_size):
+        for chunk in _chunks(self.dist.shard(samples), c.batch_size):
             batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
             weight = float(batch.mask.sum()) / total_tokens
             grid = {k: batch.scatter([getattr(s, k) for s in chunk]) for k in ("logprobs", "values", "advantages", "returns")}
@@ -188,6 +232,7 @@ class PPOTrainer:
             sums["value_loss"] += weight * v_loss.item()
             sums["value_clip_fraction"] += weight * v_stats["value_clip_fraction"].item()
             sums["loss"] += weight * loss.item()
+        sums = self.dist.sum_dict(dict(sums))
         self._guard(step, "loss", sums["loss"], c.max_loss)
         sums["grad_norm_critic"] = self._clip_and_step(m.critic, self.critic_opt, step, "grad_norm_critic")
         if train_actor:
@@ -196,6 +241,7 @@ class PPOTrainer:
 
     def _clip_and_step(self, model: Any, optimizer: Any, step: int, what: str) -> float:
         params = [p for p in model.parameters() if p.requires_grad]
+        self.dist.sum_grads(params)
         limit = self.config.max_grad_norm if self.config.max_grad_norm > 0 else math.inf
         norm = torch.nn.utils.clip_grad_norm_(params, limit).item()
         self._guard(step, what, norm, math.inf)
@@ -209,7 +255,7 @@ class PPOTrainer:
             for optimizer in (self.actor_opt, self.critic_opt):
                 optimizer.zero_grad(set_to_none=True)
             raise divergence_error(self.run, "ppo", step, what, value,
-                            "not finite" if math.isinf(limit) else f"max_loss {limit}")
+                                   "not finite" if math.isinf(limit) else f"max_loss {limit}", self.dist)
 
     def ppo_epochs(self, samples: list[RolloutSample], step: int) -> dict[str, float]:
         """Phase 8: ppo_epochs passes of shuffled mini-batches; the mean of their statistics."""
@@ -232,16 +278,18 @@ class PPOTrainer:
     def step(self, step: int) -> dict[str, Any]:
         """One PPO step (phases 1-9); returns its metrics."""
         c, started = self.config, time.monotonic()
-        # 1. sample prompts
-        prompts = self.sample_prompts(step)
-        # 2. rollout
-        samples = self.generate(prompts, step_seed(c.seed, step))
+        # 1. sample prompts (this rank's share of the global batch)
+        places, prompts = zip(*self.sample_prompts(step), strict=True)
+        # 2. rollout: each prompt with its own seed, the same on any rank
+        samples = self.generate(prompts, [prompt_seed(c.seed, step, i) for i in places])
         rollout_s = time.monotonic() - started
         # 3. score
         rm, task = self.raw_scores(samples)
-        has_eos = torch.tensor([s.finished for s in samples])
         # 4. actor and reference log-probabilities, critic values, recomputed by the training models
         entropy = self.forward_rollout(samples)
+        # from here on, the global batch on every rank
+        samples, rm, task = self.gather_rollout(samples, rm, task)
+        has_eos = torch.tensor([s.finished for s in samples])
         # 6. (first, as the KL terms join the scores) reward scaling: missing-EOS penalty, scaling, clip
         raw, scaled = shape_scores(rm, task, has_eos, reward_weight=c.reward_weight, task_weight=c.task_weight,
                                    eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
@@ -285,14 +333,15 @@ class PPOTrainer:
     def evaluate(self) -> dict[str, float]:
         """Greedy replies to the held-out prompts, scored raw (reward model and task terms)."""
         c = self.config
-        rm_all, task_all, lengths, finished = [], [], [], []
-        for chunk in _chunks(self.eval_prompts, c.rollout_batch_size):
-            samples = self.generate(chunk, step_seed(c.seed, 0, salt=1), greedy=True)
+        rows: list[tuple[float | None, float | None, int, bool]] = []  # (rm, task, length, finished) per prompt
+        for chunk in _chunks(self.dist.shard(self.eval_prompts), c.rollout_batch_size):
+            samples = self.generate(chunk, [0] * len(chunk), greedy=True)
             rm, task = self.raw_scores(samples)
-            rm_all += [] if rm is None else rm.tolist()
-            task_all += [] if task is None else task.tolist()
-            lengths += [len(s.response_ids) for s in samples]
-            finished += [s.finished for s in samples]
+            for row, sample in enumerate(samples):
+                rows.append((None if rm is None else rm[row].item(), None if task is None else task[row].item(),
+                             len(sample.response_ids), sample.finished))
+        rm_all, task_all, lengths, finished = zip(*self.dist.gather(rows), strict=True)
+        rm_all, task_all = [v for v in rm_all if v is not None], [v for v in task_all if v is not None]
         n = len(lengths)
         rm_mean = sum(rm_all) / n if rm_all else None
         task_mean = sum(task_all) / n if task_all else None
@@ -306,12 +355,19 @@ class PPOTrainer:
 
     def _log_eval(self, step: int) -> dict[str, float]:
         metrics = self.evaluate()
-        self.metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in metrics.items()}}))
+        if self.dist.is_main:
+            self.metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in metrics.items()}}))
         return metrics
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self, step: int, last: dict[str, Any]) -> None:
-        """Step 10: actor (servable) in checkpoint/, everything else a resume needs in trainer_state/."""
+        """Step 10: actor (servable) in checkpoint/, everything else a resume needs in trainer_state/.
+
+        Rank 0 writes (every replica holds the same state); the others wait until it is written.
+        """
+        if not self.dist.is_main:
+            self.dist.barrier()
+            return
         m = self.models
 
         def write_model(dest: Path) -> None:
@@ -335,6 +391,8 @@ class PPOTrainer:
             (dest / PPO_STATE).write_text(json.dumps(state, indent=2))
 
         self.run.save(step, write_model, write_state)
+        plot_metrics(self.run.metrics_file, self.run.plots_dir)
+        self.dist.barrier()
 
     def restore(self) -> None:
         """Optimizers, schedules, KL controller, reward scaler and RNG of the last checkpoint."""
@@ -361,13 +419,14 @@ class PPOTrainer:
         elif self.eval_prompts:
             self._log_eval(0)  # the start model's baseline
         started, record = time.monotonic(), {}
-        bar = tqdm(total=c.max_steps, initial=start_step, desc="ppo", unit="step", disable=not c.progress)
+        bar = tqdm(total=c.max_steps, initial=start_step, desc="ppo", unit="step",
+                   disable=not (c.progress and self.dist.is_main))
         try:
             for step in range(start_step + 1, c.max_steps + 1):
                 record = self.step(step)
                 # 10. log, evaluate, checkpoint, plot
                 final = step == c.max_steps
-                if step % c.log_every == 0 or final:
+                if self.dist.is_main and (step % c.log_every == 0 or final):
                     self.metrics.append(finite_metrics({"step": step, **record, "elapsed_s": round(time.monotonic() - started, 3)}))
                 bar.update(1)
                 bar.set_postfix(reward=f"{record['reward']:.3f}", kl=f"{record['kl']:.3f}", beta=f"{self.kl_ctl.value:.4f}")
@@ -375,7 +434,6 @@ class PPOTrainer:
                     record["eval"] = self._log_eval(step)
                 if final or step % c.save_every == 0:
                     self.save(step, {k: v for k, v in record.items() if k != "eval"})
-                    plot_metrics(self.run.metrics_file, self.run.plots_dir)
                 if on_step is not None:
                     on_step(step)
                 if final or (stop_after is not None and step >= stop_after):
@@ -416,11 +474,9 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
         TrainingDiverged: a NaN/inf or too large loss, gradient or reward (last checkpoint kept).
     """
     # everything that can be wrong, before any work
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("PPO runs in one process: data-parallel PPO under torchrun is not implemented yet "
-                          "(SFT and reward training are); start it without torchrun")
     base, reward_path, rm_stats = check_before_work(config)
-    device = pick_device(config)
+    dist, device = distributed.setup(pick_device(config), {"rollout_batch_size": config.rollout_batch_size,
+                                                           "mini_batch_size": config.mini_batch_size})
     tokenizer = load_tokenizer(base)
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"{base} has no chat template; PPO renders prompts with it")
@@ -428,14 +484,14 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
     log.info("PPO prompts: %s", summary)
 
     # the run directory: new, or resumed from its last checkpoint
-    run, start_step, already_complete = open_run(config, summary)
+    run, start_step, already_complete = open_run(config, summary, dist)
     if already_complete:
         return already_complete
 
     # actor, reference, critic, reward model; the sampler
-    models = build_models(config, run, start_step, base, reward_path, device)
+    models = build_models(config, run, start_step, base, reward_path, device, dist)
     rollout = rollout or HFRollout(models.actor, tokenizer.eos_token_id, tokenizer.pad_token_id, device)
-    trainer = PPOTrainer(config, run, models, tokenizer, rollout, train_prompts, eval_prompts, device, base, rm_stats)
+    trainer = PPOTrainer(config, run, models, tokenizer, rollout, train_prompts, eval_prompts, device, base, rm_stats, dist)
     last = trainer.train(start_step, stop_after=stop_after)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
             "last": finite_metrics({k: v for k, v in last.items() if k != "eval"}), "eval": last.get("eval"),
