@@ -23,7 +23,7 @@ import shlex
 import statistics
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -81,8 +81,10 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def run_points(urls: dict[str, str], served: str, args: argparse.Namespace) -> dict:
-    points = {}
+async def run_points(urls: dict[str, str], served: str, args: argparse.Namespace,
+                     save: Callable[[dict], None] = lambda points: None) -> dict:
+    """Every load point's pairs; `save` gets the points so far after each one (a cut run keeps them)."""
+    points: dict[str, dict] = {}
     for concurrency in args.concurrency:
         point = LoadPoint(concurrency=concurrency)
         prompts = max(args.num_prompts, concurrency)
@@ -98,6 +100,7 @@ async def run_points(urls: dict[str, str], served: str, args: argparse.Namespace
             pairs.append(pair)
         points[point.label] = {"pairs": pairs, "ratios": pair_ratios(pairs)}
         print(f"[paired] {point.label}: {points[point.label]['ratios']}", flush=True)
+        save(points)
     return points
 
 
@@ -140,10 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             t = target(server, model_dir, model_dir.name, free_port(), args, Path(scratch))
             results.setdefault("commands", {})[server] = shlex.join(t.command)
             urls[server], _ = stack.enter_context(running(t, out / f"{server}.log", 900))
-        results["points"] = asyncio.run(run_points(urls, model_dir.name, args))
-    results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    (out / "paired.json").write_text(json.dumps(results, indent=2))
-    (out / "paired.md").write_text(render(results))
+
+        def save(points: dict) -> None:
+            results["points"] = points
+            results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+            (out / "paired.json").write_text(json.dumps(results, indent=2))
+            (out / "paired.md").write_text(render(results))
+
+        asyncio.run(run_points(urls, model_dir.name, args, save))
     print(f"[paired] wrote {out / 'paired.md'}", flush=True)
     return 0
 
