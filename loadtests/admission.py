@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shlex
+import signal
+import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,8 +42,8 @@ import httpx
 
 from loadtests.compare import RESULTS_DIR, Target, free_port, machine, running
 from loadtests.loadgen import LoadPoint, _client, run_load
-from loadtests.scenarios import CHAT_PATH, RequestSpec, build_requests
-from loadtests.server_metrics import counters
+from loadtests.scenarios import RequestSpec, build_requests
+from loadtests.server_metrics import bucket_count, counters
 from loadtests.stats import REFUSALS, RequestResult, summarize
 
 BENCHMARKS = ("overload", "neighbour")
@@ -165,8 +168,10 @@ async def neighbour(base_url: str, model: str, args: argparse.Namespace) -> dict
         await asyncio.wait_for(_watch_for_429(a_results, drained), args.max_duration)
         await _engine_idle(base_url, args.max_duration)  # A's admitted burst has finished
         a_before = len(a_results)
+        counts_before = refusal_counts(base_url)
         results, duration = await _load(base_url, KEY_B, b_specs, b_point, args.max_duration, args.seed)
         a_during = a_results[a_before:]
+        counts_after = refusal_counts(base_url)
         flood.cancel()
         await asyncio.gather(flood, return_exceptions=True)
     with_flood = summarize(results, duration, len(b_specs))
@@ -178,6 +183,7 @@ async def neighbour(base_url: str, model: str, args: argparse.Namespace) -> dict
         "a_during_b": dict(Counter(r.status for r in a_during)),
         "a_refusal_ms_during_b": summarize(a_during, duration, len(a_during))["refusal_ms"],
         "a_checks": check_refusals(a_during),
+        "server_side_refusals": {k: int(counts_after[k] - counts_before[k]) for k in ("unrouted", "unrouted_within_50ms")},
     }
     print(f"[admission] B with A flooding: p99 {p99(with_flood)} ms, ratio {report['b_p99_ratio']}; "
           f"A during B: {report['a_during_b']}", flush=True)
@@ -234,8 +240,39 @@ def render(results: dict) -> str:
             f"- B's p99 with A flooding / alone: **{nb['b_p99_ratio']}** (target <= 1.10); B's errors: "
             f"{flood['errors_by_status'] or 'none'}",
             f"- A while B ran: {nb['a_during_b']}; A's refusal ms {nb['a_refusal_ms_during_b']}; without Retry-After "
-            f"{nb['a_checks']['without_retry_after']}, bad envelope {nb['a_checks']['bad_envelope']}", ""]
+            f"{nb['a_checks']['without_retry_after']}, bad envelope {nb['a_checks']['bad_envelope']}",
+            *([f"- by the server's own clock: {nb['server_side_refusals']['unrouted_within_50ms']} of "
+               f"{nb['server_side_refusals']['unrouted']} refusals answered within 50 ms"]
+              if nb.get("server_side_refusals") else []), ""]
     return "\n".join(lines)
+
+
+def server_pid(base_url: str) -> int:
+    """The pid of the ``icegrt serve`` process listening on `base_url`'s port."""
+    port = base_url.rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"serve" in argv and port.encode() in argv:
+                return int(proc.name)
+    raise RuntimeError(f"no server process found for {base_url}")
+
+
+@contextlib.contextmanager
+def profiling(enabled: bool, base_url: str, path: Path) -> Iterator[None]:
+    """py-spy samples the API server process (its event loop) while the benchmark runs."""
+    if not enabled:
+        yield
+        return
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    spy = subprocess.Popen([py_spy, "record", "--pid", str(server_pid(base_url)), "--format", "raw", "--rate", "50",
+                            "--output", str(path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        spy.wait(60)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -254,6 +291,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--enforce-eager", action="store_true")
     parser.add_argument("--note", default="", help="Machine conditions to state in the report")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true",
+                        help="Record the API server with py-spy during each benchmark (collapsed stacks, *-profile.txt)")
     parser.add_argument("--name", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
@@ -282,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = server(model_dir, served, args, Path(scratch), *extra[name])
             with running(target, out / f"{name}.log", 900) as (base_url, startup_s):
                 print(f"[admission] {name}: server ready in {startup_s:.0f} s", flush=True)
-                results[name] = asyncio.run(run[name](base_url, served, args))
+                with profiling(args.profile, base_url, out / f"{name}-profile.txt"):
+                    results[name] = asyncio.run(run[name](base_url, served, args))
             results["machine"][f"loadavg_after_{name}"] = [round(x, 2) for x in os.getloadavg()]
             (out / "admission.json").write_text(json.dumps(results, indent=2))
     (out / "admission.md").write_text(render(results))
