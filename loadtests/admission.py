@@ -16,7 +16,8 @@ chat requests at a steady Poisson rate: alone first, then while A floods at many
 per minute. A's flood starts first and B starts once A has had its first 429 (A's bucket of
 a minute's allowance is spent), so that B's second run sees A over its limit throughout.
 A's requests are one-token chats so that the flood's cost is its refusals, not A's admitted
-share, and B starts once A's admitted burst has left the engine. Reported: B's p99 with A flooding / B's p99 alone (target <= 1.10), A's statuses.
+share, and B starts once A's admitted burst has left the engine. Reported: B's p99 with A
+flooding / B's p99 alone (target <= 1.10), A's statuses.
 
 Both write ``results/<name>/admission.json`` and ``admission.md``. Statistics are those of
 `loadtests.stats`; refusal latency runs from sending to the whole answer.
@@ -183,7 +184,8 @@ async def neighbour(base_url: str, model: str, args: argparse.Namespace) -> dict
         "a_during_b": dict(Counter(r.status for r in a_during)),
         "a_refusal_ms_during_b": summarize(a_during, duration, len(a_during))["refusal_ms"],
         "a_checks": check_refusals(a_during),
-        "server_side_refusals": {k: int(counts_after[k] - counts_before[k]) for k in ("unrouted", "unrouted_within_50ms")},
+        "server_side_refusals": {k: int(counts_after[k] - counts_before[k])
+                                 for k in ("unrouted", "unrouted_within_50ms")},
     }
     print(f"[admission] B with A flooding: p99 {p99(with_flood)} ms, ratio {report['b_p99_ratio']}; "
           f"A during B: {report['a_during_b']}", flush=True)
@@ -213,7 +215,8 @@ def render(results: dict) -> str:
         lines += [
             f"## Overload: capacity {over['capacity']} in flight, offered {over['offered_rate']} req/s "
             f"({OVERLOAD_FACTOR}x the at-capacity rate)", "",
-            "| run | sent | 200 | refused | E2E p50 ms | E2E p99 ms | refusal p50 ms | refusal p99 ms | refusal max ms |",
+            "| run | sent | 200 | refused | E2E p50 ms | E2E p99 ms | refusal p50 ms | refusal p99 ms "
+            "| refusal max ms |",
             "|---|---|---|---|---|---|---|---|---|",
             f"| at capacity | {at['sent']} | {at['completed']} | {at['failed']} | {_fmt(at['e2e_ms'], 'p50')} | "
             f"{_fmt(at['e2e_ms'], 'p99')} | - | - | - |",
@@ -292,7 +295,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--note", default="", help="Machine conditions to state in the report")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true",
-                        help="Record the API server with py-spy during each benchmark (collapsed stacks, *-profile.txt)")
+                        help="Record the API server with py-spy during each benchmark (collapsed stacks, "
+                        "*-profile.txt)")
     parser.add_argument("--name", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
