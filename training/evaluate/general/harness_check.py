@@ -30,7 +30,8 @@ def load_lm_eval(dirs: list[Path]) -> tuple[dict, dict]:
         for path in folder.rglob("samples_ref_*.jsonl"):
             name = path.name.removeprefix("samples_ref_").rsplit("_", 1)[0]
             records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            samples[name] = {r["doc_id"]: r for r in records}
+            kept = [r for r in records if r.get("filter") in (None, "none", "strict-match")]  # GSM8K: strict
+            samples.setdefault(name, {}).update({r["doc_id"]: r for r in kept})
     return results, samples
 
 
@@ -42,7 +43,7 @@ def _lm_eval_metric(result: dict, metric: str) -> tuple[float, float] | None:
 
 
 def compare_task(name: str, kind: str, ours: dict, ours_samples: list[dict], theirs: dict, their_samples: dict) -> dict:
-    row: dict = {"task": name, "n": ours["n"], "metric": ours["metric"]}
+    row: dict = {"task": name, "n": ours["n"], "metric": ours["metric"], "backend": ours["backend"]}
     for metric in METRICS[kind]:
         if (their := _lm_eval_metric(theirs, metric)) is None:
             continue  # lm-eval's config for the task does not compute it (WinoGrande: acc only)
@@ -53,8 +54,7 @@ def compare_task(name: str, kind: str, ours: dict, ours_samples: list[dict], the
     for record in ours_samples:
         other = their_samples[record["index"]]
         if kind == "generation":
-            their_strict = other["filtered_resps"][0] if isinstance(other["filtered_resps"], list) else other["filtered_resps"]
-            same += record["strict"] == (their_strict[0] if isinstance(their_strict, list) else their_strict)
+            same += record["strict"] == other["filtered_resps"][0]
             continue
         their_lls = [float(resp[0]) for resp in other["filtered_resps"]]
         diffs.extend(abs(a - b) for a, b in zip(record["loglikelihoods"], their_lls))
@@ -69,13 +69,13 @@ def compare_task(name: str, kind: str, ours: dict, ours_samples: list[dict], the
 
 
 def markdown(rows: list[dict], header: str) -> str:
-    lines = [header, "", "| task | n | metric | icegrt (vLLM) | lm-eval (HF) | diff | same answer | max abs Δ log-lik |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [header, "", "| task | n | metric | icegrt | icegrt backend | lm-eval (HF) | diff | same answer | max abs Δ log-lik |",
+             "|---|---:|---|---:|---|---:|---:|---:|---:|"]
     for row in rows:
         metric = row["metric"]
         m = row[metric]
         delta = "—" if row["max_abs_loglikelihood_diff"] is None else f"{row['max_abs_loglikelihood_diff']:.1e}"
-        lines.append(f"| {row['task']} | {row['n']} | {metric} | {m['icegrt']:.3f} ± {m['icegrt_stderr']:.3f} | "
+        lines.append(f"| {row['task']} | {row['n']} | {metric} | {m['icegrt']:.3f} ± {m['icegrt_stderr']:.3f} | {row['backend']} | "
                      f"{m['lm_eval']:.3f} ± {m['lm_eval_stderr']:.3f} | {m['diff']:+.3f} | "
                      f"{row['same_prediction']:.1%} | {delta} |")
     return "\n".join(lines) + "\n"
@@ -94,7 +94,7 @@ def plot(rows: list[dict], path: Path) -> None:
     errs_theirs = [r[r["metric"]]["lm_eval_stderr"] for r in rows]
     x = range(len(rows))
     fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.bar([i - 0.2 for i in x], ours, 0.4, yerr=errs_ours, label="icegrt eval general (vLLM)", capsize=2)
+    ax.bar([i - 0.2 for i in x], ours, 0.4, yerr=errs_ours, label="icegrt eval general", capsize=2)
     ax.bar([i + 0.2 for i in x], theirs, 0.4, yerr=errs_theirs, label="lm-eval 0.4.13 (HF)", capsize=2)
     ax.set_xticks(list(x), [f"{n}\n({r['metric']}, n={r['n']})" for n, r in zip(names, rows)], fontsize=7)
     ax.set_ylabel("score")
@@ -115,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    ours = {name: s for path in args.ours for name, s in json.loads(path.read_text())["tasks"].items()}
+    ours = {}
+    for path in args.ours:
+        report = json.loads(path.read_text())
+        ours.update({name: {**scores, "backend": report["backend"]} for name, scores in report["tasks"].items()})
     ours_samples: dict[str, list[dict]] = {}
     for path in args.ours_samples:
         for line in path.read_text().splitlines():
