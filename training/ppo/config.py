@@ -109,6 +109,16 @@ class PPOConfig(TrainConfig):
     max_new_tokens: int = Field(64, ge=1, le=16384, description="Reply budget in tokens; a reply cut here has no EOS")
     temperature: float = Field(1.0, gt=0, le=10.0, description="Sampling temperature (log-probabilities are recomputed at the same temperature)")
     top_p: float = Field(1.0, gt=0, le=1.0, description="Nucleus sampling threshold (1.0: the full distribution)")
+    rollout_engine: Literal["hf", "vllm"] = Field(
+        "hf",
+        description="Sampler: hf = Hugging Face generate on the actor (the CPU default); vllm = an in-process vLLM engine "
+                    "whose weights are reloaded from the actor before each rollout. Log-probabilities are recomputed by "
+                    "the training model either way",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="rollout_engine vllm on a GPU: share of GPU memory the engine may take (training needs the rest)"
+    )
+    vllm_enforce_eager: bool = Field(True, description="rollout_engine vllm: skip torch.compile and CUDA graphs (faster start)")
 
     # -- 3. + 6. score, reward scaling ----------------------------------------------------------
     missing_eos_penalty: float = Field(1.0, ge=0, description="Subtracted from the score of a reply cut off by max_new_tokens (no EOS)")

@@ -82,7 +82,8 @@ from training.ppo.math import (
 from training.ppo.policy import PPOModels, build_models, policy_forward, rollout_forward, save_critic, token_values
 from training.ppo.prompts import Prompt, check_prompt_sources, load_prompts
 from training.ppo.rewards import build_scalers, reward_model_scores, shape_scores, task_scores
-from training.ppo.rollout import HFRollout, Rollout, RolloutSample, collate, stack_responses, unstack_responses
+from training.ppo.rollout import Rollout, RolloutSample, collate, stack_responses, unstack_responses
+from training.ppo.rollout_engine import build_rollout
 from training.runs import MetricsLog, RunDir, capture_rng, open_run, plot_metrics, restore_rng
 
 log = logging.getLogger(__name__)
@@ -490,7 +491,7 @@ def run_ppo(config: PPOConfig, stop_after: int | None = None, rollout: Rollout |
 
     # actor, reference, critic, reward model; the sampler
     models = build_models(config, run, start_step, base, reward_path, device, dist)
-    rollout = rollout or HFRollout(models.actor, tokenizer.eos_token_id, tokenizer.pad_token_id, device)
+    rollout = rollout or build_rollout(config, models.actor, tokenizer, device, base)
     trainer = PPOTrainer(config, run, models, tokenizer, rollout, train_prompts, eval_prompts, device, base, rm_stats, dist)
     last = trainer.train(start_step, stop_after=stop_after)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
