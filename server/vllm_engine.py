@@ -60,6 +60,10 @@ def engine_args(settings: ServerSettings, model_path: Path, served_name: str):
         kwargs["gpu_memory_utilization"] = settings.gpu_memory_utilization
     else:
         kwargs["kv_cache_memory_bytes"] = int(settings.kv_cache_space * GIB)
+        # vLLM 0.32's CPU worker dies ("CPU Generator does not use offset") when a seeded request's
+        # prompt is split across engine steps: it rewinds the request's generator, which CPU
+        # generators cannot do. Scheduling whole prompts avoids the split.
+        kwargs["enable_chunked_prefill"] = False
     return AsyncEngineArgs(**kwargs)
 
 

@@ -173,3 +173,19 @@ def test_health_ready_version_open(live_server):
     assert httpx.get(f"{live_server.base_url}/health").status_code == 200
     assert httpx.get(f"{live_server.base_url}/ready").json()["model"] == "tiny"
     assert httpx.get(f"{live_server.base_url}/version", headers=live_server.headers).json()["vllm"] == "0.32.0"
+
+
+def test_concurrent_seeded_long_prompts_keep_the_engine_alive(openai_client, live_server):
+    """vLLM 0.32 on CPU died when a seeded request's prompt was split across steps (chunked
+    prefill rewinds its generator); eight ~1,500-token seeded prompts at once force that split."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(i: int) -> str:
+        words = " ".join(f"item{i}-{j}" for j in range(500))
+        r = openai_client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": words}],
+                                                  max_tokens=4, seed=i + 1, temperature=1.0)
+        return r.choices[0].finish_reason
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(reason in {"stop", "length"} for reason in pool.map(ask, range(8)))
+    assert httpx.get(f"{live_server.base_url}/ready", timeout=10).status_code == 200
