@@ -63,6 +63,11 @@ def tuned_environment(
     for name, enabled, paths, source in wanted:
         if not enabled or any(name in p for p in preload):
             continue
+        if name == "libiomp" and any("libgomp" in p or "libomp" in p for p in preload):
+            # vLLM refuses two OpenMP runtimes in one process (it asserts); one already preloaded
+            # (by the user, or by vLLM itself in a process that started an engine before) wins.
+            warnings.append("libiomp not added: LD_PRELOAD already holds an OpenMP runtime")
+            continue
         found = first_existing(paths)
         if found is None:
             warnings.append(f"{name} not found (install the {source}; looked in {', '.join(paths)})")

@@ -27,6 +27,16 @@ def test_a_library_already_preloaded_is_not_added_twice(tmp_path):
     assert env == {"LD_PRELOAD": "/usr/lib/libtcmalloc.so.4"}
 
 
+def test_an_openmp_runtime_already_preloaded_keeps_iomp_out(tmp_path):
+    """vLLM asserts on libgomp and libiomp together; a process that started an engine before has
+    libgomp in LD_PRELOAD (vLLM's platform code puts it there), and its child servers inherit it."""
+    gomp = "/venv/lib/python3.11/site-packages/torch/lib/libgomp.so.1"
+    env, warnings = tuned_environment(preload_tcmalloc=True, preload_iomp=True, threads_bind=None, reserved_cpus=None,
+                                      environ={"LD_PRELOAD": gomp}, **libs(tmp_path))
+    assert env == {"LD_PRELOAD": f"{gomp}:{tmp_path}/libtcmalloc_minimal.so.4"}
+    assert warnings == ["libiomp not added: LD_PRELOAD already holds an OpenMP runtime"]
+
+
 def test_missing_library_warns_with_its_package_and_sets_nothing(tmp_path):
     env, warnings = tuned_environment(preload_tcmalloc=True, preload_iomp=True, threads_bind=None, reserved_cpus=None,
                                       environ={}, tcmalloc_paths=[str(tmp_path / "no.so")],
