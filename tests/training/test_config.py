@@ -23,7 +23,7 @@ def test_sft_configs_load(name):
     assert config.name == name
 
 
-@pytest.mark.parametrize("name", ["reward_tiny", "reward_cpu"])
+@pytest.mark.parametrize("name", ["reward_tiny", "reward_cpu", "reward_gpu"])
 def test_reward_configs_load(name):
     config = load_config(RewardConfig, CONFIGS / f"{name}.yaml", {})
     assert config.name == name

@@ -266,7 +266,7 @@ def test_cli_lists_every_control_with_its_default_and_returns_2_on_errors(capsys
     assert "no reward" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["ppo_tiny", "ppo_cpu"])
+@pytest.mark.parametrize("name", ["ppo_tiny", "ppo_cpu", "ppo_gpu"])
 def test_ppo_configs_load(name):
     config = load_config(PPOConfig, CONFIGS / f"{name}.yaml", {})
     assert config.name == name and config.clip_range == 0.2
