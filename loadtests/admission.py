@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtests.compare import RESULTS_DIR, Target, free_port, machine, running
+from loadtests.compare import RESULTS_DIR, Target, free_port, results_header, running
 from loadtests.loadgen import LoadPoint, _client, run_load
 from loadtests.scenarios import RequestSpec, build_requests
 from loadtests.server_metrics import bucket_count, counters
@@ -314,8 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model_dir = resolve_model(args.model)
     served = model_dir.name
-    command = shlex.join(["python", "-m", "loadtests.admission", *(sys.argv[1:] if argv is None else argv)])
-    results = {"name": args.name, "command": command, "machine": machine(), "note": args.note,
+    results = {**results_header("loadtests.admission", args, argv),
                "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     extra = {"overload": ("--max-num-seqs", str(args.capacity), "--max-queued-requests", str(args.capacity)),
              "neighbour": ("--api-key", KEY_A, KEY_B, "--rate-limit-rpm", str(args.rate_limit_rpm))}

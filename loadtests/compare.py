@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -129,6 +129,13 @@ def _package(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
+
+
+def results_header(module: str, args, argv: Sequence[str] | None) -> dict:
+    """The opening keys of a benchmark's results.json: its name, the command that repeats it, the
+    machine and the operator's note."""
+    command = shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
+    return {"name": args.name, "command": command, "machine": machine(), "note": args.note}
 
 
 def machine() -> dict:

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from loadtests.compare import RESULTS_DIR, Target, free_port, machine, running, target
+from loadtests.compare import RESULTS_DIR, Target, free_port, results_header, running, target
 from loadtests.loadgen import LoadPoint, measure
 
 OFF = {"ICEGRT_CPU_PRELOAD_TCMALLOC": "false", "ICEGRT_CPU_PRELOAD_IOMP": "false"}
@@ -144,15 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model_dir = resolve_model(args.model)
     chosen = args.configs or configs(len(os.sched_getaffinity(0)))
-    command = shlex.join(["python", "-m", "loadtests.cpu_tuning", *(sys.argv[1:] if argv is None else argv)])
-    results = {"name": args.name, "command": command, "machine": machine(), "note": args.note, "runs": [],
+    results = {**results_header("loadtests.cpu_tuning", args, argv), "runs": [],
                "settings": {"scenario": args.scenario, "concurrency": args.concurrency,
                             "num_prompts": args.num_prompts, "max_tokens": args.max_tokens,
                             "enforce_eager": args.enforce_eager, "configs": chosen, "rounds": args.rounds}}
     done_rounds = 0
     if args.append and (out / "tuning.json").exists():  # more rounds, e.g. one lock hold per round
         earlier = json.loads((out / "tuning.json").read_text())
-        results["runs"], results["command"] = earlier["runs"], f"{earlier['command']} ; then {command}"
+        results["runs"], results["command"] = earlier["runs"], f"{earlier['command']} ; then {results['command']}"
         done_rounds = max(run["round"] for run in earlier["runs"])
     with tempfile.TemporaryDirectory(prefix="icegrt-tuning-") as scratch:
         for round_ in range(done_rounds, done_rounds + args.rounds):

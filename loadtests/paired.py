@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from loadtests.compare import RESULTS_DIR, free_port, machine, running, target
+from loadtests.compare import RESULTS_DIR, free_port, results_header, running, target
 from loadtests.loadgen import LoadPoint, measure
 
 SERVERS = ("icegrt", "vllm")
@@ -133,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.results_dir / args.name
     out.mkdir(parents=True, exist_ok=True)
     model_dir = resolve_model(args.model)
-    command = shlex.join(["python", "-m", "loadtests.paired", *(sys.argv[1:] if argv is None else argv)])
-    results = {"name": args.name, "command": command, "machine": machine(), "note": args.note,
+    results = {**results_header("loadtests.paired", args, argv),
                "settings": {"scenario": args.scenario, "max_tokens": args.max_tokens, "repeats": args.repeats,
                             "num_prompts": args.num_prompts, "enforce_eager": args.enforce_eager}}
     with tempfile.TemporaryDirectory(prefix="icegrt-paired-") as scratch, contextlib.ExitStack() as stack:
