@@ -11,6 +11,9 @@ default), in ``--rounds`` alternating rounds so that drift on a shared machine s
 - ``+tcmalloc``, ``+iomp``: one preload each;
 - ``+threads``: every usable CPU for the model's threads (``--cpu-reserved-cpus 0``), only
   when more than one CPU is usable (vLLM otherwise reserves one for its other processes);
+- ``+poll``: vLLM's engine processes poll their message queues every 200 us, sleeping in
+  between, instead of spinning on ``sched_yield`` (``--cpu-engine-poll-us 200``,
+  server/vllm_plugin.py); ``+threads+poll``: both;
 - ``icegrt-defaults``: ``icegrt serve`` as shipped.
 
 Writes ``results/<name>/tuning.json``, ``tuning.md`` (output-token throughput per round,
@@ -39,11 +42,13 @@ CONFIGS: dict[str, dict[str, str]] = {
     "+tcmalloc": {**OFF, "ICEGRT_CPU_PRELOAD_TCMALLOC": "true"},
     "+iomp": {**OFF, "ICEGRT_CPU_PRELOAD_IOMP": "true"},
     "+threads": {**OFF, "ICEGRT_CPU_RESERVED_CPUS": "0"},
+    "+poll": {**OFF, "ICEGRT_CPU_ENGINE_POLL_US": "200"},
+    "+threads+poll": {**OFF, "ICEGRT_CPU_RESERVED_CPUS": "0", "ICEGRT_CPU_ENGINE_POLL_US": "200"},
     "icegrt-defaults": {},
 }
 """``icegrt serve`` variants: environment over the process's own (ICEGRT_* settings)."""
 BASELINE = "vllm-defaults"
-MULTI_CPU_ONLY = frozenset({"+threads"})
+MULTI_CPU_ONLY = frozenset({"+threads", "+threads+poll"})
 
 
 def configs(usable_cpus: int) -> list[str]:

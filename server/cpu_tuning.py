@@ -9,7 +9,8 @@ not re-executed: it does no tensor work.
 
 Thread binding goes to vLLM as ``VLLM_CPU_OMP_THREADS_BIND`` (``auto``, ``nobind`` or a CPU
 list such as ``0-1``) and ``VLLM_CPU_NUM_OF_RESERVED_CPU`` (CPUs left to the API and
-scheduler processes; ``auto`` reserves one). Each setting is an ``icegrt serve`` flag and an
+scheduler processes; ``auto`` reserves one). ``--cpu-engine-poll-us`` goes to
+``server/vllm_plugin.py`` in the engine's processes (poll with sleeps instead of spinning). Each setting is an ``icegrt serve`` flag and an
 ``ICEGRT_*`` variable; `loadtests.cpu_tuning` measures what each one is worth and the
 defaults keep only what the figures support (see loadtests/README.md).
 """
@@ -21,6 +22,8 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
+
+from server.vllm_plugin import POLL_ENV
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ def tuned_environment(
     threads_bind: str | None,
     reserved_cpus: int | None,
     environ: Mapping[str, str],
+    poll_us: int | None = None,
     tcmalloc_paths: Sequence[str] = TCMALLOC_CANDIDATES,
     iomp_paths: Sequence[str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
@@ -78,6 +82,8 @@ def tuned_environment(
         env["VLLM_CPU_OMP_THREADS_BIND"] = threads_bind
     if reserved_cpus is not None:
         env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(reserved_cpus)
+    if poll_us is not None:
+        env[POLL_ENV] = str(poll_us)
     return env, warnings
 
 
@@ -86,11 +92,12 @@ def apply_cpu_tuning(settings, environ: MutableMapping[str, str] = os.environ) -
     env, warnings = tuned_environment(
         preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
         threads_bind=settings.cpu_threads_bind, reserved_cpus=settings.cpu_reserved_cpus, environ=environ,
+        poll_us=settings.cpu_engine_poll_us,
     )
     for warning in warnings:
         log.warning("CPU tuning: %s", warning)
     environ.update(env)
     shown = {k: environ.get(k) for k in ("LD_PRELOAD", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU",
-                                         "OMP_NUM_THREADS")}
+                                         POLL_ENV, "OMP_NUM_THREADS")}
     log.info("CPU tuning: %s", " ".join(f"{k}={v if v is not None else '(vLLM default)'}" for k, v in shown.items()))
     return env

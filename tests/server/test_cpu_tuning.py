@@ -53,9 +53,11 @@ def test_everything_off_leaves_vllm_defaults(tmp_path):
 
 def test_thread_settings_become_vllm_variables_and_are_logged(tmp_path, caplog):
     settings = SimpleNamespace(cpu_preload_tcmalloc=False, cpu_preload_iomp=False, cpu_threads_bind="0-1",
-                               cpu_reserved_cpus=0)
+                               cpu_reserved_cpus=0, cpu_engine_poll_us=200)
     environ: dict[str, str] = {}
     with caplog.at_level("INFO", logger="server.cpu_tuning"):
         applied = apply_cpu_tuning(settings, environ)
-    assert applied == environ == {"VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    assert applied == environ == {"VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+                                  "ICEGRT_VLLM_POLL_US": "200"}
     assert "VLLM_CPU_OMP_THREADS_BIND=0-1" in caplog.text and "LD_PRELOAD=(vLLM default)" in caplog.text
+    assert "ICEGRT_VLLM_POLL_US=200" in caplog.text
