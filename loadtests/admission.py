@@ -12,12 +12,12 @@ p50/p99/max (target <= 50 ms), statuses (nothing but 200 and 503), refusals with
 ``Retry-After`` or envelope, and the growth of ``icegrt_rejected_requests_total``.
 
 **Noisy neighbour.** The server has keys A and B and ``--rate-limit-rpm R``. Client B sends
-chat requests at a steady Poisson rate: alone first, then while A floods at many times R
-per minute. A's flood starts first and B starts once A has had its first 429 (A's bucket of
-a minute's allowance is spent), so that B's second run sees A over its limit throughout.
-A's requests are one-token chats so that the flood's cost is its refusals, not A's admitted
-share, and B starts once A's admitted burst has left the engine. Reported: B's p99 with A
-flooding / B's p99 alone (target <= 1.10), A's statuses.
+chat requests at a steady Poisson rate: alone, then beside A sending one-token chats at its
+limit (R per minute, all admitted), then beside A flooding at many times R per minute. A's
+flood starts first and B starts once A has had its first 429 and A's admitted burst has left
+the engine, so that B sees A over its limit throughout. A's admitted share is the same in the
+last two runs, so B's p99 flooding / at the limit (target <= 1.10) is what the requests over
+the limit cost B; B's p99 against B alone is reported too (it includes A's admitted share).
 
 Both write ``results/<name>/admission.json`` and ``admission.md``. Statistics are those of
 `loadtests.stats`; refusal latency runs from sending to the whole answer.
@@ -151,43 +151,58 @@ async def _engine_idle(base_url: str, timeout_s: float) -> None:
                 await asyncio.sleep(0.1)
 
 
-async def neighbour(base_url: str, model: str, args: argparse.Namespace) -> dict:
+async def _b_beside_a(base_url: str, model: str, args: argparse.Namespace, a_rate: float, flood: bool) -> dict:
+    """B's run while A sends one-token chats at `a_rate`. Flooding, B starts once A has had its
+    first 429 (its bucket of a minute's allowance is spent) and A's admitted burst has left the
+    engine, so that B sees A over its limit throughout; at its limit, B starts after 5 s."""
     b_specs = chats(args.num_prompts, model, args.max_tokens, args.seed)
-    b_point = LoadPoint(rate=args.b_rate)
-    await _load(base_url, KEY_B, chats(2, model, args.max_tokens, seed=99), LoadPoint(concurrency=1), 60)
-    results, duration = await _load(base_url, KEY_B, b_specs, b_point, args.max_duration, args.seed)
-    alone = summarize(results, duration, len(b_specs))
-    print(f"[admission] B alone: p99 {p99(alone)} ms", flush=True)
-
-    a_specs = chats(int(args.a_rate * args.max_duration * 2), model, 1, args.seed + 7)
+    a_specs = chats(int(a_rate * args.max_duration * 2) + 10, model, 1, args.seed + 7)
     a_results: list[RequestResult] = []
-    drained = asyncio.Event()
     async with _client(base_url, KEY_A, args.max_duration * 2 + 30) as a_client:
-        flood = asyncio.create_task(run_load(a_client, a_specs, LoadPoint(rate=args.a_rate), args.max_duration * 2,
-                                             args.seed, results=a_results))
-        await asyncio.wait_for(_watch_for_429(a_results, drained), args.max_duration)
-        await _engine_idle(base_url, args.max_duration)  # A's admitted burst has finished
+        a_task = asyncio.create_task(run_load(a_client, a_specs, LoadPoint(rate=a_rate), args.max_duration * 2,
+                                              args.seed, results=a_results))
+        if flood:
+            await asyncio.wait_for(_watch_for_429(a_results, asyncio.Event()), args.max_duration)
+            await _engine_idle(base_url, args.max_duration)
+        else:
+            await asyncio.sleep(5)
         a_before = len(a_results)
         counts_before = refusal_counts(base_url)
-        results, duration = await _load(base_url, KEY_B, b_specs, b_point, args.max_duration, args.seed)
+        results, duration = await _load(base_url, KEY_B, b_specs, LoadPoint(rate=args.b_rate), args.max_duration,
+                                        args.seed)
         a_during = a_results[a_before:]
         counts_after = refusal_counts(base_url)
-        flood.cancel()
-        await asyncio.gather(flood, return_exceptions=True)
-    with_flood = summarize(results, duration, len(b_specs))
+        a_task.cancel()
+        await asyncio.gather(a_task, return_exceptions=True)
+    return {"b": summarize(results, duration, len(b_specs)), "b_checks": check_refusals(results),
+            "a_rate": a_rate, "a_sent_before_b": a_before, "a_during_b": dict(Counter(r.status for r in a_during)),
+            "a_refusal_ms_during_b": summarize(a_during, duration, len(a_during))["refusal_ms"],
+            "a_checks": check_refusals(a_during),
+            "server_side_refusals": {k: int(counts_after[k] - counts_before[k])
+                                     for k in ("unrouted", "unrouted_within_50ms")}}
+
+
+async def neighbour(base_url: str, model: str, args: argparse.Namespace) -> dict:
+    """B alone, B beside A at its rate limit, B beside A flooding. A's admitted share is the same
+    in the last two (its limit), so their p99 ratio is what A's requests over the limit cost B."""
+    b_specs = chats(args.num_prompts, model, args.max_tokens, args.seed)
+    await _load(base_url, KEY_B, chats(2, model, args.max_tokens, seed=99), LoadPoint(concurrency=1), 60)
+    results, duration = await _load(base_url, KEY_B, b_specs, LoadPoint(rate=args.b_rate), args.max_duration,
+                                    args.seed)
+    alone = summarize(results, duration, len(b_specs))
+    print(f"[admission] B alone: p99 {p99(alone)} ms", flush=True)
+    at_limit = await _b_beside_a(base_url, model, args, args.rate_limit_rpm / 60, flood=False)
+    print(f"[admission] B with A at its limit: p99 {p99(at_limit['b'])} ms; A during B: {at_limit['a_during_b']}",
+          flush=True)
+    flooding = await _b_beside_a(base_url, model, args, args.a_rate, flood=True)
     report = {
         "rate_limit_rpm": args.rate_limit_rpm, "b_rate": args.b_rate, "a_rate": args.a_rate,
-        "b_alone": alone, "b_with_a_flooding": with_flood, "b_p99_ratio": ratio(p99(with_flood), p99(alone)),
-        "b_checks": check_refusals(results),
-        "a_sent_before_b": a_before,
-        "a_during_b": dict(Counter(r.status for r in a_during)),
-        "a_refusal_ms_during_b": summarize(a_during, duration, len(a_during))["refusal_ms"],
-        "a_checks": check_refusals(a_during),
-        "server_side_refusals": {k: int(counts_after[k] - counts_before[k])
-                                 for k in ("unrouted", "unrouted_within_50ms")},
+        "b_alone": alone, "a_at_limit": at_limit, "a_flooding": flooding,
+        "b_p99_ratio": ratio(p99(flooding["b"]), p99(at_limit["b"])),
+        "b_p99_ratio_to_alone": ratio(p99(flooding["b"]), p99(alone)),
     }
-    print(f"[admission] B with A flooding: p99 {p99(with_flood)} ms, ratio {report['b_p99_ratio']}; "
-          f"A during B: {report['a_during_b']}", flush=True)
+    print(f"[admission] B with A flooding: p99 {p99(flooding['b'])} ms, ratio to A at its limit "
+          f"{report['b_p99_ratio']}; A during B: {flooding['a_during_b']}", flush=True)
     return report
 
 
@@ -232,20 +247,22 @@ def render(results: dict) -> str:
                " refusals answered within 50 ms"] if over.get("server_side_refusals") else []),
             ""]
     if nb := results.get("neighbour"):
-        alone, flood = nb["b_alone"], nb["b_with_a_flooding"]
+        runs = (("alone", nb["b_alone"]), (f"A at its limit ({nb['a_at_limit']['a_rate']:g} req/s)", nb["a_at_limit"]["b"]),
+                (f"A flooding ({nb['a_rate']:g} req/s)", nb["a_flooding"]["b"]))
+        flood = nb["a_flooding"]
         lines += [
-            f"## Noisy neighbour: --rate-limit-rpm {nb['rate_limit_rpm']}; B at {nb['b_rate']} req/s, "
-            f"A floods at {nb['a_rate']} req/s", "",
+            f"## Noisy neighbour: --rate-limit-rpm {nb['rate_limit_rpm']}; B at {nb['b_rate']} req/s beside A", "",
             "| client B | sent | 200 | E2E p50 ms | E2E p90 ms | E2E p99 ms |", "|---|---|---|---|---|---|",
             *(f"| {label} | {s['sent']} | {s['completed']} | {_fmt(s['e2e_ms'], 'p50')} | {_fmt(s['e2e_ms'], 'p90')} "
-              f"| {_fmt(s['e2e_ms'], 'p99')} |" for label, s in (("alone", alone), ("A flooding", flood))), "",
-            f"- B's p99 with A flooding / alone: **{nb['b_p99_ratio']}** (target <= 1.10); B's errors: "
-            f"{flood['errors_by_status'] or 'none'}",
-            f"- A while B ran: {nb['a_during_b']}; A's refusal ms {nb['a_refusal_ms_during_b']}; without Retry-After "
-            f"{nb['a_checks']['without_retry_after']}, bad envelope {nb['a_checks']['bad_envelope']}",
-            *([f"- by the server's own clock: {nb['server_side_refusals']['unrouted_within_50ms']} of "
-               f"{nb['server_side_refusals']['unrouted']} refusals answered within 50 ms"]
-              if nb.get("server_side_refusals") else []), ""]
+              f"| {_fmt(s['e2e_ms'], 'p99')} |" for label, s in runs), "",
+            f"- B's p99 with A flooding / with A at its limit: **{nb['b_p99_ratio']}** (target <= 1.10): what A's "
+            f"requests over its limit cost B; against B alone: {nb['b_p99_ratio_to_alone']} (that includes A's "
+            "admitted share). B's errors: " + str(flood["b"]["errors_by_status"] or "none"),
+            *(f"- A while B ran ({name}): {run['a_during_b']}; A's refusal ms {run['a_refusal_ms_during_b']}; without "
+              f"Retry-After {run['a_checks']['without_retry_after']}, bad envelope {run['a_checks']['bad_envelope']}; "
+              f"by the server's own clock {run['server_side_refusals']['unrouted_within_50ms']} of "
+              f"{run['server_side_refusals']['unrouted']} refusals answered within 50 ms"
+              for name, run in (("at its limit", nb["a_at_limit"]), ("flooding", flood))), ""]
     return "\n".join(lines)
 
 

@@ -41,6 +41,23 @@ def test_admission_report_states_ratios_and_targets():
     assert admission.ratio(None, 3.0) is None and admission.ratio(1.0, 0.0) is None
 
 
+def test_neighbour_report_judges_the_flood_against_a_at_its_limit():
+    def b(*latencies):
+        return summarize([RequestResult("chat", "200", latency=x) for x in latencies], 10.0, len(latencies))
+
+    a_results = [RequestResult("chat", "429", latency=0.003, error=ENVELOPE, retry_after="1")]
+    side = {"a_during_b": {"429": 1}, "a_refusal_ms_during_b": summarize(a_results, 1.0, 1)["refusal_ms"],
+            "a_checks": admission.check_refusals(a_results), "server_side_refusals": {"unrouted": 1, "unrouted_within_50ms": 1}}
+    results = {"name": "n", "command": "c", "machine": MACHINE, "neighbour": {
+        "rate_limit_rpm": 60, "b_rate": 0.5, "a_rate": 20.0, "b_alone": b(1.0, 1.0),
+        "a_at_limit": {**side, "a_rate": 1.0, "b": b(1.5, 2.0)}, "a_flooding": {**side, "a_rate": 20.0, "b": b(1.5, 2.1)},
+        "b_p99_ratio": admission.ratio(2100.0, 2000.0), "b_p99_ratio_to_alone": admission.ratio(2100.0, 1000.0)}}
+    text = admission.render(results)
+    assert "| A at its limit (1 req/s) | 2 | 2 |" in text and "| A flooding (20 req/s) | 2 | 2 |" in text
+    assert "with A at its limit: **1.05** (target <= 1.10)" in text and "against B alone: 2.1" in text
+    assert "by the server's own clock 1 of 1 refusals answered within 50 ms" in text
+
+
 def run(config: str, round_: int, tok_s: float) -> dict:
     return {"config": config, "round": round_, "summary": {"output_throughput": tok_s, "ttft_ms": {"p50": 100.0}}}
 
@@ -80,3 +97,16 @@ def test_paired_ratios_per_pair_with_median_and_range():
                "points": {"c=1": {"pairs": pairs, "ratios": ratios}}}
     assert "| c=1 | 1.00 [0.90, 1.10] | 1.10 [1.00, 1.20] | 1.00 [1.00, 1.00] | 100.0 | 100.0 | 11.0 | 10.0 |" \
         in paired.render(results)
+
+
+def test_cpu_seconds_of_a_process_grow_while_it_computes():
+    import os
+    import time
+
+    from loadtests.refusal_cost import cpu_seconds, own_cpu_seconds
+
+    before, own_before = cpu_seconds(os.getpid()), own_cpu_seconds()
+    end = time.process_time() + 0.15
+    while time.process_time() < end:
+        pass
+    assert cpu_seconds(os.getpid()) - before >= 0.1 and own_cpu_seconds() - own_before >= 0.1
