@@ -19,12 +19,12 @@ lmeval() { # limit tasks name
     --tasks "$(echo "$2" | sed 's/[^,]*/ref_&/g')" --output_path "$OUT/lm_eval_$3" --log_samples
 }
 ours() { # limit tasks name
-  taskset -c 1 .venv/bin/icegrt eval general --model SmolLM2-135M-Instruct --tasks "$2" --limit "$1" \
-    --output "$OUT/icegrt_$3.json" --samples "$OUT/icegrt_$3.samples.jsonl"
+  taskset -c 1 .venv/bin/icegrt eval general --model SmolLM2-135M-Instruct --tasks "$2" --limit "$1" --enforce-eager \
+    --output "$OUT/icegrt_vllm_$3.json" --samples "$OUT/icegrt_vllm_$3.samples.jsonl"
 }
 lmeval "$LIMIT" "$SHORT" short
 lmeval "$LONG_LIMIT" "$LONG" long
 ours "$LIMIT" "$SHORT" short
 ours "$LONG_LIMIT" "$LONG" long
-.venv/bin/python -m training.evaluate.general.harness_check --ours "$OUT"/icegrt_*.json \
-  --ours-samples "$OUT"/icegrt_*.samples.jsonl --lm-eval "$OUT"/lm_eval_* --out results/general-harness-check
+.venv/bin/python -m training.evaluate.general.harness_check --ours "$OUT"/icegrt_vllm_*.json \
+  --ours-samples "$OUT"/icegrt_vllm_*.samples.jsonl --lm-eval "$OUT"/lm_eval_* --out results/general-harness-check
