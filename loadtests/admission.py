@@ -151,11 +151,11 @@ async def _engine_idle(base_url: str, timeout_s: float) -> None:
                 await asyncio.sleep(0.1)
 
 
-async def _b_beside_a(base_url: str, model: str, args: argparse.Namespace, a_rate: float, flood: bool) -> dict:
+async def _b_beside_a(base_url: str, model: str, args: argparse.Namespace, b_specs: Sequence[RequestSpec],
+                      a_rate: float, flood: bool) -> dict:
     """B's run while A sends one-token chats at `a_rate`. Flooding, B starts once A has had its
     first 429 (its bucket of a minute's allowance is spent) and A's admitted burst has left the
     engine, so that B sees A over its limit throughout; at its limit, B starts after 5 s."""
-    b_specs = chats(args.num_prompts, model, args.max_tokens, args.seed)
     a_specs = chats(int(a_rate * args.max_duration * 2) + 10, model, 1, args.seed + 7)
     a_results: list[RequestResult] = []
     async with _client(base_url, KEY_A, args.max_duration * 2 + 30) as a_client:
@@ -191,10 +191,10 @@ async def neighbour(base_url: str, model: str, args: argparse.Namespace) -> dict
                                     args.seed)
     alone = summarize(results, duration, len(b_specs))
     print(f"[admission] B alone: p99 {p99(alone)} ms", flush=True)
-    at_limit = await _b_beside_a(base_url, model, args, args.rate_limit_rpm / 60, flood=False)
+    at_limit = await _b_beside_a(base_url, model, args, b_specs, args.rate_limit_rpm / 60, flood=False)
     print(f"[admission] B with A at its limit: p99 {p99(at_limit['b'])} ms; A during B: {at_limit['a_during_b']}",
           flush=True)
-    flooding = await _b_beside_a(base_url, model, args, args.a_rate, flood=True)
+    flooding = await _b_beside_a(base_url, model, args, b_specs, args.a_rate, flood=True)
     report = {
         "rate_limit_rpm": args.rate_limit_rpm, "b_rate": args.b_rate, "a_rate": args.a_rate,
         "b_alone": alone, "a_at_limit": at_limit, "a_flooding": flooding,
@@ -247,9 +247,9 @@ def render(results: dict) -> str:
                " refusals answered within 50 ms"] if over.get("server_side_refusals") else []),
             ""]
     if nb := results.get("neighbour"):
-        runs = (("alone", nb["b_alone"]), (f"A at its limit ({nb['a_at_limit']['a_rate']:g} req/s)", nb["a_at_limit"]["b"]),
-                (f"A flooding ({nb['a_rate']:g} req/s)", nb["a_flooding"]["b"]))
-        flood = nb["a_flooding"]
+        at_limit, flood = nb["a_at_limit"], nb["a_flooding"]
+        runs = (("alone", nb["b_alone"]), (f"A at its limit ({at_limit['a_rate']:g} req/s)", at_limit["b"]),
+                (f"A flooding ({nb['a_rate']:g} req/s)", flood["b"]))
         lines += [
             f"## Noisy neighbour: --rate-limit-rpm {nb['rate_limit_rpm']}; B at {nb['b_rate']} req/s beside A", "",
             "| client B | sent | 200 | E2E p50 ms | E2E p90 ms | E2E p99 ms |", "|---|---|---|---|---|---|",
@@ -262,7 +262,7 @@ def render(results: dict) -> str:
               f"Retry-After {run['a_checks']['without_retry_after']}, bad envelope {run['a_checks']['bad_envelope']}; "
               f"by the server's own clock {run['server_side_refusals']['unrouted_within_50ms']} of "
               f"{run['server_side_refusals']['unrouted']} refusals answered within 50 ms"
-              for name, run in (("at its limit", nb["a_at_limit"]), ("flooding", flood))), ""]
+              for name, run in (("at its limit", at_limit), ("flooding", flood))), ""]
     return "\n".join(lines)
 
 

@@ -10,9 +10,10 @@ not re-executed: it does no tensor work.
 Thread binding goes to vLLM as ``VLLM_CPU_OMP_THREADS_BIND`` (``auto``, ``nobind`` or a CPU
 list such as ``0-1``) and ``VLLM_CPU_NUM_OF_RESERVED_CPU`` (CPUs left to the API and
 scheduler processes; ``auto`` reserves one). ``--cpu-engine-poll-us`` goes to
-``server/vllm_plugin.py`` in the engine's processes (poll with sleeps instead of spinning). Each setting is an ``icegrt serve`` flag and an
-``ICEGRT_*`` variable; `loadtests.cpu_tuning` measures what each one is worth and the
-defaults keep only what the figures support (see loadtests/README.md).
+``server/vllm_plugin.py`` in the engine's processes (poll with sleeps instead of spinning).
+Each setting is an ``icegrt serve`` flag and an ``ICEGRT_*`` variable; `loadtests.cpu_tuning`
+measures what each one is worth and the defaults keep only what the figures support (see
+loadtests/README.md).
 """
 
 from __future__ import annotations

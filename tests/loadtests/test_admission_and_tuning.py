@@ -47,10 +47,12 @@ def test_neighbour_report_judges_the_flood_against_a_at_its_limit():
 
     a_results = [RequestResult("chat", "429", latency=0.003, error=ENVELOPE, retry_after="1")]
     side = {"a_during_b": {"429": 1}, "a_refusal_ms_during_b": summarize(a_results, 1.0, 1)["refusal_ms"],
-            "a_checks": admission.check_refusals(a_results), "server_side_refusals": {"unrouted": 1, "unrouted_within_50ms": 1}}
+            "a_checks": admission.check_refusals(a_results),
+            "server_side_refusals": {"unrouted": 1, "unrouted_within_50ms": 1}}
     results = {"name": "n", "command": "c", "machine": MACHINE, "neighbour": {
         "rate_limit_rpm": 60, "b_rate": 0.5, "a_rate": 20.0, "b_alone": b(1.0, 1.0),
-        "a_at_limit": {**side, "a_rate": 1.0, "b": b(1.5, 2.0)}, "a_flooding": {**side, "a_rate": 20.0, "b": b(1.5, 2.1)},
+        "a_at_limit": {**side, "a_rate": 1.0, "b": b(1.5, 2.0)},
+        "a_flooding": {**side, "a_rate": 20.0, "b": b(1.5, 2.1)},
         "b_p99_ratio": admission.ratio(2100.0, 2000.0), "b_p99_ratio_to_alone": admission.ratio(2100.0, 1000.0)}}
     text = admission.render(results)
     assert "| A at its limit (1 req/s) | 2 | 2 |" in text and "| A flooding (20 req/s) | 2 | 2 |" in text
