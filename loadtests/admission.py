@@ -211,6 +211,8 @@ def server(model_dir: Path, served: str, args: argparse.Namespace, data_dir: Pat
                "--served-model-name", served, "--dtype", "float32", "--max-model-len", str(args.max_model_len),
                "--kv-cache-space", str(args.kv_cache_space), "--data-dir", str(data_dir), "--log-level", "warning",
                *(["--enforce-eager"] if args.enforce_eager else []), *extra]
+    if args.server_cpus:
+        command = ["taskset", "-c", args.server_cpus, *command]
     return Target("icegrt", command, "/ready", {})
 
 
@@ -308,6 +310,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument("--kv-cache-space", type=float, default=2.0)
     parser.add_argument("--enforce-eager", action="store_true")
+    parser.add_argument("--server-cpus", default=None,
+                        help="Pin the server (API process, engine core, worker) to these CPUs (taskset -c list), "
+                             "so that the load generator, run with taskset on others, does not share them")
     parser.add_argument("--note", default="", help="Machine conditions to state in the report")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true",

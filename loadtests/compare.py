@@ -90,13 +90,25 @@ def target(name: str, model_dir: Path, served: str, port: int, args: argparse.Na
 
 
 @contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """Python dies of SIGTERM (`timeout`, `kill`) without running `finally` blocks, which left the
+    server's vLLM processes (their own session) spinning on the cores after a killed benchmark;
+    as SystemExit the `finally` in `running` stops them."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def running(t: Target, log_path: Path, timeout_s: float) -> Iterator[tuple[str, float]]:
     """Start `t`, yield its base URL and start-up seconds once ready, stop it (SIGTERM, then SIGKILL)."""
     port = t.command[t.command.index("--port") + 1]
     base_url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     next_note = 30
-    with log_path.open("w") as log:
+    with _sigterm_as_exit(), log_path.open("w") as log:
         process = subprocess.Popen(t.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                    env={**os.environ, **t.env})
         try:

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rate-limit-rpm", type=int, default=2)
     args = parser.parse_args(argv)
-    settings = argparse.Namespace(max_model_len=2048, kv_cache_space=1.0, enforce_eager=True)
+    settings = argparse.Namespace(max_model_len=2048, kv_cache_space=1.0, enforce_eager=True, server_cpus=None)
     model_dir = resolve_model(args.model)
     with tempfile.TemporaryDirectory(prefix="icegrt-refusal-cost-") as scratch:
         target = server(model_dir, model_dir.name, settings, Path(scratch), "--api-key", KEY_A, KEY_B,

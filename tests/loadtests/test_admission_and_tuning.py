@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from loadtests import admission, cpu_tuning
@@ -112,3 +113,10 @@ def test_cpu_seconds_of_a_process_grow_while_it_computes():
     while time.process_time() < end:
         pass
     assert cpu_seconds(os.getpid()) - before >= 0.1 and own_cpu_seconds() - own_before >= 0.1
+
+
+def test_server_pinned_to_its_cpus_only_when_asked(tmp_path):
+    args = admission.parse_args(["--server-cpus", "1", "--enforce-eager"])
+    pinned = admission.server(tmp_path / "model", "m", args, tmp_path).command
+    assert pinned[:3] == ["taskset", "-c", "1"] and "--enforce-eager" in pinned
+    assert admission.server(tmp_path / "model", "m", admission.parse_args([]), tmp_path).command[0] == sys.executable
