@@ -44,22 +44,29 @@ def grouped_bars(axes: Any, groups: list[str], series: dict[str, dict[str, tuple
     axes.legend(fontsize=8)
 
 
+def _two_panels(path: Path, series: dict[str, dict[str, Any]], wide: tuple[list[str], str, str],
+                narrow: tuple[list[str], str, str]) -> Path:
+    """Grouped bars on a wide panel and a narrow one (an average, or a metric on another scale);
+    each panel is (groups, y label, title)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [4, 1]})
+    for ax, (groups, ylabel, title) in zip(axes, (wide, narrow), strict=True):
+        grouped_bars(ax, groups, series, ylabel)
+        ax.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
 def plot_general(report: dict[str, Any], path: Path) -> Path | None:
     """Benchmarks grouped per task, and the general average, per checkpoint (None: nothing to plot)."""
     series = {label: values for label, values in report["general"].items() if values}
     if not series:
         return None
-    plt = _pyplot()
     tasks = sorted({k for values in series.values() for k in values if k != "average"})
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [4, 1]})
-    grouped_bars(left, tasks, series, "accuracy")
-    left.set_title("General benchmarks (± stderr)")
-    grouped_bars(right, ["average"], series, "accuracy")
-    right.set_title("General average")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return _two_panels(path, series, (tasks, "accuracy", "General benchmarks (± stderr)"),
+                       (["average"], "accuracy", "General average"))
 
 
 def plot_domain(report: dict[str, Any], path: Path) -> Path | None:
@@ -67,18 +74,10 @@ def plot_domain(report: dict[str, Any], path: Path) -> Path | None:
     series = {label: values for label, values in report["domain"].items() if values}
     if not series:
         return None
-    plt = _pyplot()
     present = [k for k in DOMAIN_METRICS if any(k in values for values in series.values())]
     rates = [k for k in present if k != "chat_reward"]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [4, 1]})
-    grouped_bars(left, rates, series, "score (0-1)")
-    left.set_title("Domain metrics (± stderr)")
-    grouped_bars(right, ["chat_reward"], series, "reward-model score")
-    right.set_title("Multi-turn chat")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return _two_panels(path, series, (rates, "score (0-1)", "Domain metrics (± stderr)"),
+                       (["chat_reward"], "reward-model score", "Multi-turn chat"))
 
 
 def plot_training(runs: list[dict[str, Any]], path: Path) -> Path | None:
