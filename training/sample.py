@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.jsonl import write_jsonl_atomically
 from training.config import ConfigError, check_mix, parse_mix
 
 _ROLES = {"system", "user", "assistant"}
@@ -148,18 +147,6 @@ def gather_prompts(config: SampleConfig) -> list[Any]:
     return prompts
 
 
-def _write_atomically(records: list[dict], output: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_sample(config: SampleConfig) -> dict[str, Any]:
     """Sample as configured, write the JSONL, return a summary."""
     from vllm import SamplingParams
@@ -209,7 +196,7 @@ def run_sample(config: SampleConfig) -> dict[str, Any]:
             "sampling": {"n": config.k, "temperature": config.temperature, "top_p": config.top_p,
                          "max_tokens": config.max_tokens, "seed": seed},
         })
-    _write_atomically(records, config.output)
+    write_jsonl_atomically(records, config.output)
     llm.llm_engine.engine_core.shutdown()
     return {"output": str(config.output), "prompts": len(records), "responses": sum(len(r["responses"]) for r in records),
             "skipped_too_long": len(prompts) - len(kept), "wall_s": round(time.monotonic() - started, 1)}

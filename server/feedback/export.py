@@ -25,13 +25,12 @@ Rules, applied to feedback oldest first:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
+from common.jsonl import write_jsonl_atomically
 from server.store import FeedbackRecord, RankedMessage, Store
 
 
@@ -124,14 +123,5 @@ def preference_pairs(store: Store) -> tuple[list[dict], ExportReport]:
 def export_preferences(store: Store, output: Path) -> ExportReport:
     """Write the pairs to `output` as JSONL, atomically (a reader never sees half a file)."""
     pairs, report = preference_pairs(store)
-    output = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for pair in pairs:
-                handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_jsonl_atomically(pairs, output)
     return report

@@ -15,11 +15,11 @@ reward config's ``pairs: [path/to/pairs.jsonl]``), with the ids of both replies 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from common.jsonl import write_jsonl_atomically
 
 Ranking = list[list[str]]
 
@@ -92,17 +92,7 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
 
 def write_pairs(pairs: Iterable[dict[str, Any]], output: Path) -> None:
     """Write the pairs file atomically (a reader never sees half a file)."""
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for pair in pairs:
-                handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_jsonl_atomically(pairs, output)
 
 
 def pair_count(ranking: Sequence[Sequence[str]]) -> int:
