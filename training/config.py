@@ -16,10 +16,19 @@ Classes:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -114,8 +123,6 @@ def parse_mix(value: Any) -> Any:
     return value
 
 
-_parse_mix = parse_mix  # the name it had first
-
 
 def check_mix(value: dict[str, int]) -> dict[str, int]:
     """A mix names known SFT data sources, each with a count of at least 1."""
@@ -131,6 +138,10 @@ def check_mix(value: dict[str, int]) -> dict[str, int]:
     return value
 
 
+SourceMix = Annotated[dict[str, int], BeforeValidator(parse_mix), AfterValidator(check_mix)]
+"""Counts per SFT data source, from YAML or the command line (``a=10,b=20``), checked."""
+
+
 class SFTConfig(TrainConfig):
     """ICE-Instruct: supervised fine-tuning on a data mix, loss on assistant tokens only."""
 
@@ -138,22 +149,12 @@ class SFTConfig(TrainConfig):
         "sft", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
         description="Run name: everything is written to <runs_dir>/<name>/",
     )
-    mix: dict[str, int] = Field(
+    mix: SourceMix = Field(
         {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "multiturn_chat": 50, "e2e_text_to_table": 100},
         description="Examples drawn from each data source (source=count,...); see training.data.sources",
     )
     eval_examples: int = Field(32, ge=1, le=100_000, description="Held-out examples (taken from the mix) for eval loss")
     eval_batch_size: int = Field(8, ge=1, le=1024, description="Examples per evaluation batch")
-
-    @field_validator("mix", mode="before")
-    @classmethod
-    def _mix_from_text(cls, value: Any) -> Any:
-        return parse_mix(value)
-
-    @field_validator("mix")
-    @classmethod
-    def _mix_known(cls, value: dict[str, int]) -> dict[str, int]:
-        return check_mix(value)
 
 
 class RewardConfig(TrainConfig):

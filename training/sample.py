@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.jsonl import write_jsonl_atomically
-from training.config import ConfigError, check_mix, parse_mix
+from training.config import ConfigError, SourceMix
 
 _ROLES = {"system", "user", "assistant"}
 
@@ -52,7 +52,7 @@ class SampleConfig(BaseModel):
     prompt_source: Literal["sft", "preference"] = Field(
         "sft", description="Without --prompts: sft = the SFT data sources (prompt_mix), preference = preference_prompts' prompts"
     )
-    prompt_mix: dict[str, int] = Field(
+    prompt_mix: SourceMix = Field(
         {"gsm8k": 8, "e2e_text_to_table": 8}, description="Prompts drawn from each SFT data source (source=count,...)"
     )
     preference_prompts: list[str] = Field(["dpo_en_demo"], min_length=1, description="Preference pair sources for prompt_source preference")
@@ -66,16 +66,6 @@ class SampleConfig(BaseModel):
     enforce_eager: bool = Field(True, description="Skip torch.compile (faster start)")
     kv_cache_space: float = Field(1.0, gt=0, description="CPU only: GiB of KV cache")
     progress: bool = Field(True, description="Show a progress bar")
-
-    @field_validator("prompt_mix", mode="before")
-    @classmethod
-    def _mix_from_text(cls, value: Any) -> Any:
-        return parse_mix(value)
-
-    @field_validator("prompt_mix")
-    @classmethod
-    def _mix_known(cls, value: dict[str, int]) -> dict[str, int]:
-        return check_mix(value)
 
 
 def prompt_seed(seed: int, prompt_id: str) -> int:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from training.config import TrainConfig, check_mix, parse_mix
+from training.config import SourceMix, TrainConfig
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _NONE_WORDS = {"", "none", "null"}
@@ -93,7 +93,7 @@ class PPOConfig(TrainConfig):
         description="Where prompts come from: sft = ICE-Instruct's own data sources (prompt_mix), preference = the "
                     "prompts of external preference pairs (preference_prompts; the paper's data ablation)",
     )
-    prompt_mix: dict[str, int] = Field(
+    prompt_mix: SourceMix = Field(
         {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "e2e_text_to_table": 100},
         description="Prompts drawn from each SFT data source (source=count,...) when prompt_source is sft; "
                     "ad_compliance prompts carry gold labels for the task reward",
@@ -160,16 +160,6 @@ class PPOConfig(TrainConfig):
     @classmethod
     def _none_from_text(cls, value: Any) -> Any:
         return _none_word(value)
-
-    @field_validator("prompt_mix", mode="before")
-    @classmethod
-    def _mix_from_text(cls, value: Any) -> Any:
-        return parse_mix(value)
-
-    @field_validator("prompt_mix")
-    @classmethod
-    def _mix_known(cls, value: dict[str, int]) -> dict[str, int]:
-        return check_mix(value)
 
     @field_validator("preference_prompts")
     @classmethod
