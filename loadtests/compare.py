@@ -45,6 +45,7 @@ from loadtests.scenarios import OPENAI_SCENARIOS, SCENARIOS
 SERVERS = ("icegrt", "vllm", "hf")
 RESULTS_DIR = Path(__file__).parent / "results"
 GIB = 1 << 30
+RESERVED_ENV = "VLLM_CPU_NUM_OF_RESERVED_CPU"
 QUICK = {"concurrency": [1, 4], "request_rate": [], "num_prompts": 8, "max_tokens": 16, "max_duration": 120,
          "long_prompt_words": 200, "scenarios": ["streaming", "short_chat"]}
 
@@ -77,14 +78,16 @@ def target(name: str, model_dir: Path, served: str, port: int, args: argparse.Na
     if name == "icegrt":
         memory = ["--gpu-memory-utilization", str(args.gpu_memory_utilization)] if args.gpu else [
             "--kv-cache-space", str(args.kv_cache_space)]
+        reserved = [] if args.cpu_reserved_cpus is None else ["--cpu-reserved-cpus", str(args.cpu_reserved_cpus)]
         return Target(name, [sys.executable, "-m", "cli.main", "serve", "--model", str(model_dir), *common, *context,
-                             *engine, *memory, "--data-dir", str(data_dir)], "/ready", {})
+                             *engine, *memory, *reserved, "--data-dir", str(data_dir)], "/ready", {})
     if name == "vllm":
         memory = ["--gpu-memory-utilization", str(args.gpu_memory_utilization)] if args.gpu else [
             "--kv-cache-memory-bytes", str(int(args.kv_cache_space * GIB))]
         return Target(name, [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
                              "--host", "127.0.0.1", *common, *context, *engine, *memory, "--seed", "0",
-                             "--enable-prefix-caching"], "/health", {})
+                             "--enable-prefix-caching"], "/health",
+                      {} if args.cpu_reserved_cpus is None else {RESERVED_ENV: str(args.cpu_reserved_cpus)})
     return Target(name, [sys.executable, "-m", "loadtests.hf_baseline_server", "--model", str(model_dir), *common],
                   "/health", {})
 
@@ -185,6 +188,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument("--max-num-seqs", type=int, default=None, help="Passed to both vLLM servers when set")
     parser.add_argument("--kv-cache-space", type=float, default=2.0, help="CPU: GiB of KV cache for both vLLM servers")
+    parser.add_argument("--cpu-reserved-cpus", type=int, default=None,
+                        help=f"CPU: {RESERVED_ENV} for both vLLM servers (icegrt serve's --cpu-reserved-cpus, plain "
+                        "vLLM's environment); default: each server's own (icegrt 0 where more than one CPU is "
+                        "usable, vLLM 1)")
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.6, help="GPU: for both vLLM servers")
     parser.add_argument("--start-timeout", type=float, default=900, help="Seconds a server may take to get ready")
     parser.add_argument("--name", default=None, help="Results folder name; default: a UTC timestamp and cpu|gpu")
@@ -238,6 +245,7 @@ def run_comparison(args: argparse.Namespace, command: str) -> Path:
             "max_tokens": args.max_tokens, "num_prompts": args.num_prompts, "max_duration_s": args.max_duration,
             "concurrency": args.concurrency, "request_rate": args.request_rate, "scenarios": args.scenarios,
             "servers": args.servers, "enforce_eager": args.enforce_eager, "kv_cache_space_gib": args.kv_cache_space,
+            "cpu_reserved_cpus": args.cpu_reserved_cpus,
             "gpu_memory_utilization": args.gpu_memory_utilization, "max_num_seqs": args.max_num_seqs,
             "long_prompt_words": args.long_prompt_words, "seed": args.seed,
         },

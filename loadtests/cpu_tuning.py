@@ -10,7 +10,7 @@ default), in ``--rounds`` alternating rounds so that drift on a shared machine s
 - ``icegrt-untuned``: ``icegrt serve`` with every CPU setting off (what vLLM does by itself);
 - ``+tcmalloc``, ``+iomp``: one preload each;
 - ``+threads``: every usable CPU for the model's threads (``--cpu-reserved-cpus 0``), only
-  when more than one CPU is usable (vLLM otherwise reserves one for its other processes);
+  when more than one CPU is usable (vLLM reserves one for its other processes);
 - ``+poll``: vLLM's engine processes poll their message queues every 200 us, sleeping in
   between, instead of spinning on ``sched_yield`` (``--cpu-engine-poll-us 200``,
   server/vllm_plugin.py); ``+threads+poll``: both;
@@ -36,7 +36,8 @@ from pathlib import Path
 from loadtests.compare import RESULTS_DIR, Target, free_port, results_header, running, target
 from loadtests.loadgen import LoadPoint, measure
 
-OFF = {"ICEGRT_CPU_PRELOAD_TCMALLOC": "false", "ICEGRT_CPU_PRELOAD_IOMP": "false"}
+OFF = {"ICEGRT_CPU_PRELOAD_TCMALLOC": "false", "ICEGRT_CPU_PRELOAD_IOMP": "false",
+       "ICEGRT_CPU_RESERVED_CPUS": "1"}  # vLLM's own reservation on x86: one CPU per rank
 CONFIGS: dict[str, dict[str, str]] = {
     "icegrt-untuned": OFF,
     "+tcmalloc": {**OFF, "ICEGRT_CPU_PRELOAD_TCMALLOC": "true"},
@@ -136,6 +137,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     # what loadtests.compare.target reads
     args.dtype, args.max_num_seqs, args.gpu, args.gpu_memory_utilization = "float32", None, False, 0.0
+    args.cpu_reserved_cpus = None  # each server's own; the configs set it for icegrt
     args.name = args.name or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-cpu-tuning")
     return args
 

@@ -116,6 +116,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument("--kv-cache-space", type=float, default=2.0)
     parser.add_argument("--enforce-eager", action="store_true")
+    parser.add_argument("--cpu-reserved-cpus", type=int, default=None,
+                        help="VLLM_CPU_NUM_OF_RESERVED_CPU for both servers; default: each server's own")
     parser.add_argument("--note", default="")
     parser.add_argument("--name", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -135,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = resolve_model(args.model)
     results = {**results_header("loadtests.paired", args, argv),
                "settings": {"scenario": args.scenario, "max_tokens": args.max_tokens, "repeats": args.repeats,
-                            "num_prompts": args.num_prompts, "enforce_eager": args.enforce_eager}}
+                            "num_prompts": args.num_prompts, "enforce_eager": args.enforce_eager,
+                            "cpu_reserved_cpus": args.cpu_reserved_cpus}}
     with tempfile.TemporaryDirectory(prefix="icegrt-paired-") as scratch, contextlib.ExitStack() as stack:
         urls = {}
         for server in SERVERS:

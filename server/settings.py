@@ -82,7 +82,7 @@ class ServerSettings(BaseSettings):
     )
     cpu_reserved_cpus: int | None = Field(
         None, ge=0, description="CPU only: VLLM_CPU_NUM_OF_RESERVED_CPU, CPUs kept off the model's threads; unset: "
-        "vLLM's choice (one)"
+        "0 where more than one CPU is usable (1.45-1.5x vLLM's one on 2 CPUs), else vLLM's choice"
     )
     cpu_engine_poll_us: int | None = Field(
         None, ge=1, le=100_000, description="CPU only: vLLM's engine processes sleep this many microseconds between "

@@ -64,3 +64,13 @@ def test_report_ratios_and_plot(tmp_path):
     assert "**hf** did not run: exited with 1" in text
     assert (tmp_path / "latency_vs_throughput.png") in written
     assert (tmp_path / "latency_vs_throughput.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reserved_cpus_reach_both_vllm_servers_only_when_given(tmp_path):
+    given = parse_args(["--cpu-reserved-cpus", "0"])
+    icegrt, vllm = (target(name, Path("/m/dir"), "dir", 9000, given, tmp_path) for name in ("icegrt", "vllm"))
+    assert icegrt.command[icegrt.command.index("--cpu-reserved-cpus") + 1] == "0"
+    assert vllm.env == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    default = parse_args([])
+    icegrt, vllm = (target(name, Path("/m/dir"), "dir", 9000, default, tmp_path) for name in ("icegrt", "vllm"))
+    assert "--cpu-reserved-cpus" not in icegrt.command and vllm.env == {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from server.cpu_tuning import apply_cpu_tuning, tuned_environment
+from server.cpu_tuning import apply_cpu_tuning, default_reserved_cpus, tuned_environment
 
 
 def libs(tmp_path):
@@ -61,3 +61,19 @@ def test_thread_settings_become_vllm_variables_and_are_logged(tmp_path, caplog):
                                   "ICEGRT_VLLM_POLL_US": "200"}
     assert "VLLM_CPU_OMP_THREADS_BIND=0-1" in caplog.text and "LD_PRELOAD=(vLLM default)" in caplog.text
     assert "ICEGRT_VLLM_POLL_US=200" in caplog.text
+
+
+def test_model_threads_get_every_cpu_by_default_where_there_are_several():
+    assert default_reserved_cpus({}, usable_cpus=2) == 0
+    assert default_reserved_cpus({}, usable_cpus=1) is None  # vLLM's own choice
+    assert default_reserved_cpus({"VLLM_CPU_NUM_OF_RESERVED_CPU": "1"}, usable_cpus=2) is None  # the operator's
+
+
+def test_unset_reservation_is_applied_from_the_usable_cpus(monkeypatch):
+    settings = SimpleNamespace(cpu_preload_tcmalloc=False, cpu_preload_iomp=False, cpu_threads_bind=None,
+                               cpu_reserved_cpus=None, cpu_engine_poll_us=None)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert apply_cpu_tuning(settings, {}) == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    assert apply_cpu_tuning(settings, {"VLLM_CPU_NUM_OF_RESERVED_CPU": "2"}) == {}
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
+    assert apply_cpu_tuning(settings, {}) == {}
