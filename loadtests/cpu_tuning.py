@@ -109,6 +109,7 @@ def plot(results: dict, path: Path) -> None:
     ax.bar(names, [table[n]["mean"] for n in names], color=["grey"] + ["tab:blue"] * (len(names) - 1))
     for i, n in enumerate(names):
         ax.scatter([i] * len(table[n]["rounds"]), table[n]["rounds"], color="black", s=12, zorder=3)
+    ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylabel("output tokens/s (bars: mean, dots: rounds)")
     s = results["settings"]
     ax.set_title(f"CPU settings, {s['scenario']} c={s['concurrency']} ({results['machine']['nproc']} CPU usable)")
