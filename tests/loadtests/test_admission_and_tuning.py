@@ -120,3 +120,19 @@ def test_server_pinned_to_its_cpus_only_when_asked(tmp_path):
     pinned = admission.server(tmp_path / "model", "m", args, tmp_path).command
     assert pinned[:3] == ["taskset", "-c", "1"] and "--enforce-eager" in pinned
     assert admission.server(tmp_path / "model", "m", admission.parse_args([]), tmp_path).command[0] == sys.executable
+
+
+def test_api_cpu_per_request_and_token_and_the_process_found_by_port():
+    from loadtests import api_cpu
+
+    report = {"summary": {"completed": 4, "total_output_tokens": 200, "output_throughput": 50.0}}
+    assert api_cpu.per_request(0.5, report) == {"api_cpu_s": 0.5, "completed": 4, "api_cpu_ms_per_request": 125.0,
+                                                "api_cpu_ms_per_output_token": 2.5, "output_throughput": 50.0}
+    empty = {"summary": {"completed": 0, "total_output_tokens": 0, "output_throughput": 0.0}}
+    assert api_cpu.per_request(0.1, empty)["api_cpu_ms_per_request"] is None
+    assert api_cpu._port_argument([b"python", b"--port", b"8123", b""]) == b"8123"
+    assert api_cpu._port_argument([b"python", b"--port"]) is None
+    results = {"name": "n", "command": "c", "machine": {"cpu_model": "EPYC", "nproc": 2}, "note": "",
+               "settings": {"concurrency": 16, "num_prompts": 64, "max_tokens": 64},
+               "servers": {"icegrt": {"short_chat": api_cpu.per_request(0.5, report)}}}
+    assert "| icegrt | short_chat | 125.0 | 2.5 | 50.0 | 4 |" in api_cpu.render(results)
