@@ -14,10 +14,13 @@ import pytest
 SERVER = ("import http.server, sys; port = int(sys.argv[sys.argv.index('--port') + 1]); "
           "http.server.HTTPServer(('127.0.0.1', port), http.server.SimpleHTTPRequestHandler).serve_forever()")
 
-# A benchmark: start the server, print its pid, then wait to be killed.
+# A benchmark: start the server, print its pid, then wait to be killed. Ctrl-C's handler is set
+# explicitly: a process started in the background by a non-interactive shell (as CI may run
+# the suite) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
 BENCHMARK = f"""
-import sys, time
+import signal, sys, time
 from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from loadtests.compare import Target, free_port, running
 t = Target("sleeper", [sys.executable, "-c", {SERVER!r}, "--port", str(free_port())], "/", {{}})
 with running(t, Path(sys.argv[1]), 60) as (url, _):
