@@ -36,7 +36,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .datatypes import Ad
+from .datatypes import Ad, Revision
 from .policies import UnknownPolicyError, get_policy
 from .templates import (BODIES, HARD_NEGATIVES, HEADLINES, PRODUCTS, PROHIBITED_CATEGORIES,
                         SNIPPETS, Product, Snippet)
@@ -47,8 +47,27 @@ HANDWRITTEN_FILE = "handwritten_test.jsonl"
 _POLICIES_WITH_DATA = tuple(SNIPPETS)
 
 
+class GoldFinding(BaseModel):
+    """Where a labelled ad breaks one policy: ``quote`` is copied exactly from one of its fields;
+    ``fix`` replaces it in a minimal compliant revision ("" drops it; None where no rewording
+    fixes the ad, e.g. a prohibited product)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy_id: str
+    quote: str
+    fix: str | None = None
+
+
 class LabelledAd(BaseModel):
-    """One ad with its gold policy labels (empty = compliant)."""
+    """One ad with its gold policy labels (empty = compliant).
+
+    Optional gold detail, where the source knows it: ``findings`` (exact quotes per label, the
+    generator knows what it injected), ``revision`` (a minimal compliant rewrite that keeps the
+    product, brand, price and genuine offer; None where no rewording can fix the ad, e.g. a
+    prohibited product) and ``subtle`` (hand-written ads whose violation, or compliance, a keyword
+    rule would get wrong).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +75,9 @@ class LabelledAd(BaseModel):
     ad: Ad
     labels: list[str]
     split: Split
+    subtle: bool = False
+    findings: list[GoldFinding] = []
+    revision: Revision | None = None
 
     @field_validator("labels")
     @classmethod
@@ -156,8 +178,8 @@ def generate_dataset(seed: int = 0, sizes: Mapping[str, int] = DEFAULT_SIZES,
 
 
 def to_json_line(record: LabelledAd) -> str:
-    """One JSONL line (absent ad fields omitted, non-ASCII kept)."""
-    return json.dumps(record.model_dump(exclude_none=True), ensure_ascii=False)
+    """One JSONL line (fields at their defaults omitted, non-ASCII kept)."""
+    return json.dumps(record.model_dump(exclude_defaults=True), ensure_ascii=False)
 
 
 def write_jsonl(records: Iterable[LabelledAd], path: str | Path) -> int:
