@@ -16,7 +16,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from server.engine import Engine
+from inference.config import CpuTuning, EngineConfig
+from inference.engine import Engine
 from server.errors import install_error_handlers
 from server.limits import Limiter
 from server.middleware import RequestMiddleware
@@ -35,10 +36,26 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[ServerSettings, Path, str], Awaitable[Engine]]
 
 
-async def _vllm_factory(settings: ServerSettings, model_path: Path, served_name: str) -> Engine:
-    from server.vllm_engine import VllmEngine  # imports vLLM: only where the real engine is wanted
+def engine_config(settings: ServerSettings, model_path: Path, served_name: str) -> EngineConfig:
+    """The engine `settings` ask for (the server's ``ICEGRT_*`` settings end here)."""
+    return EngineConfig(
+        model=Path(model_path), served_name=served_name, dtype=settings.dtype, max_model_len=settings.max_model_len,
+        enforce_eager=settings.enforce_eager, seed=settings.seed, max_num_seqs=settings.max_num_seqs,
+        kv_cache_space=settings.kv_cache_space, gpu_memory_utilization=settings.gpu_memory_utilization,
+        tensor_parallel_size=settings.tensor_parallel_size, pipeline_parallel_size=settings.pipeline_parallel_size,
+        data_parallel_size=settings.data_parallel_size,
+        distributed_executor_backend=settings.distributed_executor_backend,
+        data_parallel_backend=settings.data_parallel_backend,
+        cpu_tuning=CpuTuning(preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
+                             threads_bind=settings.cpu_threads_bind, reserved_cpus=settings.cpu_reserved_cpus,
+                             engine_poll_us=settings.cpu_engine_poll_us),
+    )
 
-    return await VllmEngine.start(settings, model_path, served_name)
+
+async def _vllm_factory(settings: ServerSettings, model_path: Path, served_name: str) -> Engine:
+    from inference.vllm_engine import VllmEngine  # imports vLLM: only where the real engine is wanted
+
+    return await VllmEngine.start(engine_config(settings, model_path, served_name))
 
 
 async def _load_engine(state: ServerState, factory: EngineFactory, on_failure: Callable[[BaseException], None]):

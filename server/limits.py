@@ -38,7 +38,7 @@ from typing import Any
 from starlette.types import Scope
 
 from server import metrics
-from server.engine import Engine, GenerationChunk, GenerationParams
+from inference.engine import Engine, GenerationChunk, GenerationParams
 from server.errors import RETRY_AFTER_SECONDS, APIError
 
 Clock = Callable[[], float]

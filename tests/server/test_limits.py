@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from server.engine import GenerationParams
+from inference.engine import GenerationParams
 from server.errors import APIError
 from server.limits import KeyedBuckets, Limiter, MeteredEngine, TokenBucket, generates
 from tests.server.conftest import make_client, wait_ready

@@ -389,7 +389,7 @@ def test_prompt_source_switch(source, tiny_tokenizer):
 
 def test_ad_compliance_task_reward():
     from tasks.ad_compliance.data import generate_dataset
-    from training.data.ad_compliance import judgement_target
+    from tasks.ad_compliance.targets import judgement_target
     from training.ppo.prompts import Prompt
     from training.ppo.rewards import ad_compliance_reward, task_scores
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.engine import Engine
+from inference.config import CpuTuning, EngineConfig
+from inference.engine import Engine
 from training.evaluate.chat import CHAT_SETS
 
 T = TypeVar("T")
@@ -82,13 +83,17 @@ class DomainPlan:
         return paths
 
 
+def engine_config(path: Path, enforce_eager: bool) -> EngineConfig:
+    """The evaluation engine: the server's defaults with the CPU tuning `icegrt serve` ships, set
+    here and never read from the server's ``ICEGRT_*`` environment."""
+    return EngineConfig(model=path, enforce_eager=enforce_eager, cpu_tuning=CpuTuning())
+
+
 async def with_engine(path: Path, enforce_eager: bool, run: Callable[[Engine], Awaitable[T]]) -> T:
     """`run(engine)` on an in-process vLLM engine serving `path`, shut down afterwards."""
-    from server.settings import ServerSettings
-    from server.vllm_engine import VllmEngine
+    from inference.vllm_engine import VllmEngine
 
-    settings = ServerSettings(model=str(path), enforce_eager=enforce_eager)
-    engine = await VllmEngine.start(settings, path, path.name)
+    engine = await VllmEngine.start(engine_config(path, enforce_eager))
     try:
         return await run(engine)
     finally:
