@@ -216,17 +216,12 @@ def add_sample_parser(subparsers) -> None:
 
 def sample_command(args) -> int:
     import logging
-    import sys
 
     from training.config import load_config
 
     logging.basicConfig(level=logging.WARNING)
     overrides = {k: v for k, v in vars(args).items() if k in SampleConfig.model_fields}
-    try:
-        config = load_config(SampleConfig, args.config, overrides)
-        summary = run_sample(config)
-    except ConfigError as exc:
-        print(f"icegrt sample: {exc}", file=sys.stderr)
-        return 2
+    config = load_config(SampleConfig, args.config, overrides)
+    summary = run_sample(config)
     print(json.dumps(summary))
     return 0

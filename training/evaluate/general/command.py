@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from common.errors import UserError
 from training.evaluate.general.backend import BACKENDS, Backend
 
 
@@ -63,7 +64,6 @@ def add_general_parser(sub) -> None:
 
 def run_general(args: argparse.Namespace) -> int:
     from common.models import resolve_model
-    from common.shared_data import SharedDataError
     from training.evaluate.general.evaluate import average, evaluate
     from training.evaluate.general.tasks import check_files, load_docs, select_tasks
 
@@ -74,9 +74,8 @@ def run_general(args: argparse.Namespace) -> int:
         check_files(tasks)
         docs = {task.name: load_docs(task, args.limit) for task in tasks}
         model_path = resolve_model(args.model)
-    except (ValueError, SharedDataError) as exc:  # ModelNotFoundError and TaskFormatError are ValueErrors
-        print(f"icegrt eval general: error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # unknown task names (ModelNotFoundError, TaskFormatError, SharedDataError are UserErrors)
+        raise UserError(str(exc)) from None
     backend = build_backend(args.backend, model_path, enforce_eager=args.enforce_eager, batch_tokens=args.batch_tokens)
     try:
         samples: list[dict] | None = [] if args.samples else None
