@@ -34,6 +34,9 @@ from server.tables.routes import router as tables_router
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[ServerSettings, Path, str], Awaitable[Engine]]
+ENDPOINT_FAMILIES = (system_router, openai_router, ads_router, tables_router, conversations_router, feedback_router)
+"""Every family's router (``<family>/routes.py``), included in this order at startup; a route that
+runs the model says so with ``openapi_extra=server.limits.GENERATES``."""
 
 
 def engine_config(settings: ServerSettings, model_path: Path, served_name: str) -> EngineConfig:
@@ -100,12 +103,9 @@ def build_app(
     app.state.icegrt = state
     app.state.limiter = limiter
     install_error_handlers(app)
-    app.include_router(system_router)
-    app.include_router(openai_router)
-    app.include_router(ads_router)
-    app.include_router(tables_router)
-    app.include_router(conversations_router)
-    app.include_router(feedback_router)
+    for router in ENDPOINT_FAMILIES:
+        app.include_router(router)
+    limiter.control(app.routes)  # admission control for every route that declared it generates
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])
