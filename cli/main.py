@@ -1,4 +1,8 @@
-"""The ``icegrt`` command: one entry point, subcommands registered by each package."""
+"""The ``icegrt`` command: one entry point, subcommands registered by each package.
+
+A command refuses bad input by raising `common.errors.UserError`; this is the one place that
+turns it into a message and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import sys
 
 from clients.commands import add_ads_parser
+from common.errors import EXIT_USAGE, UserError
 from training.ablate.commands import add_ablate_parser
 from common.commands import add_model_parser
 from server.commands import add_serve_parser
@@ -34,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what reports record as the command that made them
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"icegrt {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import types
 import typing
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -33,10 +34,15 @@ def _flag_type(annotation: Any) -> tuple[dict[str, Any], bool]:
     return {}, False
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls: type[BaseModel]) -> None:
-    """Add one ``--flag`` per field of `settings_cls` (defaults stay with the class)."""
+def add_settings_arguments(
+    parser: argparse.ArgumentParser, settings_cls: type[BaseModel], fields: Collection[str] | None = None
+) -> None:
+    """Add one ``--flag`` per field of `settings_cls`, or per field named in `fields` (defaults
+    stay with the class: a flag left out is absent from the parsed arguments)."""
     env_prefix = settings_cls.model_config.get("env_prefix", "")
     for name, field in settings_cls.model_fields.items():
+        if fields is not None and name not in fields:
+            continue
         kwargs, _ = _flag_type(field.annotation)
         env = f" [env {env_prefix}{name.upper()}]" if env_prefix else ""
         if field.is_required():

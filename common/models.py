@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from common.errors import UserError
 from common.paths import models_dir
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ RECIPE_VERSION = {SMOLLM2: 1, TINY: 2}
 """Bump a model's number when its recipe changes, so existing builds are rebuilt."""
 
 
-class ModelNotFoundError(ValueError):
+class ModelNotFoundError(UserError):
     """The model argument names neither a known model nor a checkpoint directory."""
 
 

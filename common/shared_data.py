@@ -18,12 +18,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from common.errors import UserError
 from common.paths import shared_data_dir
 
 SUMS_FILE = "SHA256SUMS.json"
 
 
-class SharedDataError(RuntimeError):
+class SharedDataError(UserError, RuntimeError):
     """A file of the shared data bundle is missing, unknown or does not match its checksum."""
 
 

@@ -13,7 +13,7 @@ default), in ``--rounds`` alternating rounds so that drift on a shared machine s
   when more than one CPU is usable (vLLM reserves one for its other processes);
 - ``+poll``: vLLM's engine processes poll their message queues every 200 us, sleeping in
   between, instead of spinning on ``sched_yield`` (``--cpu-engine-poll-us 200``,
-  server/vllm_plugin.py); ``+threads+poll``: both;
+  inference/vllm_plugin.py); ``+threads+poll``: both;
 - ``icegrt-defaults``: ``icegrt serve`` as shipped.
 
 Writes ``results/<name>/tuning.json``, ``tuning.md`` (output-token throughput per round,

@@ -12,11 +12,16 @@ only with the chat template's shared start, as with real traffic.
   checks per second and how much of each prompt vLLM's prefix cache serves.
 - ``mix``: streamed chat, long prompts, ``/v1/ads/compliance`` and ``/v1/text-to-table``
   interleaved; the domain endpoints exist on this server only.
+
+Two registries: `REQUEST_KINDS` (how the i-th request of a kind is built) and `SCENARIOS` (the
+kinds a scenario cycles through, and whether any OpenAI-compatible server can run it). A new
+scenario is one `Scenario` entry, plus a `request_kind` builder if it sends a new kind of request.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CHAT_PATH = "/v1/chat/completions"
@@ -48,9 +53,6 @@ TABLE_TEXTS = (
      ["item", "colour", "price"]),
     ("In March sales were 120 units, in April 95 units and in May 143 units.", ["month", "units"]),
 )
-SCENARIOS = ("short_chat", "streaming", "long_prompt", "mix", "ads")
-OPENAI_SCENARIOS = ("short_chat", "streaming", "long_prompt")
-"""Scenarios any OpenAI-compatible server can run; `mix` needs the domain endpoints."""
 MIX_PATTERN = ("chat", "chat", "long_prompt", "ads", "chat", "table")
 
 
@@ -91,13 +93,80 @@ def long_prompt(i: int, model: str, max_tokens: int, words: int, seed: int) -> R
     return _chat(model, content, max_tokens, stream=True, kind="long_prompt")
 
 
-def domain(kind: str, i: int, model: str) -> RequestSpec:
-    if kind == "ads":  # numbered, so that no two requests share the ad itself: only the shared prompt is cached
-        ad = ADS[i % len(ADS)]
-        ad = {**ad, "headline": f"{ad['headline']} (offer {i})"}
-        return RequestSpec("ads", "/v1/ads/compliance", {"ad": ad, "suggest": True, "model": model}, False)
+@dataclass(frozen=True)
+class Settings:
+    """What every request builder is given besides the request's number."""
+
+    model: str
+    max_tokens: int
+    long_prompt_words: int = 900
+    seed: int = 0
+
+
+RequestBuilder = Callable[[int, Settings], RequestSpec]
+REQUEST_KINDS: dict[str, RequestBuilder] = {}
+"""Request kind -> the builder of its i-th request."""
+
+
+def request_kind(name: str) -> Callable[[RequestBuilder], RequestBuilder]:
+    """Register a request builder under `name`."""
+
+    def register(builder: RequestBuilder) -> RequestBuilder:
+        assert name not in REQUEST_KINDS, f"request kind {name!r} registered twice"
+        REQUEST_KINDS[name] = builder
+        return builder
+
+    return register
+
+
+@request_kind("short_chat")
+def _short_chat(i: int, s: Settings) -> RequestSpec:
+    return _chat(s.model, question(i), s.max_tokens, stream=False)
+
+
+@request_kind("chat")
+def _streamed_chat(i: int, s: Settings) -> RequestSpec:
+    return _chat(s.model, question(i), s.max_tokens, stream=True)
+
+
+@request_kind("long_prompt")
+def _long_prompt(i: int, s: Settings) -> RequestSpec:
+    return long_prompt(i, s.model, s.max_tokens, s.long_prompt_words, s.seed)
+
+
+@request_kind("ads")
+def _ads(i: int, s: Settings) -> RequestSpec:
+    """Numbered, so that no two requests share the ad itself: only the shared prompt is cached."""
+    ad = ADS[i % len(ADS)]
+    ad = {**ad, "headline": f"{ad['headline']} (offer {i})"}
+    return RequestSpec("ads", "/v1/ads/compliance", {"ad": ad, "suggest": True, "model": s.model}, False)
+
+
+@request_kind("table")
+def _table(i: int, s: Settings) -> RequestSpec:
     text, columns = TABLE_TEXTS[i % len(TABLE_TEXTS)]
-    return RequestSpec("table", "/v1/text-to-table", {"text": text, "columns": columns, "model": model}, False)
+    return RequestSpec("table", "/v1/text-to-table", {"text": text, "columns": columns, "model": s.model}, False)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kinds: tuple[str, ...]
+    """Request kinds, cycled: the i-th request is of kind ``kinds[i % len(kinds)]``."""
+    openai: bool
+    """Any OpenAI-compatible server can run it (False: it needs icegrt's domain endpoints)."""
+
+
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in (
+    Scenario("short_chat", ("short_chat",), openai=True),
+    Scenario("streaming", ("chat",), openai=True),
+    Scenario("long_prompt", ("long_prompt",), openai=True),
+    Scenario("mix", MIX_PATTERN, openai=False),
+    Scenario("ads", ("ads",), openai=False),
+)}
+"""Scenario name -> what it sends (the module doc describes each), in the order `compare` runs them."""
+OPENAI_SCENARIOS = tuple(name for name, scenario in SCENARIOS.items() if scenario.openai)
+"""Scenarios any OpenAI-compatible server can run; `mix` and `ads` need the domain endpoints."""
 
 
 def build_requests(
@@ -106,13 +175,6 @@ def build_requests(
     """`count` requests of `scenario`, the same list for the same arguments."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
-    specs = []
-    for i in range(count):
-        kind = MIX_PATTERN[i % len(MIX_PATTERN)] if scenario == "mix" else scenario
-        if kind in ("short_chat", "streaming", "chat"):
-            specs.append(_chat(model, question(i), max_tokens, stream=kind != "short_chat"))
-        elif kind == "long_prompt":
-            specs.append(long_prompt(i, model, max_tokens, long_prompt_words, seed))
-        else:
-            specs.append(domain(kind, i, model))
-    return specs
+    kinds = SCENARIOS[scenario].kinds
+    settings = Settings(model, max_tokens, long_prompt_words, seed)
+    return [REQUEST_KINDS[kinds[i % len(kinds)]](i, settings) for i in range(count)]

@@ -16,7 +16,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from server.engine import Engine
+from inference.config import CpuTuning, EngineConfig
+from inference.engine import Engine
 from server.errors import install_error_handlers
 from server.limits import Limiter
 from server.middleware import RequestMiddleware
@@ -33,12 +34,31 @@ from server.tables.routes import router as tables_router
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[ServerSettings, Path, str], Awaitable[Engine]]
+ENDPOINT_FAMILIES = (system_router, openai_router, ads_router, tables_router, conversations_router, feedback_router)
+"""Every family's router (``<family>/routes.py``), included in this order at startup; a route that
+runs the model says so with ``openapi_extra=server.limits.GENERATES``."""
+
+
+def engine_config(settings: ServerSettings, model_path: Path, served_name: str) -> EngineConfig:
+    """The engine `settings` ask for (the server's ``ICEGRT_*`` settings end here)."""
+    return EngineConfig(
+        model=Path(model_path), served_name=served_name, dtype=settings.dtype, max_model_len=settings.max_model_len,
+        enforce_eager=settings.enforce_eager, seed=settings.seed, max_num_seqs=settings.max_num_seqs,
+        kv_cache_space=settings.kv_cache_space, gpu_memory_utilization=settings.gpu_memory_utilization,
+        tensor_parallel_size=settings.tensor_parallel_size, pipeline_parallel_size=settings.pipeline_parallel_size,
+        data_parallel_size=settings.data_parallel_size,
+        distributed_executor_backend=settings.distributed_executor_backend,
+        data_parallel_backend=settings.data_parallel_backend,
+        cpu_tuning=CpuTuning(preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
+                             threads_bind=settings.cpu_threads_bind, reserved_cpus=settings.cpu_reserved_cpus,
+                             engine_poll_us=settings.cpu_engine_poll_us),
+    )
 
 
 async def _vllm_factory(settings: ServerSettings, model_path: Path, served_name: str) -> Engine:
-    from server.vllm_engine import VllmEngine  # imports vLLM: only where the real engine is wanted
+    from inference.vllm_engine import VllmEngine  # imports vLLM: only where the real engine is wanted
 
-    return await VllmEngine.start(settings, model_path, served_name)
+    return await VllmEngine.start(engine_config(settings, model_path, served_name))
 
 
 async def _load_engine(state: ServerState, factory: EngineFactory, on_failure: Callable[[BaseException], None]):
@@ -83,12 +103,9 @@ def build_app(
     app.state.icegrt = state
     app.state.limiter = limiter
     install_error_handlers(app)
-    app.include_router(system_router)
-    app.include_router(openai_router)
-    app.include_router(ads_router)
-    app.include_router(tables_router)
-    app.include_router(conversations_router)
-    app.include_router(feedback_router)
+    for router in ENDPOINT_FAMILIES:
+        app.include_router(router)
+    limiter.control(app.routes)  # admission control for every route that declared it generates
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])

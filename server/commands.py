@@ -9,6 +9,7 @@ import sys
 from pydantic import ValidationError
 
 from common.config import add_settings_arguments, describe_validation_error, settings_from_args
+from common.errors import UserError
 from server.settings import ServerSettings
 
 
@@ -29,20 +30,15 @@ def configure_logging(level: str) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from common.models import ModelNotFoundError, resolve_model
+    from common.models import resolve_model
     from server.app import build_app
 
     try:
         settings = settings_from_args(ServerSettings, args)
     except ValidationError as exc:
-        print(f"icegrt serve: invalid settings:\n{describe_validation_error(exc, 'ICEGRT_')}", file=sys.stderr)
-        return 2
+        raise UserError(f"invalid settings:\n{describe_validation_error(exc, 'ICEGRT_')}") from None
     configure_logging(settings.log_level)
-    try:
-        model_path = resolve_model(settings.model)
-    except ModelNotFoundError as exc:
-        print(f"icegrt serve: {exc}", file=sys.stderr)
-        return 2
+    model_path = resolve_model(settings.model)  # ModelNotFoundError is a UserError
     failures: list[BaseException] = []
     server: uvicorn.Server | None = None
 

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from server.engine import EngineRequestError, EngineUnavailableError
+from inference.engine import EngineRequestError, EngineUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def to_api_error(exc: Exception) -> APIError:
     if isinstance(exc, APIError):
         return exc
     if isinstance(exc, EngineRequestError):
-        return APIError(400, str(exc), param=exc.param, code="invalid_value")
+        return APIError(400, str(exc), param=exc.param, code=exc.code)
     if isinstance(exc, EngineUnavailableError):
         return APIError(503, str(exc), code="engine_unavailable", retry_after=RETRY_AFTER_SECONDS)
     log.exception("internal error", exc_info=exc)

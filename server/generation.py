@@ -1,18 +1,20 @@
-"""Generation plumbing shared by every endpoint family: prompt budgeting, collecting
-engine output, cancelling on client disconnect, and SSE framing."""
+"""The HTTP side of generation, shared by every endpoint family: the model check, token
+metrics per route, cancelling on client disconnect, and SSE framing. The engine side
+(budgets, collecting output, structured generation) is `inference.generation`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from starlette.types import Receive
 
+from inference import generation
+from inference.engine import Engine, GenerationParams
+from inference.generation import GenerationResult, StructuredGenerator
 from server import metrics
-from server.engine import Engine, GenerationChunk, GenerationParams, TokenLogprob
 from server.errors import APIError, ClientDisconnected, error_body, to_api_error
 
 T = TypeVar("T")
@@ -26,78 +28,16 @@ def ensure_model(engine: Engine, requested: str | None) -> str:
     return engine.model_id
 
 
-def output_budget(
-    engine: Engine, prompt_tokens: int, requested: int | None, param: str, prompt_param: str = "messages"
-) -> int:
-    """Tokens the reply may use; 400 when the prompt, or prompt plus `requested`, overflows the context.
-
-    `param` and `prompt_param` name the request fields that hold the token limit and the prompt.
-    """
-    limit = engine.max_model_len
-    if prompt_tokens >= limit:
-        raise APIError(
-            400,
-            f"the prompt has {prompt_tokens} tokens but the model's context window is {limit} tokens; shorten it",
-            param=prompt_param,
-            code="context_length_exceeded",
-        )
-    room = limit - prompt_tokens
-    if requested is None:
-        return room
-    if requested > room:
-        raise APIError(
-            400,
-            f"{param}={requested} plus the prompt's {prompt_tokens} tokens exceeds the context window of "
-            f"{limit} tokens; ask for at most {room}",
-            param=param,
-            code="context_length_exceeded",
-        )
-    return requested
-
-
-@dataclass
-class ChoiceResult:
-    text: str = ""
-    num_tokens: int = 0
-    logprobs: list[TokenLogprob] | None = None
-    finish_reason: str | None = None
-
-
-@dataclass
-class GenerationResult:
-    prompt_tokens: int = 0
-    choices: dict[int, ChoiceResult] = field(default_factory=dict)
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(c.num_tokens for c in self.choices.values())
-
-    def add(self, chunk: GenerationChunk) -> int:
-        """Merge a chunk; returns how many new tokens it carried."""
-        self.prompt_tokens = chunk.prompt_tokens
-        new = 0
-        for delta in chunk.choices:
-            choice = self.choices.setdefault(delta.index, ChoiceResult())
-            choice.text += delta.text
-            choice.num_tokens += delta.num_tokens
-            new += delta.num_tokens
-            if delta.logprobs is not None:
-                choice.logprobs = (choice.logprobs or []) + delta.logprobs
-            if delta.finish_reason is not None:
-                choice.finish_reason = delta.finish_reason
-        return new
-
-
 async def collect(
     engine: Engine, prompt_ids: list[int], params: GenerationParams, request_id: str, route: str
 ) -> GenerationResult:
-    """Run a request to completion, recording its token metrics."""
-    timer = metrics.GenerationTimer(route)
-    result = GenerationResult(prompt_tokens=len(prompt_ids))
-    async for chunk in engine.generate(prompt_ids, params, request_id):
-        timer.tokens(result.add(chunk))
-    timer.finish(result.prompt_tokens, result.completion_tokens)
-    return result
+    """Run a request to completion, recording its token metrics under `route`."""
+    return await generation.collect(engine, prompt_ids, params, request_id, metrics.GenerationTimer(route))
+
+
+def structured_generator(engine: Engine, request_id: str, route: str, *, input_param: str) -> StructuredGenerator:
+    """The task flows' ``generate`` callable on `engine`, recording token metrics under `route`."""
+    return StructuredGenerator(engine, request_id, input_param, observe=lambda: metrics.GenerationTimer(route))
 
 
 async def cancel_on_disconnect(work: Awaitable[T], receive: Receive, route: str) -> T:
@@ -142,45 +82,3 @@ async def guarded_stream(events: AsyncIterator[str], route: str) -> AsyncIterato
         err = to_api_error(exc)
         yield sse(error_body(err.status, err.message, err.param, err.code))
         yield sse("[DONE]")
-
-
-@dataclass
-class UsageTally:
-    """Token usage summed over the several engine calls one domain request may make."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "total_tokens": self.prompt_tokens + self.completion_tokens}
-
-
-@dataclass
-class StructuredGenerator:
-    """Greedy JSON-schema generation for the domain endpoints.
-
-    The schema's own budget is clamped to the room left in the context, so a long input gets
-    a shorter (possibly truncated) answer that the task's parser handles, rather than an
-    error; only an input that leaves no room at all is a 400 on `input_param`.
-    """
-
-    engine: Engine
-    request_id: str
-    route: str
-    input_param: str
-    usage: UsageTally = field(default_factory=UsageTally)
-    calls: int = 0
-
-    async def __call__(self, messages: list[dict], json_schema: dict, max_tokens: int) -> tuple[str, str | None]:
-        prompt_ids = self.engine.encode(self.engine.render_chat(messages))
-        room = self.engine.max_model_len - len(prompt_ids)
-        budget = output_budget(self.engine, len(prompt_ids), min(max_tokens, max(room, 1)), "max_tokens",
-                               prompt_param=self.input_param)
-        params = GenerationParams(max_tokens=budget, temperature=0.0, json_schema=json_schema)
-        self.calls += 1
-        result = await collect(self.engine, prompt_ids, params, f"{self.request_id}-{self.calls}", self.route)
-        self.usage.prompt_tokens += result.prompt_tokens
-        self.usage.completion_tokens += result.completion_tokens
-        choice = result.choices.get(0)
-        return (choice.text, choice.finish_reason) if choice else ("", None)

@@ -1,8 +1,11 @@
 """Admission control: a server-wide cap on queued work (503) and per-client rate limits (429).
 
 `RequestMiddleware` asks `Limiter.admit` before the body is read, so a refusal costs no
-parsing, tokenization or engine work. Only the routes that generate are limited
-(`generates`); a refusal is counted in ``icegrt_rejected_requests_total{reason}``.
+parsing, tokenization or engine work. Only the routes that generate are limited: a route
+declares it with ``openapi_extra=GENERATES`` (it also shows in the OpenAPI schema), and
+`build_app` hands the app's routes to `Limiter.control`, so no path list can miss a new
+endpoint (tests/server/test_admission_routes.py fails for a generating POST route left
+out). A refusal is counted in ``icegrt_rejected_requests_total{reason}``.
 
 **Queue cap** (``--max-queued-requests``): the most generation requests in flight at once,
 running in the engine or waiting for it; the next one gets 503 with ``Retry-After``. This
@@ -29,16 +32,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from server import metrics
-from server.engine import Engine, GenerationChunk, GenerationParams
+from inference.engine import Engine, GenerationChunk, GenerationParams
 from server.errors import RETRY_AFTER_SECONDS, APIError
 
 Clock = Callable[[], float]
@@ -46,8 +49,9 @@ REASONS = ("queue_full", "rate_limit_requests", "rate_limit_tokens")
 MAX_KEYS = 10_000
 """Buckets kept; the least recently used are forgotten (an idle bucket has refilled anyway)."""
 
-_GENERATING_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/ads/compliance", "/v1/text-to-table"})
-_CONVERSATION_REPLY = re.compile(r"/v1/conversations/[^/]+/messages")
+GENERATES_KEY = "x-icegrt-generates"
+GENERATES = {GENERATES_KEY: True}
+"""``openapi_extra`` of a route that runs the model: admission control applies to it (and only to such routes)."""
 _REQUEST_TOKENS: contextvars.ContextVar[TokenBucket | None] = contextvars.ContextVar("request_tokens", default=None)
 """The token bucket the current request's generations are charged to (set while it is served)."""
 
@@ -55,9 +59,20 @@ for _reason in REASONS:
     metrics.REJECTED.labels(_reason)  # export zeros from the start
 
 
-def generates(method: str, path: str) -> bool:
-    """Whether the request runs the model (and so is subject to the limits)."""
-    return method == "POST" and (path in _GENERATING_PATHS or _CONVERSATION_REPLY.fullmatch(path) is not None)
+def declares_generation(route: BaseRoute) -> bool:
+    """Whether `route` declared that it runs the model (``openapi_extra=GENERATES``)."""
+    return bool((getattr(route, "openapi_extra", None) or {}).get(GENERATES_KEY))
+
+
+class GeneratingRoutes:
+    """Which requests run the model: those that match a route that declared it (method and path)."""
+
+    def __init__(self, routes: Iterable[BaseRoute] = ()):
+        self.routes = [route for route in routes if declares_generation(route)]
+        self._patterns = [(frozenset(route.methods or ()), route.path_regex) for route in self.routes]
+
+    def __call__(self, method: str, path: str) -> bool:
+        return any(method in methods and pattern.match(path) for methods, pattern in self._patterns)
 
 
 class TokenBucket:
@@ -121,8 +136,10 @@ class Limiter:
         tokens_per_minute: int | None = None,
         key_by_api_key: bool = False,
         clock: Clock = time.monotonic,
+        routes: Iterable[BaseRoute] = (),
     ):
         self.max_in_flight = max_in_flight
+        self.generates = GeneratingRoutes(routes)
         self.in_flight = 0
         self.key_by_api_key = key_by_api_key
         self._requests = KeyedBuckets(requests_per_minute, clock) if requests_per_minute else None
@@ -133,6 +150,10 @@ class Limiter:
         return cls(max_in_flight=settings.max_queued_requests, requests_per_minute=settings.rate_limit_rpm,
                    tokens_per_minute=settings.rate_limit_tpm, key_by_api_key=bool(settings.api_key))
 
+    def control(self, routes: Iterable[BaseRoute]) -> None:
+        """Apply the limits to every one of `routes` that declared it generates (the app's, at startup)."""
+        self.generates = GeneratingRoutes(routes)
+
     def client_key(self, scope: Scope) -> str:
         if self.key_by_api_key:  # the middleware has already checked the key
             auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
@@ -141,7 +162,7 @@ class Limiter:
 
     def admit(self, scope: Scope) -> contextlib.AbstractContextManager:
         """A context to serve the request in; raises APIError (429 or 503) to refuse it."""
-        if not generates(scope["method"], scope["path"]):
+        if not self.generates(scope["method"], scope["path"]):
             return contextlib.nullcontext()
         key = self.client_key(scope) if self._requests or self._tokens else ""
         requests = self._requests[key] if self._requests else None

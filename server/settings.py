@@ -87,7 +87,7 @@ class ServerSettings(BaseSettings):
     cpu_engine_poll_us: int | None = Field(
         None, ge=1, le=100_000, description="CPU only: vLLM's engine processes sleep this many microseconds between "
         "checks for their next message instead of spinning on sched_yield; unset: spin (vLLM's way; see "
-        "server/vllm_plugin.py)"
+        "inference/vllm_plugin.py)"
     )
     seed: int = Field(0, description="Engine seed for requests that give none")
     api_key: Annotated[list[str], NoDecode] = Field(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from server.engine import Engine
+from inference.engine import Engine
 from server.errors import RETRY_AFTER_SECONDS, APIError
 from server.settings import ServerSettings
 

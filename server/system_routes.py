@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from server import metrics
-from server.engine import EngineUnavailableError
+from inference.engine import EngineUnavailableError
 from server.errors import RETRY_AFTER_SECONDS, APIError
 from server.state import ServerState
 

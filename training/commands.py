@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from common.config import add_settings_arguments
-from training.config import ConfigError, RewardConfig, SFTConfig, TrainConfig, load_config
+from training.config import RewardConfig, SFTConfig, TrainConfig, load_config
 from training.distributed import teardown
 from training.ppo.config import PPOConfig
 
@@ -52,9 +52,6 @@ def run_train_command(args: argparse.Namespace) -> int:
         module_name, function_name = target.split(":")
         run = getattr(importlib.import_module(module_name), function_name)
         summary = run(config)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: rerun the same command to resume {args.train_stage} from its last checkpoint",

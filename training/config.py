@@ -30,8 +30,10 @@ from pydantic import (
     model_validator,
 )
 
+from common.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError):
     """A configuration the user must fix (unknown key, bad value, missing file, wrong checkpoint)."""
 
 

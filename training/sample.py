@@ -6,7 +6,7 @@ from the project's prompt sources, exactly as PPO draws them
 (:func:`training.ppo.prompts.draw_prompts`: ``--prompt-source sft`` with ``--prompt-mix``, or
 ``preference``). Each prompt is rendered with the model's chat template and sampled ``k`` times
 with ``SamplingParams(n=k, temperature, top_p, seed)`` on an engine set up as the server's
-(:mod:`training.offline_llm`). The seed of a prompt is derived from ``--seed`` and the prompt's
+(:mod:`inference.offline`, configured by :func:`engine_config` from this command's settings only). The seed of a prompt is derived from ``--seed`` and the prompt's
 id, so its replies do not depend on which other prompts are in the file.
 
 Output: one JSON object per prompt (written atomically when all are done)::
@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.jsonl import write_jsonl_atomically
+from inference.config import EngineConfig
 from training.config import ConfigError, SourceMix
 
 _ROLES = {"system", "user", "assistant"}
@@ -65,6 +66,9 @@ class SampleConfig(BaseModel):
     max_model_len: int | None = Field(None, ge=16, description="Engine context window (default: the model's own)")
     enforce_eager: bool = Field(True, description="Skip torch.compile (faster start)")
     kv_cache_space: float = Field(1.0, gt=0, description="CPU only: GiB of KV cache")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
+        None, description="Engine weight dtype (default: float32 on CPU, auto on GPU)"
+    )
     progress: bool = Field(True, description="Show a progress bar")
 
 
@@ -137,6 +141,12 @@ def gather_prompts(config: SampleConfig) -> list[Any]:
     return prompts
 
 
+def engine_config(config: SampleConfig, model_path: Path) -> EngineConfig:
+    """The sampling engine's settings: this command's own, never the server's ``ICEGRT_*`` environment."""
+    return EngineConfig(model=model_path, dtype=config.dtype, seed=config.seed, max_model_len=config.max_model_len,
+                        enforce_eager=config.enforce_eager, kv_cache_space=config.kv_cache_space)
+
+
 def run_sample(config: SampleConfig) -> dict[str, Any]:
     """Sample as configured, write the JSONL, return a summary."""
     from vllm import SamplingParams
@@ -144,7 +154,7 @@ def run_sample(config: SampleConfig) -> dict[str, Any]:
 
     from common.models import ModelNotFoundError, resolve_model
     from training.models import load_tokenizer
-    from training.offline_llm import offline_llm
+    from inference.offline import offline_llm
     from training.ppo.prompts import render_prompt
     from training.rank.scorers import SCORERS
 
@@ -160,8 +170,7 @@ def run_sample(config: SampleConfig) -> dict[str, Any]:
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"{model_path} has no chat template; prompts are rendered with it")
 
-    llm = offline_llm(model_path, seed=config.seed, max_model_len=config.max_model_len,
-                      enforce_eager=config.enforce_eager, kv_cache_space=config.kv_cache_space)
+    llm = offline_llm(engine_config(config, model_path))
     budget = llm.llm_engine.model_config.max_model_len - config.max_tokens
     kept, inputs, params = [], [], []
     for prompt in prompts:
@@ -207,17 +216,12 @@ def add_sample_parser(subparsers) -> None:
 
 def sample_command(args) -> int:
     import logging
-    import sys
 
     from training.config import load_config
 
     logging.basicConfig(level=logging.WARNING)
     overrides = {k: v for k, v in vars(args).items() if k in SampleConfig.model_fields}
-    try:
-        config = load_config(SampleConfig, args.config, overrides)
-        summary = run_sample(config)
-    except ConfigError as exc:
-        print(f"icegrt sample: {exc}", file=sys.stderr)
-        return 2
+    config = load_config(SampleConfig, args.config, overrides)
+    summary = run_sample(config)
     print(json.dumps(summary))
     return 0

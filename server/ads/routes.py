@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request
 from server.ads import serving
 from server.ads.protocol import AdComplianceRequest, AdComplianceResponse, PolicyList
 from server.generation import cancel_on_disconnect
+from server.limits import GENERATES
 from server.state import ServerState
 
 router = APIRouter()
 
 
-@router.post(serving.ROUTE, response_model=AdComplianceResponse)
+@router.post(serving.ROUTE, response_model=AdComplianceResponse, openapi_extra=GENERATES)
 async def ads_compliance(body: AdComplianceRequest, request: Request):
     engine = ServerState.of(request).ready_engine()
     request_id = f"adchk-{uuid.uuid4().hex}"

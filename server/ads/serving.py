@@ -8,8 +8,8 @@ engine and shapes the response.
 from __future__ import annotations
 
 from server.ads.protocol import AdComplianceRequest, AdComplianceResponse, PolicyList, SuggestedRevision
-from server.engine import Engine
-from server.generation import StructuredGenerator, ensure_model
+from inference.engine import Engine
+from server.generation import ensure_model, structured_generator
 from tasks.ad_compliance.checker import check_ad
 from tasks.ad_compliance.policies import POLICIES
 
@@ -22,7 +22,7 @@ def policy_list() -> PolicyList:
 
 async def check(engine: Engine, req: AdComplianceRequest, request_id: str) -> AdComplianceResponse:
     ensure_model(engine, req.model)
-    generate = StructuredGenerator(engine, request_id, ROUTE, input_param="ad")
+    generate = structured_generator(engine, request_id, ROUTE, input_param="ad")
     outcome = await check_ad(req.ad, generate, req.policies, suggest=req.suggest)
     verdict = outcome.verdict
     revision = outcome.suggested_revision

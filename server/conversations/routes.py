@@ -14,6 +14,7 @@ from server.conversations.protocol import (
 )
 from server.conversations.serving import ROUTE, ConversationServing
 from server.generation import cancel_on_disconnect
+from server.limits import GENERATES
 from server.state import ServerState
 from server.store import Store
 
@@ -34,7 +35,7 @@ async def create_conversation(request: Request, body: CreateConversationRequest 
     return await _serving(request).create(body or CreateConversationRequest())
 
 
-@router.post(ROUTE, response_model=AssistantReply)
+@router.post(ROUTE, response_model=AssistantReply, openapi_extra=GENERATES)
 async def post_message(conversation_id: str, body: PostMessageRequest, request: Request):
     serving = _serving(request, engine=True)
     turn = await serving.prepare(conversation_id, body)

@@ -25,6 +25,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from inference.engine import Engine, GenerationParams
+from inference.generation import GenerationResult, output_budget
 from server.conversations.protocol import (
     AssistantReply,
     Conversation,
@@ -35,9 +37,8 @@ from server.conversations.protocol import (
     ReplyChunk,
     ReplyDelta,
 )
-from server.engine import Engine, GenerationParams
 from server.errors import RETRY_AFTER_SECONDS, APIError
-from server.generation import GenerationResult, collect, guarded_stream, output_budget, sse
+from server.generation import collect, guarded_stream, sse
 from server.metrics import GenerationTimer
 from server.openai.protocol import Usage
 from server.store import ConversationRecord, MessageRecord, Store, new_id, now

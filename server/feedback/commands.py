@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from common.errors import UserError
 
 
 def add_data_parser(subparsers) -> None:
@@ -40,13 +41,11 @@ def export_command(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in ("database_url", "data_dir") if getattr(args, name) is not None}
     url = store_url(ServerSettings(**given))
     if not args.output.parent.is_dir():
-        print(f"icegrt data export-preferences: directory {args.output.parent} does not exist", file=sys.stderr)
-        return 2
+        raise UserError(f"directory {args.output.parent} does not exist")
     try:
         store = Store.open(url, create=False)
     except ValueError as exc:
-        print(f"icegrt data export-preferences: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from None
     try:
         report = export_preferences(store, args.output)
     finally:

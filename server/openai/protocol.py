@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from server.engine import GenerationParams
+from inference.engine import GenerationParams
 
 MAX_N = 16
 MAX_STOP = 8

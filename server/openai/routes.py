@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from server.generation import cancel_on_disconnect, ensure_model
+from server.limits import GENERATES
 from server.openai.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -25,7 +26,7 @@ def _serving(request: Request) -> OpenAIServing:
     return OpenAIServing(ServerState.of(request).ready_engine())
 
 
-@router.post(CHAT_ROUTE, response_model=ChatCompletionResponse)
+@router.post(CHAT_ROUTE, response_model=ChatCompletionResponse, openapi_extra=GENERATES)
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     serving = _serving(request)
     request_id = new_request_id("chatcmpl")
@@ -35,7 +36,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     return await cancel_on_disconnect(serving.chat(body, request_id), request.receive, CHAT_ROUTE)
 
 
-@router.post(COMPLETIONS_ROUTE, response_model=CompletionResponse)
+@router.post(COMPLETIONS_ROUTE, response_model=CompletionResponse, openapi_extra=GENERATES)
 async def completions(body: CompletionRequest, request: Request):
     serving = _serving(request)
     request_id = new_request_id("cmpl")

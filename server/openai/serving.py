@@ -6,8 +6,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-from server.engine import Engine, GenerationParams, TokenLogprob
-from server.generation import GenerationResult, collect, ensure_model, guarded_stream, output_budget, sse
+from inference.engine import Engine, GenerationParams, TokenLogprob
+from inference.generation import GenerationResult, output_budget
+from server.generation import collect, ensure_model, guarded_stream, sse
 from server.metrics import GenerationTimer
 from server.openai.protocol import (
     AssistantMessage,

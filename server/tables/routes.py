@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 
 from server.generation import cancel_on_disconnect
+from server.limits import GENERATES
 from server.state import ServerState
 from server.tables import serving
 from server.tables.protocol import TextToTableRequest, TextToTableResponse
@@ -14,7 +15,7 @@ from server.tables.protocol import TextToTableRequest, TextToTableResponse
 router = APIRouter()
 
 
-@router.post(serving.ROUTE, response_model=TextToTableResponse)
+@router.post(serving.ROUTE, response_model=TextToTableResponse, openapi_extra=GENERATES)
 async def text_to_table(body: TextToTableRequest, request: Request):
     engine = ServerState.of(request).ready_engine()
     request_id = f"t2t-{uuid.uuid4().hex}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from server.engine import (
+from inference.engine import (
     ChoiceDelta,
     Engine,
     EngineUnavailableError,

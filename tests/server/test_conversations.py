@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.engine import ChoiceDelta, EngineUnavailableError, GenerationChunk
+from inference.engine import ChoiceDelta, EngineUnavailableError, GenerationChunk
 from tests.server.conftest import make_client, wait_ready
 from tests.server.fake_engine import FakeEngine
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.engine import EngineRequestError, EngineUnavailableError
+from inference.engine import EngineRequestError, EngineUnavailableError
 from server.middleware import keys_match
 from tests.server.conftest import make_client, wait_ready
 

@@ -7,14 +7,17 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from server.engine import GenerationParams
+from inference.engine import GenerationParams
 from server.errors import APIError
-from server.limits import KeyedBuckets, Limiter, MeteredEngine, TokenBucket, generates
+from server.app import ENDPOINT_FAMILIES
+from server.limits import GeneratingRoutes, KeyedBuckets, Limiter, MeteredEngine, TokenBucket
 from tests.server.conftest import make_client, wait_ready
 from tests.server.fake_engine import FakeEngine
 
 CHAT = "/v1/chat/completions"
 HI = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+ROUTES = [route for router in ENDPOINT_FAMILIES for route in router.routes]
+"""The server's routes: the limiter applies to those that declare they generate."""
 
 
 class Clock:
@@ -78,7 +81,7 @@ def test_keyed_buckets_are_independent_and_bounded():
 
 def test_requests_per_minute_per_key():
     clock = Clock()
-    limiter = Limiter(requests_per_minute=2, key_by_api_key=True, clock=clock)
+    limiter = Limiter(requests_per_minute=2, key_by_api_key=True, clock=clock, routes=ROUTES)
     before = rejected("rate_limit_requests")
     for _ in range(2):
         with limiter.admit(scope("k1")):
@@ -97,7 +100,7 @@ def test_requests_per_minute_per_key():
 
 
 def test_without_api_keys_clients_are_keyed_by_ip():
-    limiter = Limiter(requests_per_minute=1, clock=Clock())
+    limiter = Limiter(requests_per_minute=1, clock=Clock(), routes=ROUTES)
     with limiter.admit(scope(None, client="10.0.0.1")):
         pass
     with pytest.raises(APIError):
@@ -107,7 +110,7 @@ def test_without_api_keys_clients_are_keyed_by_ip():
 
 
 def test_queue_cap_holds_until_the_request_finishes():
-    limiter = Limiter(max_in_flight=1)
+    limiter = Limiter(max_in_flight=1, routes=ROUTES)
     before = rejected("queue_full")
     with limiter.admit(scope()):
         with pytest.raises(APIError) as info:
@@ -122,7 +125,7 @@ def test_queue_cap_holds_until_the_request_finishes():
 
 def test_refused_requests_take_nothing_from_the_request_bucket():
     clock = Clock()
-    limiter = Limiter(max_in_flight=1, requests_per_minute=2, key_by_api_key=True, clock=clock)
+    limiter = Limiter(max_in_flight=1, requests_per_minute=2, key_by_api_key=True, clock=clock, routes=ROUTES)
     with limiter.admit(scope()):
         with pytest.raises(APIError):
             limiter.admit(scope())  # 503: queue full
@@ -131,6 +134,7 @@ def test_refused_requests_take_nothing_from_the_request_bucket():
 
 
 def test_generating_routes():
+    generates = GeneratingRoutes(ROUTES)
     assert generates("POST", "/v1/chat/completions")
     assert generates("POST", "/v1/conversations/conv-1/messages")
     assert not generates("GET", "/v1/conversations/conv-1")
@@ -144,7 +148,7 @@ def test_generating_routes():
 def test_tokens_charged_up_front_and_refunded_at_the_end():
     """Prompt 3 tokens, max_tokens 10, reply 3 tokens: 13 reserved, 6 kept."""
     clock = Clock()
-    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=clock)
+    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=clock, routes=ROUTES)
     engine = MeteredEngine(FakeEngine(reply="Hello there friend"))
     params = GenerationParams(max_tokens=10)
 
@@ -163,7 +167,7 @@ def test_tokens_charged_up_front_and_refunded_at_the_end():
 
 
 def test_tokens_of_an_abandoned_generation_are_charged_as_far_as_it_got():
-    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=Clock())
+    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=Clock(), routes=ROUTES)
     fake = FakeEngine(reply="one two three four five")
     engine = MeteredEngine(fake)
 
@@ -180,7 +184,7 @@ def test_tokens_of_an_abandoned_generation_are_charged_as_far_as_it_got():
 
 def test_token_limit_refuses_while_in_debt():
     clock = Clock()
-    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=clock)
+    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=clock, routes=ROUTES)
     limiter._tokens["key:k1"].take(61)  # level -1
     with pytest.raises(APIError) as info:
         limiter.admit(scope())

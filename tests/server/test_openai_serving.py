@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from server.engine import EngineRequestError, EngineUnavailableError
+from inference.engine import EngineRequestError, EngineUnavailableError
 
 CHAT = "/v1/chat/completions"
 

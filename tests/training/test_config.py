@@ -78,9 +78,10 @@ def test_reward_pair_sources_are_checked():
 
 
 def test_cli_returns_2_for_config_errors(tmp_path, capsys):
-    args = _parser().parse_args(["train", "reward", "--config", str(CONFIGS / "reward_tiny.yaml"),
-                                 "--pairs", str(tmp_path / "missing.jsonl"), "--runs-dir", str(tmp_path)])
-    assert args.handler(args) == 2
+    from cli.main import main
+
+    assert main(["train", "reward", "--config", str(CONFIGS / "reward_tiny.yaml"),
+                 "--pairs", str(tmp_path / "missing.jsonl"), "--runs-dir", str(tmp_path)]) == 2
     assert "missing.jsonl does not exist" in capsys.readouterr().err
     assert not (tmp_path / "reward_tiny").exists()  # nothing was started
 

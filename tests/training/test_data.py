@@ -178,7 +178,8 @@ def test_dpo_demo_split_is_fixed_and_about_ten_percent():
 def test_ad_compliance_targets_parse_back_to_their_labels():
     from tasks.ad_compliance.data import generate_dataset
     from tasks.ad_compliance.parser import ModelJudgement, parse_judgement
-    from training.data.ad_compliance import AD_SEED, judgement_target
+    from tasks.ad_compliance.targets import judgement_target
+    from training.data.ad_compliance import AD_SEED
 
     records = [r for r in generate_dataset(seed=AD_SEED) if r.split == "train"][:80]
     for record in records:

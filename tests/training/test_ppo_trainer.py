@@ -261,8 +261,9 @@ def test_cli_lists_every_control_with_its_default_and_returns_2_on_errors(capsys
                   "task_reward", "task_weight", "critic_init", "prompt_source"):
         assert f"--{field.replace('_', '-')}" in text, field
     assert "(default: 0.2)" in text and "--no-whiten-advantages" in text
-    args = parser.parse_args(["train", "ppo", "--reward-model", "none", "--no-progress"])
-    assert args.handler(args) == 2
+    from cli.main import main
+
+    assert main(["train", "ppo", "--reward-model", "none", "--no-progress"]) == 2
     assert "no reward" in capsys.readouterr().err
 
 
@@ -389,7 +390,7 @@ def test_prompt_source_switch(source, tiny_tokenizer):
 
 def test_ad_compliance_task_reward():
     from tasks.ad_compliance.data import generate_dataset
-    from training.data.ad_compliance import judgement_target
+    from tasks.ad_compliance.targets import judgement_target
     from training.ppo.prompts import Prompt
     from training.ppo.rewards import ad_compliance_reward, task_scores
 

@@ -29,6 +29,7 @@ def _perturbed(model, seed: int) -> None:
 def test_vllm_greedy_replies_follow_the_actor_weights(tiny_model, tiny_tokenizer):
     from transformers import AutoModelForCausalLM
 
+    from inference.config import EngineConfig
     from training.ppo.prompts import render_prompt
     from training.ppo.rollout import HFRollout
     from training.ppo.vllm_rollout import VLLMRollout
@@ -37,7 +38,7 @@ def test_vllm_greedy_replies_follow_the_actor_weights(tiny_model, tiny_tokenizer
     eos, pad = tiny_tokenizer.eos_token_id, tiny_tokenizer.pad_token_id
     actor = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
     hf = HFRollout(actor, eos, pad, "cpu")
-    vllm = VLLMRollout(tiny_model, eos, max_model_len=256, seed=0)
+    vllm = VLLMRollout(EngineConfig(model=tiny_model, max_model_len=256, seed=0, enforce_eager=True, kv_cache_space=1.0), eos)
     try:
         settings = {"max_new_tokens": 8, "temperature": 1.0, "top_p": 1.0, "seeds": [0, 1, 2], "greedy": True}
         replies = []

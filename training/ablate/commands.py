@@ -28,7 +28,6 @@ def add_ablate_parser(subparsers) -> None:
 
 def run_ablate_command(args: argparse.Namespace) -> int:
     from training.ablate.runner import run_ablation
-    from training.config import ConfigError
     from training.evaluate.domain_command import command_line
 
     overrides = {k: v for k, v in vars(args).items() if k in AblationConfig.model_fields}
@@ -36,9 +35,6 @@ def run_ablate_command(args: argparse.Namespace) -> int:
     try:
         config = _load(args.config, overrides)
         result = run_ablation(config, command_line(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to resume the ablation", file=sys.stderr)
         return 130

@@ -3,14 +3,8 @@
 Ads and labels come from :func:`tasks.ad_compliance.data.generate_dataset` (seed
 :data:`AD_SEED`, its default sizes, split ``train``); the prompt is the task's own
 :func:`~tasks.ad_compliance.prompt.judgement_messages`, so training and serving see the same
-text. The data has labels (policy ids) but no written findings, so the target judgement is
-built from them, within the bounds of the task's output schema:
-
-- one finding per label, in catalogue order; its quote is the first span the rule detectors
-  find for that policy, or "" when the wording is a paraphrase the rules miss (the parser keeps
-  such findings, with empty evidence); its explanation is the rule's explanation, or else the
-  first sentence of the policy's description;
-- the analysis names the policies broken, or says the ad breaks none.
+text, and the target is the task's perfect answer for the ad's labels
+(:func:`tasks.ad_compliance.targets.judgement_target`).
 
 The judgement prompt carries the whole policy catalogue (about 1,900 tokens with SmolLM2's
 tokenizer), so these examples need ``max_seq_len`` of about 2,300; shorter limits drop them.
@@ -18,43 +12,15 @@ tokenizer), so these examples need ``max_seq_len`` of about 2,300; shorter limit
 
 from __future__ import annotations
 
-import json
-
-from training.data.sources import Conversation
+from training.data.conversation import Conversation
 
 AD_SEED = 0
-
-
-def _first_sentence(text: str, limit: int) -> str:
-    sentence = text.split(". ")[0].rstrip(".") + "."
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
-
-
-def judgement_target(record) -> str:
-    """The JSON judgement a perfect reviewer would give for a labelled ad (see the module doc)."""
-    from tasks.ad_compliance.detectors import detect
-    from tasks.ad_compliance.policies import select_policies
-    from tasks.ad_compliance.schema import DEFAULT_JUDGEMENT_LIMITS as LIMITS
-
-    if not record.labels:
-        return json.dumps({"violations": [], "analysis": "The ad breaks none of the listed policies."})
-    found = {v.policy_id: v for v in detect(record.ad, record.labels)}
-    policies = list(select_policies(record.labels))[: LIMITS.max_violations]
-    violations = []
-    for policy in policies:
-        rule = found.get(policy.id)
-        quote = rule.evidence[0].text[: LIMITS.max_quote_chars] if rule and rule.evidence else ""
-        explanation = rule.explanation if rule else policy.description
-        violations.append({"policy_id": policy.id, "quote": quote,
-                           "explanation": _first_sentence(explanation, LIMITS.max_explanation_chars)})
-    names = "; ".join(p.name.lower() for p in policies)
-    analysis = f"The ad breaks {len(policies)} {'policy' if len(policies) == 1 else 'policies'}: {names}."
-    return json.dumps({"violations": violations, "analysis": analysis[: LIMITS.max_analysis_chars]}, ensure_ascii=False)
 
 
 def load_ad_compliance() -> list[Conversation]:
     from tasks.ad_compliance.data import generate_dataset
     from tasks.ad_compliance.prompt import judgement_messages
+    from tasks.ad_compliance.targets import judgement_target
 
     conversations = []
     for record in generate_dataset(seed=AD_SEED):

@@ -31,15 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.shared_data import shared_file
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """One SFT example: chat messages (dicts with role and content), assistant turns are targets."""
-
-    messages: tuple[dict, ...]
-    source: str
-    id: str
+from training.data.conversation import Conversation
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.engine import Engine, GenerationParams
-from server.generation import collect
+from inference.engine import Engine, GenerationParams
+from inference.generation import collect
 from tasks.chat.history import ContextTooLongError, trim_history
 from training.evaluate.domain import run_bounded
 from training.evaluate.stats import mean_stderr, win_rate
 
 CHAT_SETS = ("preference_eval", "mt_bench")
-ROUTE = "eval_chat"
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ async def _reply(engine: Engine, messages: list[dict], params: GenerationParams,
         return len(engine.encode(engine.render_chat(history)))
 
     kept = trim_history(messages, count, engine.max_model_len - params.max_tokens)
-    result = await collect(engine, engine.encode(engine.render_chat(kept)), params, request_id, ROUTE)
+    result = await collect(engine, engine.encode(engine.render_chat(kept)), params, request_id)
     choice = result.choices[0]
     return choice.text, choice.finish_reason or "abort"
 

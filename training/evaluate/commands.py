@@ -36,11 +36,18 @@ def add_eval_parser(subparsers) -> None:
     add_general_parser(sub)
 
 
+def _engine_plan(args: argparse.Namespace):
+    """The flags given, as a :class:`training.evaluate.suite.DomainPlan` (its engine settings and defaults)."""
+    from training.evaluate.domain_command import plan_from_args
+
+    return plan_from_args(args)
+
+
 async def _with_engine(args: argparse.Namespace, run):
     from common.models import resolve_model
     from training.evaluate.suite import with_engine
 
-    return await with_engine(resolve_model(args.model), args.enforce_eager, run)
+    return await with_engine(resolve_model(args.model), _engine_plan(args).enforce_eager, run)
 
 
 def _report(args: argparse.Namespace, task: str, result: dict, started: float) -> int:
@@ -60,8 +67,9 @@ def _eval_ads(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     ads = load_ads(args.split, args.limit)
+    concurrency = _engine_plan(args).concurrency
     result = asyncio.run(_with_engine(args, lambda e: evaluate_ads(e, ads, suggest=args.suggest,
-                                                                   concurrency=args.concurrency)))
+                                                                   concurrency=concurrency)))
     return _report(args, f"ads/{args.split}", result, started)
 
 
@@ -70,5 +78,6 @@ def _eval_table(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
-    result = asyncio.run(_with_engine(args, lambda e: evaluate_tables(e, args.split, args.limit, args.concurrency)))
+    concurrency = _engine_plan(args).concurrency
+    result = asyncio.run(_with_engine(args, lambda e: evaluate_tables(e, args.split, args.limit, concurrency)))
     return _report(args, f"table/{args.split}", result, started)

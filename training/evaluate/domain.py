@@ -1,9 +1,10 @@
 """Domain evaluation: ad compliance and text-to-table scored on the project's test splits.
 
-Requests go through the endpoints' own serving functions (`server.ads.serving.check`,
-`server.tables.serving.extract`) on an in-process vLLM engine, so the figures are those a
-client of the API would see, without HTTP in the way. Requests run concurrently (bounded) so
-vLLM batches them.
+Requests go through the tasks' own flows, the ones the endpoints run
+(`tasks.ad_compliance.checker.check_ad`, `tasks.text_to_table.flow.extract_table`), with the
+same structured generation (`inference.generation.StructuredGenerator`) on an in-process vLLM
+engine, so the figures are those a client of the API would see, without HTTP in the way.
+Requests run concurrently (bounded) so vLLM batches them.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from server.ads.protocol import AdComplianceRequest
-from server.ads.serving import check
-from server.engine import Engine
-from server.tables.protocol import TextToTableRequest
-from server.tables.serving import extract
+from inference.engine import Engine
+from inference.generation import StructuredGenerator, UsageTally
+from tasks.ad_compliance.checker import ComplianceOutcome, check_ad
 from tasks.ad_compliance.data import LabelledAd, generate_dataset, load_handwritten
-from tasks.ad_compliance.datatypes import Revision
 from tasks.ad_compliance.detectors import detected_policy_ids
 from tasks.ad_compliance.scorer import score_detection, score_revisions
 from tasks.text_to_table.e2e import load_e2e
+from tasks.text_to_table.flow import TableOutcome, extract_table
 from tasks.text_to_table.score import score_tables
-from tasks.text_to_table.table import Table
 from training.evaluate.stats import bootstrap_stderr, proportion_stderr
 
 T = TypeVar("T")
@@ -57,28 +55,28 @@ async def run_bounded(items: Sequence[Any], work: Callable[[int, Any], Awaitable
 
 
 async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bool, concurrency: int) -> dict:
-    async def work(i: int, item: LabelledAd):
-        return await check(engine, AdComplianceRequest(ad=item.ad, suggest=suggest), f"eval-ad-{i}")
+    async def work(i: int, item: LabelledAd) -> tuple[ComplianceOutcome, UsageTally]:
+        generate = StructuredGenerator(engine, f"eval-ad-{i}", input_param="ad")
+        return await check_ad(item.ad, generate, suggest=suggest), generate.usage
 
-    responses = await run_bounded(ads, work, concurrency, "ads")
+    results = await run_bounded(ads, work, concurrency, "ads")
+    outcomes = [outcome for outcome, _ in results]
     gold = [a.labels for a in ads]
-    predicted = [[v.policy_id for v in r.violations] for r in responses]
+    predicted = [[v.policy_id for v in o.verdict.violations] for o in outcomes]
     report = {
         "n": len(ads),
         "detection": score_detection(gold, predicted).model_dump(),
         "detection_stderr": _detection_stderr(gold, predicted),
         "rules_only": score_detection(gold, [detected_policy_ids(a.ad) for a in ads]).model_dump(),
-        "model_checked_rate": sum(r.model_checked for r in responses) / max(len(responses), 1),
-        "usage": {"prompt_tokens": sum(r.usage.prompt_tokens for r in responses),
-                  "completion_tokens": sum(r.usage.completion_tokens for r in responses)},
+        "model_checked_rate": sum(o.verdict.model_checked for o in outcomes) / max(len(outcomes), 1),
+        "usage": {"prompt_tokens": sum(u.prompt_tokens for _, u in results),
+                  "completion_tokens": sum(u.completion_tokens for _, u in results)},
     }
     if suggest:
-        flagged = [(a, r) for a, r in zip(ads, responses) if not r.compliant]
-        revisions = [Revision(**r.suggested_revision.model_dump()) if r.suggested_revision else None
-                     for _, r in flagged]
+        flagged = [(a, o) for a, o in zip(ads, outcomes) if not o.verdict.compliant]
         report["revisions"] = score_revisions(
-            [a.ad for a, _ in flagged], revisions, [r.revision_compliant for _, r in flagged],
-            [r.violations for _, r in flagged],
+            [a.ad for a, _ in flagged], [o.suggested_revision for _, o in flagged],
+            [o.revision_compliant for _, o in flagged], [o.verdict.violations for _, o in flagged],
         ).model_dump()
         revised = report["revisions"]
         revised["pass_rate_stderr"] = proportion_stderr(revised["pass_rate"], revised["n"])
@@ -102,12 +100,12 @@ async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurr
     naming (``eatType``) rather than on reading the values."""
     examples = load_e2e(split)[:limit] if limit else load_e2e(split)
 
-    async def work(i: int, ex):
-        request = TextToTableRequest(text=ex.text, columns=ex.table.columns)
-        return await extract(engine, request, f"eval-t2t-{i}")
+    async def work(i: int, ex) -> TableOutcome:
+        generate = StructuredGenerator(engine, f"eval-t2t-{i}", input_param="text")
+        return await extract_table(ex.text, ex.table.columns, generate)
 
-    responses = await run_bounded(examples, work, concurrency, "tables")
-    pairs = [(Table(columns=r.columns, rows=r.rows), ex.table) for r, ex in zip(responses, examples)]
+    outcomes = await run_bounded(examples, work, concurrency, "tables")
+    pairs = [(o.table, ex.table) for o, ex in zip(outcomes, examples)]
     score = score_tables(pairs)
     return {
         "n": len(examples),
@@ -116,5 +114,5 @@ async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurr
         "cell_recall": score.recall,
         "cell_f1": score.f1,
         "cell_f1_stderr": bootstrap_stderr(pairs, lambda sample: score_tables(sample).f1),
-        "complete_rate": sum(r.complete for r in responses) / max(len(responses), 1),
+        "complete_rate": sum(o.complete for o in outcomes) / max(len(outcomes), 1),
     }

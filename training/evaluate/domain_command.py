@@ -1,4 +1,8 @@
-"""``icegrt eval domain``: flags, checks before work, and the JSON report (:mod:`training.evaluate.suite`)."""
+"""``icegrt eval domain``: flags, checks before work, and the JSON report (:mod:`training.evaluate.suite`).
+
+The flags are the fields of :class:`training.evaluate.suite.DomainPlan`, declared there once
+(:func:`common.config.add_settings_arguments`), plus ``--output``.
+"""
 
 from __future__ import annotations
 
@@ -11,65 +15,58 @@ import sys
 from pathlib import Path
 from typing import Any
 
+ENGINE_FIELDS = ("concurrency", "enforce_eager")
+"""The plan's settings of the evaluation engine, which every command that starts one takes."""
+
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight (vLLM batches them)")
-    parser.add_argument("--enforce-eager", action="store_true", help="Skip torch.compile (faster start)")
+    from common.config import add_settings_arguments
+    from training.evaluate.suite import DomainPlan
+
+    add_settings_arguments(parser, DomainPlan, ENGINE_FIELDS)
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+def plan_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan's fields the user gave as flags (the others keep the plan's defaults)."""
+    from training.evaluate.suite import DomainPlan
+
+    return {k: v for k, v in vars(args).items() if k in DomainPlan.model_fields}
 
 
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
-    from training.evaluate.chat import CHAT_SETS
-    from training.evaluate.suite import DOMAIN_TASKS
+    from common.config import add_settings_arguments
+    from training.evaluate.suite import DomainPlan
 
-    parser.add_argument("--model", required=True, help="Prepared model name or checkpoint dir")
-    parser.add_argument("--reward-model", default=None, help="ICE-Reward checkpoint that scores the chat replies")
-    parser.add_argument("--versus", default=None,
-                        help="Second model: its chat replies to the same conversations, and the win rate of --model over it")
-    parser.add_argument("--tasks", type=_names, default=DOMAIN_TASKS,
-                        help=f"Comma-separated subset of {','.join(DOMAIN_TASKS)} (default: all)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="First N examples of every set (ads test, ads hand-written, E2E test, each chat set)")
-    parser.add_argument("--ads-limit", type=int, default=None, help="First N ads of each ad set (overrides --limit)")
-    parser.add_argument("--table-limit", type=int, default=None, help="First N E2E test examples (overrides --limit)")
-    parser.add_argument("--chat-limit", type=int, default=None, help="First N conversations of each chat set (overrides --limit)")
-    parser.add_argument("--chat-sets", type=_names, default=CHAT_SETS,
-                        help=f"Comma-separated chat sets: {','.join(CHAT_SETS)} (default: all)")
-    parser.add_argument("--chat-max-tokens", type=int, default=192, help="Token budget of each chat reply")
-    parser.add_argument("--reward-max-seq-len", type=int, default=1024,
-                        help="Tokens the reward model sees (conversation cut from the left, the reply kept)")
-    parser.add_argument("--no-suggest", dest="suggest", action="store_false", help="Skip suggested ad revisions")
-    parser.add_argument("--seed", type=int, default=0, help="Sampling seed (decoding is greedy)")
-    add_engine_arguments(parser)
+    add_settings_arguments(parser, DomainPlan)
     parser.add_argument("--output", type=Path, required=True, help="Where to write the JSON report")
 
 
-def plan_from_args(args: argparse.Namespace) -> Any:
+def plan_from_args(args: argparse.Namespace, **fixed: Any) -> Any:
+    """The plan of the flags given (and `fixed` on top); a UserError names a bad flag."""
+    from pydantic import ValidationError
+
+    from common.config import describe_validation_error
+    from common.errors import UserError
     from training.evaluate.suite import DomainPlan
 
-    def limit(specific: int | None) -> int | None:
-        return specific if specific is not None else args.limit
-
-    return DomainPlan(model=args.model, reward_model=args.reward_model, versus=args.versus, tasks=args.tasks,
-                      ads_limit=limit(args.ads_limit), table_limit=limit(args.table_limit),
-                      chat_limit=limit(args.chat_limit), chat_sets=args.chat_sets,
-                      chat_max_tokens=args.chat_max_tokens, reward_max_seq_len=args.reward_max_seq_len,
-                      suggest=args.suggest, concurrency=args.concurrency, enforce_eager=args.enforce_eager,
-                      seed=args.seed)
+    try:
+        return DomainPlan(**{**plan_settings(args), **fixed})
+    except ValidationError as exc:
+        raise UserError(f"invalid flags:\n{describe_validation_error(exc)}") from None
 
 
 def plan_command(plan: Any, output: Path) -> str:
-    """The ``icegrt eval domain`` command that runs `plan` on its own."""
-    argv = ["icegrt", "eval", "domain", "--model", plan.model, "--tasks", ",".join(plan.tasks)]
-    for flag, value in (("--reward-model", plan.reward_model), ("--versus", plan.versus),
-                        ("--ads-limit", plan.ads_limit), ("--table-limit", plan.table_limit),
-                        ("--chat-limit", plan.chat_limit)):
-        if value is not None:
-            argv += [flag, str(value)]
-    argv += ["--concurrency", str(plan.concurrency)] + (["--enforce-eager"] if plan.enforce_eager else [])
+    """The ``icegrt eval domain`` command that runs `plan` on its own: every setting that is not the default."""
+    argv = ["icegrt", "eval", "domain"]
+    for name, field in type(plan).model_fields.items():
+        value = getattr(plan, name)
+        if name != "model" and value == field.get_default():
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else flag.replace("--", "--no-", 1))
+        else:
+            argv += [flag, ",".join(value) if isinstance(value, tuple) else str(value)]
     return shlex.join([*argv, "--output", str(output)])
 
 
@@ -79,16 +76,12 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run_domain_command(args: argparse.Namespace) -> int:
-    """Exit 0 with the report written; 2 for bad flags (nothing written, no engine started)."""
+    """Exit 0 with the report written; a UserError for bad flags (nothing written, no engine started)."""
     from training.evaluate.suite import evaluate_domain
 
     logging.basicConfig(level=logging.WARNING)
     plan = plan_from_args(args)
-    try:
-        paths = plan.check()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    paths = plan.check()
     report = asyncio.run(evaluate_domain(plan, paths))
     report["command"] = command_line(args)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.errors import UserError
+
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_COMPARISONS = (("ppo", "sft"), ("ppo", "base"), ("sft", "base"))
 
@@ -37,8 +39,14 @@ def _comparison(text: str) -> tuple[str, str]:
     return a, b
 
 
+REPORT_DOMAIN_FIELDS = ("reward_model", "limit", "ads_limit", "table_limit", "chat_limit", "concurrency", "enforce_eager")
+"""The :class:`training.evaluate.suite.DomainPlan` settings ``--run-domain`` takes as flags (the
+engine's two also apply to ``--run-general``)."""
+
+
 def add_report_parser(sub) -> None:
-    from training.evaluate.domain_command import add_engine_arguments
+    from common.config import add_settings_arguments
+    from training.evaluate.suite import DomainPlan
 
     p = sub.add_parser("report", help="Report comparing checkpoints (base, SFT, PPO): Markdown, PNGs, JSON in results/NAME/")
     p.add_argument("--name", required=True, help="Report name: written to <results-dir>/<name>/")
@@ -54,51 +62,45 @@ def add_report_parser(sub) -> None:
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="Where the report's directory goes")
     p.add_argument("--run-domain", action="store_true", help="Run `icegrt eval domain` for checkpoints without --domain-json")
     p.add_argument("--run-general", action="store_true", help="Run `icegrt eval general` for checkpoints without --general-json")
-    p.add_argument("--reward-model", default=None, help="With --run-domain: the reward model that scores chat replies")
-    p.add_argument("--limit", type=int, default=None, help="With --run-domain: first N examples of every domain set")
-    p.add_argument("--ads-limit", type=int, default=None, help="With --run-domain: first N ads of each ad set")
-    p.add_argument("--table-limit", type=int, default=None, help="With --run-domain: first N E2E test examples")
-    p.add_argument("--chat-limit", type=int, default=None, help="With --run-domain: first N conversations of each chat set")
     p.add_argument("--general-limit", type=int, default=None, help="With --run-general: passed to `icegrt eval general --limit`")
-    add_engine_arguments(p)
+    domain = p.add_argument_group("with --run-domain", "Settings of `icegrt eval domain` (see its --help)")
+    add_settings_arguments(domain, DomainPlan, REPORT_DOMAIN_FIELDS)
     p.set_defaults(handler=run_report_command)
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    return next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def _general_command_exists() -> bool:
-    from cli.main import build_parser
-
-    return "general" in _subcommands(_subcommands(build_parser())["eval"])
 
 
 def _read_json(label: str, path: str, flag: str) -> dict:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{flag} {label}={path}: cannot read it as JSON ({exc})") from None
+        raise UserError(f"{flag} {label}={path}: cannot read it as JSON ({exc})") from None
+
+
+def _load_run(path: Path) -> dict:
+    from training.evaluate.report import load_run
+
+    try:
+        return load_run(path)
+    except ValueError as exc:
+        raise UserError(f"--run {path}: {exc}") from None
 
 
 def check_inputs(args: argparse.Namespace) -> dict[str, Any]:
-    """Every input read and checked before anything is run or written; ValueError says what to fix."""
+    """Every input read and checked before anything is run or written; a UserError says what to fix."""
     from common.models import ModelNotFoundError, resolve_model
-    from training.evaluate.report import load_run
 
     if not _LABEL.match(args.name):
-        raise ValueError(f"--name {args.name!r}: use letters, digits, . _ -")
+        raise UserError(f"--name {args.name!r}: use letters, digits, . _ -")
     checkpoints = dict(args.checkpoint)
     if len(checkpoints) != len(args.checkpoint):
-        raise ValueError("each --checkpoint label must be given once")
+        raise UserError("each --checkpoint label must be given once")
     for flag, pairs in (("--general-json", args.general_json), ("--domain-json", args.domain_json)):
         unknown = [label for label, _ in pairs if label not in checkpoints]
         if unknown:
-            raise ValueError(f"{flag} for unknown checkpoint label(s) {unknown}; labels are {list(checkpoints)}")
+            raise UserError(f"{flag} for unknown checkpoint label(s) {unknown}; labels are {list(checkpoints)}")
     comparisons = args.compare or [c for c in DEFAULT_COMPARISONS if c[0] in checkpoints and c[1] in checkpoints]
     for a, b in comparisons:
         if a not in checkpoints or b not in checkpoints:
-            raise ValueError(f"--compare {a}:{b}: both must be checkpoint labels ({list(checkpoints)})")
+            raise UserError(f"--compare {a}:{b}: both must be checkpoint labels ({list(checkpoints)})")
     paths = {}
     to_run = args.run_domain and any(label not in dict(args.domain_json) for label in checkpoints)
     to_run_general = args.run_general and any(label not in dict(args.general_json) for label in checkpoints)
@@ -107,36 +109,31 @@ def check_inputs(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 paths[label] = str(resolve_model(spec))
             except ModelNotFoundError as exc:
-                raise ValueError(f"--checkpoint {label}: {exc}") from None
-    if to_run_general and not _general_command_exists():
-        raise ValueError("--run-general: this installation has no `icegrt eval general`; give --general-json files")
+                raise UserError(f"--checkpoint {label}: {exc}") from None
     return {
         "checkpoints": checkpoints,
         "comparisons": comparisons,
         "general": {label: _read_json(label, path, "--general-json") for label, path in args.general_json},
         "domain": {label: _read_json(label, path, "--domain-json") for label, path in args.domain_json},
-        "runs": [load_run(path) for path in args.run],
+        "runs": [_load_run(path) for path in args.run],
     }
 
 
 def domain_plans(args: argparse.Namespace, inputs: dict[str, Any]) -> list[tuple[str, Any, dict[str, Path]]]:
-    """(label, plan, checked paths) of each domain evaluation to run; ValueError before any work."""
-    from training.evaluate.suite import DomainPlan
+    """(label, plan, checked paths) of each domain evaluation to run; a UserError before any work."""
+    from training.evaluate.domain_command import plan_from_args
 
     if not args.run_domain:
         return []
     first = inputs["comparisons"][0] if inputs["comparisons"] else None
-    limits = {k: getattr(args, f"{k}_limit") if getattr(args, f"{k}_limit") is not None else args.limit
-              for k in ("ads", "table", "chat")}
+    reward_model = getattr(args, "reward_model", None)
     plans = []
     for label, spec in inputs["checkpoints"].items():
         if label in inputs["domain"]:
             continue
-        versus = inputs["checkpoints"][first[1]] if first and label == first[0] and args.reward_model else None
-        plan = DomainPlan(model=spec, reward_model=args.reward_model, versus=versus,
-                          tasks=("ads", "table", "chat") if args.reward_model else ("ads", "table"),
-                          ads_limit=limits["ads"], table_limit=limits["table"], chat_limit=limits["chat"],
-                          concurrency=args.concurrency, enforce_eager=args.enforce_eager)
+        versus = inputs["checkpoints"][first[1]] if first and label == first[0] and reward_model else None
+        plan = plan_from_args(args, model=spec, versus=versus,
+                              tasks=("ads", "table", "chat") if reward_model else ("ads", "table"))
         plans.append((label, plan, plan.check()))
     return plans
 
@@ -161,26 +158,22 @@ def _run_general(args: argparse.Namespace, inputs: dict[str, Any], out: Path) ->
         command = [sys.executable, "-m", "cli.main", "eval", "general", "--model", spec, "--output", str(target)]
         if args.general_limit is not None:
             command += ["--limit", str(args.general_limit)]
-        if args.enforce_eager:
+        if getattr(args, "enforce_eager", False):
             command.append("--enforce-eager")
         subprocess.run(command, check=True)
         inputs["general"][label] = json.loads(target.read_text())
 
 
 def run_report_command(args: argparse.Namespace) -> int:
-    """Exit 0 with results/NAME/ written; 2 for bad inputs (nothing run, nothing written)."""
+    """Exit 0 with results/NAME/ written; a UserError for bad inputs (nothing run, nothing written)."""
     from training.evaluate.domain_command import command_line
     from training.evaluate.report import build_report
     from training.evaluate.report_markdown import render_markdown
     from training.evaluate.report_plots import plot_domain, plot_general, plot_training
 
-    try:
-        inputs = check_inputs(args)
-        plans = domain_plans(args, inputs)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if plans and args.reward_model is None:
+    inputs = check_inputs(args)
+    plans = domain_plans(args, inputs)
+    if plans and getattr(args, "reward_model", None) is None:
         print("note: no --reward-model, so the multi-turn chat evaluation is not run", file=sys.stderr)
     out = args.results_dir / args.name
     out.mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from server.engine import Engine
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from common.errors import UserError
+from inference.config import CpuTuning, EngineConfig
+from inference.engine import Engine
 from training.evaluate.chat import CHAT_SETS
 
 T = TypeVar("T")
@@ -27,45 +30,73 @@ DOMAIN_TASKS = ("ads", "table", "chat")
 AD_SETS = ("test", "handwritten")
 
 
-@dataclass(frozen=True)
-class DomainPlan:
-    """What `icegrt eval domain` runs (flags of the command, checked by :meth:`check`)."""
+def _names(value: Any) -> Any:
+    """A flag gives a list of names comma-separated: ``--tasks ads,table``."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
-    model: str
-    reward_model: str | None = None
-    versus: str | None = None
-    tasks: tuple[str, ...] = DOMAIN_TASKS
-    ads_limit: int | None = None
-    table_limit: int | None = None
-    chat_limit: int | None = None
-    chat_sets: tuple[str, ...] = CHAT_SETS
-    chat_max_tokens: int = 192
-    reward_max_seq_len: int = 1024
-    suggest: bool = True
-    concurrency: int = 8
-    enforce_eager: bool = False
-    seed: int = 0
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+
+
+class DomainPlan(BaseModel):
+    """What `icegrt eval domain` runs: each field is a ``--flag`` of it (`icegrt eval report
+    --run-domain` takes some of them too), checked by :meth:`check` before any engine starts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(..., description="Prepared model name or checkpoint dir")
+    reward_model: str | None = Field(None, description="ICE-Reward checkpoint that scores the chat replies")
+    versus: str | None = Field(
+        None, description="Second model: its chat replies to the same conversations, and the win rate of --model over it"
+    )
+    tasks: Names = Field(DOMAIN_TASKS, description=f"Comma-separated subset of {','.join(DOMAIN_TASKS)}")
+    limit: int | None = Field(
+        None, description="First N examples of every set (ads test, ads hand-written, E2E test, each chat set)"
+    )
+    ads_limit: int | None = Field(None, description="First N ads of each ad set (overrides --limit)")
+    table_limit: int | None = Field(None, description="First N E2E test examples (overrides --limit)")
+    chat_limit: int | None = Field(None, description="First N conversations of each chat set (overrides --limit)")
+    chat_sets: Names = Field(CHAT_SETS, description=f"Comma-separated chat sets: {','.join(CHAT_SETS)}")
+    chat_max_tokens: int = Field(192, description="Token budget of each chat reply")
+    reward_max_seq_len: int = Field(
+        1024, description="Tokens the reward model sees (conversation cut from the left, the reply kept)"
+    )
+    suggest: bool = Field(True, description="Suggest ad revisions (and score them)")
+    concurrency: int = Field(8, description="Requests in flight (vLLM batches them)")
+    enforce_eager: bool = Field(False, description="Skip torch.compile (faster start)")
+    seed: int = Field(0, description="Sampling seed (decoding is greedy)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limit_fills_the_others(cls, data: Any) -> Any:
+        """``limit`` is the default of each task's own limit."""
+        if isinstance(data, dict) and data.get("limit") is not None:
+            data = {**data, **{k: data["limit"] for k in ("ads_limit", "table_limit", "chat_limit")
+                               if data.get(k) is None}}
+        return data
 
     def check(self) -> dict[str, Path]:
-        """Resolved model paths (``model``, ``versus``, ``reward_model``), or a ValueError saying what to fix."""
+        """Resolved model paths (``model``, ``versus``, ``reward_model``), or a UserError saying what to fix."""
         from common.models import ModelNotFoundError, resolve_model
         from training.config import ConfigError
         from training.models import checkpoint_kind
 
         unknown = [t for t in self.tasks if t not in DOMAIN_TASKS]
         if unknown or not self.tasks:
-            raise ValueError(f"unknown or no task(s) {unknown}; choose from {', '.join(DOMAIN_TASKS)}")
+            raise UserError(f"unknown or no task(s) {unknown}; choose from {', '.join(DOMAIN_TASKS)}")
         bad_sets = [s for s in self.chat_sets if s not in CHAT_SETS]
         if bad_sets or not self.chat_sets:
-            raise ValueError(f"unknown or no chat set(s) {bad_sets}; choose from {', '.join(CHAT_SETS)}")
-        for name in ("ads_limit", "table_limit", "chat_limit", "chat_max_tokens", "reward_max_seq_len", "concurrency"):
+            raise UserError(f"unknown or no chat set(s) {bad_sets}; choose from {', '.join(CHAT_SETS)}")
+        for name in ("limit", "ads_limit", "table_limit", "chat_limit", "chat_max_tokens", "reward_max_seq_len", "concurrency"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if self.versus is not None and "chat" not in self.tasks:
-            raise ValueError("--versus compares chat replies: include chat in --tasks")
+            raise UserError("--versus compares chat replies: include chat in --tasks")
         if self.versus is not None and self.reward_model is None:
-            raise ValueError("--versus needs --reward-model: the reward model judges the pairs")
+            raise UserError("--versus needs --reward-model: the reward model judges the pairs")
         paths: dict[str, Path] = {}
         for role in ("model", "versus", "reward_model"):
             spec = getattr(self, role)
@@ -75,20 +106,24 @@ class DomainPlan:
                 paths[role] = resolve_model(spec)
                 kind = checkpoint_kind(paths[role])
             except (ModelNotFoundError, ConfigError) as exc:
-                raise ValueError(f"--{role.replace('_', '-')}: {exc}") from None
+                raise UserError(f"--{role.replace('_', '-')}: {exc}") from None
             wanted = "reward" if role == "reward_model" else "causal_lm"
             if kind != wanted:
-                raise ValueError(f"--{role.replace('_', '-')} {spec} is a {kind} checkpoint; it must be a {wanted} one")
+                raise UserError(f"--{role.replace('_', '-')} {spec} is a {kind} checkpoint; it must be a {wanted} one")
         return paths
+
+
+def engine_config(path: Path, enforce_eager: bool) -> EngineConfig:
+    """The evaluation engine: the server's defaults with the CPU tuning `icegrt serve` ships, set
+    here and never read from the server's ``ICEGRT_*`` environment."""
+    return EngineConfig(model=path, enforce_eager=enforce_eager, cpu_tuning=CpuTuning())
 
 
 async def with_engine(path: Path, enforce_eager: bool, run: Callable[[Engine], Awaitable[T]]) -> T:
     """`run(engine)` on an in-process vLLM engine serving `path`, shut down afterwards."""
-    from server.settings import ServerSettings
-    from server.vllm_engine import VllmEngine
+    from inference.vllm_engine import VllmEngine
 
-    settings = ServerSettings(model=str(path), enforce_eager=enforce_eager)
-    engine = await VllmEngine.start(settings, path, path.name)
+    engine = await VllmEngine.start(engine_config(path, enforce_eager))
     try:
         return await run(engine)
     finally:

@@ -1,4 +1,4 @@
-"""Phase 3 of a PPO step: the score of each reply, and how it is sized before it enters PPO.
+"""Phases 3 and 5 of a PPO step: the score of each reply, and how it is sized before it enters PPO.
 
 The score of a reply combines two sources, each with a weight (``reward_weight``,
 ``task_weight``):

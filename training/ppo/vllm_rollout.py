@@ -1,7 +1,8 @@
 """PPO rollouts with an in-process vLLM engine (``rollout_engine: vllm``).
 
 :class:`VLLMRollout` implements :class:`training.ppo.rollout.Rollout`. The engine starts from the
-actor's start model (:mod:`training.offline_llm`, the server's engine settings); before sampling,
+actor's start model (:mod:`inference.offline`, the server's engine settings, configured from the PPO
+config alone: :func:`training.ppo.rollout_engine.rollout_engine_config`); before sampling,
 :meth:`VLLMRollout.load_weights` writes the actor's current weights (LoRA adapters merged into
 a copy, :func:`training.models.servable`) as a Hugging Face checkpoint to a scratch directory
 (``/dev/shm`` when present) and has every vLLM worker reload its weights from it in place
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inference.config import EngineConfig
 from training.ppo.rollout import Generation
 
 WORKER_EXTENSION = "training.ppo.vllm_worker.ActorWeightsExtension"
@@ -45,14 +47,12 @@ def weights_fingerprint(model: Any) -> tuple[int, ...]:
 class VLLMRollout:
     """vLLM sampling from the actor's current weights (see the module docstring)."""
 
-    def __init__(self, start_model: Path, eos_token_id: int, *, max_model_len: int, seed: int,
-                 enforce_eager: bool = True, gpu_memory_utilization: float = 0.3, kv_cache_space: float = 1.0):
-        from training.offline_llm import offline_llm
+    def __init__(self, config: EngineConfig, eos_token_id: int):
+        """An engine built from `config` (its model is the actor's start model)."""
+        from inference.offline import offline_llm
 
         self.eos = eos_token_id
-        self.llm = offline_llm(start_model, seed=seed, max_model_len=max_model_len, enforce_eager=enforce_eager,
-                               kv_cache_space=kv_cache_space, gpu_memory_utilization=gpu_memory_utilization,
-                               worker_extension_cls=WORKER_EXTENSION)
+        self.llm = offline_llm(config, worker_extension_cls=WORKER_EXTENSION)
         self._scratch = Path(tempfile.mkdtemp(prefix="icegrt-actor-", dir=_scratch_root()))
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._scratch, True)  # the engine stops itself when collected
         self._synced: tuple[Any, tuple[int, ...]] | None = None

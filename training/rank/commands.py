@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from common.errors import UserError
 
 
 def add_rank_parser(subparsers) -> None:
@@ -61,26 +62,21 @@ def rank_by_scorer(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 def rank_command(args: argparse.Namespace) -> int:
     from training.rank.feedback import feedback_pairs
     from training.rank.human import rank_interactively
-    from training.rank.pairs import RankInputError, read_samples, write_pairs
+    from training.rank.pairs import read_samples, write_pairs
 
     if not args.output.parent.is_dir():
-        print(f"icegrt rank: directory {args.output.parent} does not exist", file=sys.stderr)
-        return 2
-    try:
-        if args.by == "feedback":
-            pairs, report = feedback_pairs(args.input)
-            write_pairs(pairs, args.output)
-            summary = {"output": str(args.output), "pairs": len(pairs), **report}
-        elif args.by == "scorer":
-            pairs, report = rank_by_scorer(read_samples(args.input))
-            write_pairs(pairs, args.output)
-            summary = {"output": str(args.output), **report}
-        else:
-            records = read_samples(args.input)
-            progress = args.progress or args.output.with_name(args.output.name + ".progress.jsonl")
-            summary = rank_interactively(records, args.output, progress)
-    except RankInputError as exc:
-        print(f"icegrt rank: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(f"directory {args.output.parent} does not exist")
+    if args.by == "feedback":
+        pairs, report = feedback_pairs(args.input)
+        write_pairs(pairs, args.output)
+        summary = {"output": str(args.output), "pairs": len(pairs), **report}
+    elif args.by == "scorer":
+        pairs, report = rank_by_scorer(read_samples(args.input))
+        write_pairs(pairs, args.output)
+        summary = {"output": str(args.output), **report}
+    else:
+        records = read_samples(args.input)
+        progress = args.progress or args.output.with_name(args.output.name + ".progress.jsonl")
+        summary = rank_interactively(records, args.output, progress)
     print(json.dumps(summary))
     return 0

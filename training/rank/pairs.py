@@ -19,12 +19,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from common.errors import UserError
 from common.jsonl import write_jsonl_atomically
 
 Ranking = list[list[str]]
 
 
-class RankInputError(ValueError):
+class RankInputError(UserError):
     """A sample or feedback file that cannot be ranked (named by file and line)."""
 
 

@@ -1,4 +1,5 @@
-"""The scoring interface the evaluation sees, and the factory for its two implementations.
+"""The scoring interface the evaluation sees (its two implementations are built by
+:func:`training.evaluate.general.command.build_backend`).
 
 ``vllm`` (the fast path) scores every request in one batched call through vLLM's prompt log
 probabilities; ``hf`` runs batched Hugging Face forward passes, for checkpoints vLLM cannot
@@ -9,7 +10,6 @@ load and as a cross-check. Both tokenize with the checkpoint's own tokenizer thr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 BACKENDS = ("vllm", "hf")
@@ -27,18 +27,6 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Free the engine or model."""
-
-
-def build_backend(name: str, model_path: Path, *, enforce_eager: bool = False, batch_tokens: int = 4096) -> Backend:
-    if name == "vllm":
-        from training.evaluate.general.vllm_backend import VllmBackend
-
-        return VllmBackend(model_path, enforce_eager=enforce_eager)
-    if name == "hf":
-        from training.evaluate.general.hf_backend import HfBackend
-
-        return HfBackend(model_path, batch_tokens=batch_tokens)
-    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

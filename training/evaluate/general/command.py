@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from training.evaluate.general.backend import BACKENDS
+from common.errors import UserError
+from training.evaluate.general.backend import BACKENDS, Backend
 
 
 def positive_int(text: str) -> int:
@@ -25,6 +26,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def build_backend(name: str, model_path: Path, *, enforce_eager: bool = False, batch_tokens: int = 4096) -> Backend:
+    if name == "vllm":
+        from training.evaluate.general.vllm_backend import VllmBackend
+
+        return VllmBackend(model_path, enforce_eager=enforce_eager)
+    if name == "hf":
+        from training.evaluate.general.hf_backend import HfBackend
+
+        return HfBackend(model_path, batch_tokens=batch_tokens)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def add_general_parser(sub) -> None:
@@ -51,8 +64,6 @@ def add_general_parser(sub) -> None:
 
 def run_general(args: argparse.Namespace) -> int:
     from common.models import resolve_model
-    from common.shared_data import SharedDataError
-    from training.evaluate.general.backend import build_backend
     from training.evaluate.general.evaluate import average, evaluate
     from training.evaluate.general.tasks import check_files, load_docs, select_tasks
 
@@ -63,9 +74,8 @@ def run_general(args: argparse.Namespace) -> int:
         check_files(tasks)
         docs = {task.name: load_docs(task, args.limit) for task in tasks}
         model_path = resolve_model(args.model)
-    except (ValueError, SharedDataError) as exc:  # ModelNotFoundError and TaskFormatError are ValueErrors
-        print(f"icegrt eval general: error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # unknown task names (ModelNotFoundError, TaskFormatError, SharedDataError are UserErrors)
+        raise UserError(str(exc)) from None
     backend = build_backend(args.backend, model_path, enforce_eager=args.enforce_eager, batch_tokens=args.batch_tokens)
     try:
         samples: list[dict] | None = [] if args.samples else None

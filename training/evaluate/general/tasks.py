@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from common.errors import UserError
 from common.shared_data import shared_file
 
 
-class TaskFormatError(ValueError):
+class TaskFormatError(UserError):
     """A benchmark row does not have the layout its loader expects."""
 
 

@@ -4,7 +4,9 @@ A log-likelihood request is a prompt of context + continuation tokens generating
 with ``prompt_logprobs=1``: vLLM then returns, for every prompt position, the log
 probability of the actual token and its rank; the continuation's positions are summed, and
 rank 1 everywhere means greedy. vLLM computes these from the raw model outputs (before any
-sampling processor), in the model's dtype: float32 on CPU.
+sampling processor), in the model's dtype: float32 on CPU. The engine is built like every other
+(:func:`inference.offline.offline_llm`); vLLM does not read the prefix cache for requests
+that ask for prompt log probabilities, so every position is computed.
 """
 
 from __future__ import annotations
@@ -12,28 +14,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from inference.config import EngineConfig
 from training.evaluate.general.backend import cut_at_stop
 from training.evaluate.general.tokenization import encode_pair, truncate_left
 
-KV_CACHE_BYTES_CPU = 2 << 30
+KV_CACHE_GIB_CPU = 2.0
 """KV cache on CPU (the engine's default asks for more than a shared 23 GB machine has spare)."""
+GPU_MEMORY_UTILIZATION = 0.8
 
 
-def _on_gpu() -> bool:
-    from vllm.platforms import current_platform
-
-    return current_platform.is_cuda_alike()
+def engine_config(model_path: Path, enforce_eager: bool = False) -> EngineConfig:
+    """The scoring engine's settings (float32 on CPU, the checkpoint's dtype on GPU)."""
+    return EngineConfig(model=Path(model_path), enforce_eager=enforce_eager, seed=0, kv_cache_space=KV_CACHE_GIB_CPU,
+                        gpu_memory_utilization=GPU_MEMORY_UTILIZATION)
 
 
 class VllmBackend:
     name = "vllm"
 
     def __init__(self, model_path: Path, *, enforce_eager: bool = False):
-        from vllm import LLM
+        from inference.offline import offline_llm
 
-        kwargs = {"gpu_memory_utilization": 0.8} if _on_gpu() else {"dtype": "float32",
-                                                                    "kv_cache_memory_bytes": KV_CACHE_BYTES_CPU}
-        self.llm = LLM(model=str(model_path), enforce_eager=enforce_eager, seed=0, **kwargs)
+        self.llm = offline_llm(engine_config(model_path, enforce_eager))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_len = self.llm.llm_engine.model_config.max_model_len
 

@@ -1,13 +1,16 @@
-"""`Engine` on vLLM's in-process `AsyncLLM` (the same engine `vllm serve` runs)."""
+"""`Engine` on vLLM's in-process `AsyncLLM` (the same engine `vllm serve` runs), and the one
+place vLLM's engine arguments are built from an `EngineConfig` (the server's engine, evaluation's
+and, through :mod:`inference.offline`, sampling's, PPO's and general evaluation's)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
-from server.engine import (
+from inference.config import EngineConfig
+from inference.cpu_tuning import apply_cpu_tuning
+from inference.engine import (
     ChoiceDelta,
     Engine,
     EngineRequestError,
@@ -16,8 +19,6 @@ from server.engine import (
     GenerationParams,
     TokenLogprob,
 )
-from server.cpu_tuning import apply_cpu_tuning
-from server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 GIB = 1 << 30
@@ -29,24 +30,25 @@ def _on_gpu() -> bool:
     return current_platform.is_cuda_alike()
 
 
-def engine_args(settings: ServerSettings, model_path: Path, served_name: str):
+def engine_args(config: EngineConfig):
+    """vLLM's ``AsyncEngineArgs`` for `config` (builds no engine)."""
     from vllm import AsyncEngineArgs
     from vllm.config import StructuredOutputsConfig
 
     on_gpu = _on_gpu()
-    dtype = settings.dtype or ("auto" if on_gpu else "float32")
+    dtype = config.dtype or ("auto" if on_gpu else "float32")
     kwargs = dict(
-        model=str(model_path),
-        served_model_name=[served_name],
+        model=str(config.model),
+        served_model_name=[config.name],
         dtype=dtype,
-        max_model_len=settings.max_model_len,
-        enforce_eager=settings.enforce_eager,
-        tensor_parallel_size=settings.tensor_parallel_size,
-        pipeline_parallel_size=settings.pipeline_parallel_size,
-        data_parallel_size=settings.data_parallel_size,
-        data_parallel_backend=settings.data_parallel_backend,
-        distributed_executor_backend=settings.distributed_executor_backend,
-        seed=settings.seed,
+        max_model_len=config.max_model_len,
+        enforce_eager=config.enforce_eager,
+        tensor_parallel_size=config.tensor_parallel_size,
+        pipeline_parallel_size=config.pipeline_parallel_size,
+        data_parallel_size=config.data_parallel_size,
+        data_parallel_backend=config.data_parallel_backend,
+        distributed_executor_backend=config.distributed_executor_backend,
+        seed=config.seed,
         disable_log_stats=False,
         enable_prefix_caching=True,
         # Structured outputs are generated compact: free whitespace between JSON tokens lets a
@@ -54,17 +56,24 @@ def engine_args(settings: ServerSettings, model_path: Path, served_name: str):
         # xgrammar reads this flag engine-wide, not per request.
         structured_outputs_config=StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
     )
-    if settings.max_num_seqs is not None:
-        kwargs["max_num_seqs"] = settings.max_num_seqs
+    if config.max_num_seqs is not None:
+        kwargs["max_num_seqs"] = config.max_num_seqs
     if on_gpu:
-        kwargs["gpu_memory_utilization"] = settings.gpu_memory_utilization
+        kwargs["gpu_memory_utilization"] = config.gpu_memory_utilization
     else:
-        kwargs["kv_cache_memory_bytes"] = int(settings.kv_cache_space * GIB)
+        kwargs["kv_cache_memory_bytes"] = int(config.kv_cache_space * GIB)
         # vLLM 0.32's CPU worker dies ("CPU Generator does not use offset") when a seeded request's
         # prompt is split across engine steps: it rewinds the request's generator, which CPU
         # generators cannot do. Scheduling whole prompts avoids the split.
         kwargs["enable_chunked_prefill"] = False
     return AsyncEngineArgs(**kwargs)
+
+
+def prepare_processes(config: EngineConfig) -> None:
+    """Set `config.cpu_tuning` (on CPU) in this process's environment: call it before the
+    engine's processes are spawned, since they inherit it."""
+    if config.cpu_tuning is not None and not _on_gpu():
+        apply_cpu_tuning(config.cpu_tuning)
 
 
 def _sampling_params(params: GenerationParams):
@@ -115,15 +124,14 @@ class VllmEngine(Engine):
         self.max_model_len = llm.model_config.max_model_len
 
     @classmethod
-    async def start(cls, settings: ServerSettings, model_path: Path, served_name: str) -> "VllmEngine":
+    async def start(cls, config: EngineConfig) -> "VllmEngine":
         """Build the engine in a worker thread: it takes tens of seconds and must not block the loop."""
         from vllm.v1.engine.async_llm import AsyncLLM
 
-        args = engine_args(settings, model_path, served_name)
-        if not _on_gpu():
-            apply_cpu_tuning(settings)  # before the engine's processes are spawned: they inherit it
+        args = engine_args(config)
+        prepare_processes(config)
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
-        return cls(llm, served_name)
+        return cls(llm, config.name)
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
         try:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from server.cpu_tuning import apply_cpu_tuning, default_reserved_cpus, tuned_environment
+from inference.config import CpuTuning
+from inference.cpu_tuning import apply_cpu_tuning, default_reserved_cpus, tuned_environment
 
 
 def libs(tmp_path):
@@ -52,10 +51,10 @@ def test_everything_off_leaves_vllm_defaults(tmp_path):
 
 
 def test_thread_settings_become_vllm_variables_and_are_logged(tmp_path, caplog):
-    settings = SimpleNamespace(cpu_preload_tcmalloc=False, cpu_preload_iomp=False, cpu_threads_bind="0-1",
-                               cpu_reserved_cpus=0, cpu_engine_poll_us=200)
+    settings = CpuTuning(preload_tcmalloc=False, preload_iomp=False, threads_bind="0-1", reserved_cpus=0,
+                         engine_poll_us=200)
     environ: dict[str, str] = {}
-    with caplog.at_level("INFO", logger="server.cpu_tuning"):
+    with caplog.at_level("INFO", logger="inference.cpu_tuning"):
         applied = apply_cpu_tuning(settings, environ)
     assert applied == environ == {"VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
                                   "ICEGRT_VLLM_POLL_US": "200"}
@@ -70,8 +69,7 @@ def test_model_threads_get_every_cpu_by_default_where_there_are_several():
 
 
 def test_unset_reservation_is_applied_from_the_usable_cpus(monkeypatch):
-    settings = SimpleNamespace(cpu_preload_tcmalloc=False, cpu_preload_iomp=False, cpu_threads_bind=None,
-                               cpu_reserved_cpus=None, cpu_engine_poll_us=None)
+    settings = CpuTuning(preload_tcmalloc=False, preload_iomp=False)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     assert apply_cpu_tuning(settings, {}) == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
     assert apply_cpu_tuning(settings, {"VLLM_CPU_NUM_OF_RESERVED_CPU": "2"}) == {}

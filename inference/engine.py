@@ -1,8 +1,8 @@
-"""The one engine interface the routes see, and its vLLM implementation.
+"""The one engine interface the server and training see (its vLLM implementation: `inference.vllm_engine`).
 
-Routes and serving code depend on `Engine` only, as vLLM's own serving classes depend on
-`EngineClient`; unit tests drive them with a fake. The types here are plain dataclasses so
-that importing the serving code does not import vLLM.
+Routes, serving code and evaluation depend on `Engine` only, as vLLM's own serving classes
+depend on `EngineClient`; unit tests drive them with a fake. The types here are plain
+dataclasses so that importing the serving code does not import vLLM.
 """
 
 from __future__ import annotations
@@ -14,15 +14,24 @@ from typing import Any
 
 
 class EngineRequestError(ValueError):
-    """The engine rejected a request as invalid (maps to 400); `param` names the field."""
+    """The engine rejected a request as invalid (the server maps it to 400); `param` names the
+    field, `code` says why (the error envelope's ``code``)."""
+
+    code = "invalid_value"
 
     def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.param = param
 
 
+class ContextLengthError(EngineRequestError):
+    """The prompt, or the prompt plus the tokens asked for, does not fit the context window."""
+
+    code = "context_length_exceeded"
+
+
 class EngineUnavailableError(RuntimeError):
-    """The engine is not loaded yet, or has died (maps to 503)."""
+    """The engine is not loaded yet, or has died (the server maps it to 503)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ class GenerationChunk:
 
 
 class Engine(abc.ABC):
-    """What the server needs from an inference engine."""
+    """What the server and evaluation need from an inference engine."""
 
     model_id: str
     max_model_len: int

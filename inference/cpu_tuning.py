@@ -10,10 +10,10 @@ not re-executed: it does no tensor work.
 Thread binding goes to vLLM as ``VLLM_CPU_OMP_THREADS_BIND`` (``auto``, ``nobind`` or a CPU
 list such as ``0-1``) and ``VLLM_CPU_NUM_OF_RESERVED_CPU`` (CPUs left to the API and
 scheduler processes; vLLM reserves one, ``icegrt serve`` none where more than one is usable). ``--cpu-engine-poll-us`` goes to
-``server/vllm_plugin.py`` in the engine's processes (poll with sleeps instead of spinning).
-Each setting is an ``icegrt serve`` flag and an ``ICEGRT_*`` variable; `loadtests.cpu_tuning`
-measures what each one is worth and the defaults keep only what the figures support (see
-loadtests/README.md).
+``inference/vllm_plugin.py`` in the engine's processes (poll with sleeps instead of spinning).
+The settings come as a `inference.config.CpuTuning`; for ``icegrt serve`` each is a flag and an
+``ICEGRT_*`` variable; `loadtests.cpu_tuning` measures what each one is worth and the defaults
+keep only what the figures support (see loadtests/README.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
-from server.vllm_plugin import POLL_ENV
+from inference.config import CpuTuning
+from inference.vllm_plugin import POLL_ENV
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +98,15 @@ def default_reserved_cpus(environ: Mapping[str, str], usable_cpus: int) -> int |
     return 0 if usable_cpus > 1 and RESERVED_ENV not in environ else None
 
 
-def apply_cpu_tuning(settings, environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
+def apply_cpu_tuning(tuning: CpuTuning, environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
     """Set the tuned variables in `environ` before the engine starts; logs and returns them."""
-    reserved = settings.cpu_reserved_cpus
+    reserved = tuning.reserved_cpus
     if reserved is None:
         reserved = default_reserved_cpus(environ, len(os.sched_getaffinity(0)))
     env, warnings = tuned_environment(
-        preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
-        threads_bind=settings.cpu_threads_bind, reserved_cpus=reserved, environ=environ,
-        poll_us=settings.cpu_engine_poll_us,
+        preload_tcmalloc=tuning.preload_tcmalloc, preload_iomp=tuning.preload_iomp,
+        threads_bind=tuning.threads_bind, reserved_cpus=reserved, environ=environ,
+        poll_us=tuning.engine_poll_us,
     )
     for warning in warnings:
         log.warning("CPU tuning: %s", warning)

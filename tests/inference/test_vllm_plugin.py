@@ -11,7 +11,7 @@ import pytest
 from vllm.distributed.device_communicators import shm_broadcast
 from vllm.distributed.device_communicators.shm_broadcast import SpinCondition
 
-from server.vllm_plugin import POLL_ENV, poll_instead_of_spinning
+from inference.vllm_plugin import POLL_ENV, poll_instead_of_spinning
 
 
 class FakePoller:
