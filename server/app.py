@@ -29,6 +29,7 @@ from server.state import ServerState
 from server.store import Store, store_url
 from server.system_routes import router as system_router
 from server.tables.routes import router as tables_router
+from server.tenancy import check_exposure, load_keys
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,12 @@ def build_app(
     engine_factory: EngineFactory = _vllm_factory,
     on_load_failure: Callable[[BaseException], None] = lambda exc: None,
 ) -> FastAPI:
+    """The app; raises `server.tenancy.AuthSettingsError` for unusable API-key settings."""
+    keys = load_keys(settings.api_key, settings.api_key_file)
+    check_exposure(keys, settings.host, settings.allow_unauthenticated)
+    log.info("auth: %s; /metrics is %s", f"{len(keys)} API keys loaded ({sum(k.principal.admin for k in keys)} admin)"
+             if keys else "no API keys, every client is served", "protected" if keys and settings.metrics_require_auth
+             else "open")
     served_name = settings.served_model_name or default_served_name(Path(model_path))
     state = ServerState(settings=settings, model_path=Path(model_path), served_name=served_name)
     limiter = Limiter.from_settings(settings)
@@ -92,6 +99,6 @@ def build_app(
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])
-    app.add_middleware(RequestMiddleware, api_keys=settings.api_key, max_body_bytes=settings.max_request_body_bytes,
+    app.add_middleware(RequestMiddleware, api_keys=keys, max_body_bytes=settings.max_request_body_bytes,
                        metrics_require_auth=settings.metrics_require_auth, limiter=limiter)
     return app

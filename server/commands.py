@@ -31,6 +31,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from common.models import ModelNotFoundError, resolve_model
     from server.app import build_app
+    from server.tenancy import AuthSettingsError
 
     try:
         settings = settings_from_args(ServerSettings, args)
@@ -51,7 +52,11 @@ def serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = build_app(settings, model_path, on_load_failure=on_load_failure)
+    try:
+        app = build_app(settings, model_path, on_load_failure=on_load_failure)
+    except AuthSettingsError as exc:
+        print(f"icegrt serve: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         app,
         host=settings.host,

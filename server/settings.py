@@ -92,7 +92,15 @@ class ServerSettings(BaseSettings):
     seed: int = Field(0, description="Engine seed for requests that give none")
     api_key: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Accepted API keys (comma-separated in the environment); none means no auth",
+        description="Accepted API keys, each its own tenant: repeat the flag or separate keys with commas (the "
+        "same in the environment); none (and no --api-key-file) means no auth",
+    )
+    api_key_file: Path | None = Field(
+        None, description="File of API keys, one a line: KEY [TENANT] [admin] (# comments); keys naming the same "
+        "tenant share its conversations, admin keys see every tenant's (see server/tenancy.py)",
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Serve without API keys on a non-loopback --host (refused otherwise)"
     )
     metrics_require_auth: bool = Field(False, description="Require an API key for /metrics too")
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -131,6 +139,9 @@ class ServerSettings(BaseSettings):
     @field_validator("api_key", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
+        """``a,b``, ``["a,b"]`` and ``["a", "b"]`` all mean the two values a and b."""
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [value]
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return [part.strip() for item in value for part in item.split(",") if part.strip()]
         return value

@@ -16,6 +16,7 @@ from server.conversations.serving import ROUTE, ConversationServing
 from server.generation import cancel_on_disconnect
 from server.state import ServerState
 from server.store import Store
+from server.tenancy import principal_of
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -25,8 +26,8 @@ def _serving(request: Request, *, engine: bool = False) -> ConversationServing:
     state = ServerState.of(request)
     if engine:
         ready = state.ready_engine()
-        return ConversationServing(Store.of(request), ready.model_id, ready)
-    return ConversationServing(Store.of(request), state.served_name)
+        return ConversationServing(Store.of(request), ready.model_id, principal_of(request), ready)
+    return ConversationServing(Store.of(request), state.served_name, principal_of(request))
 
 
 @router.post("/v1/conversations", response_model=Conversation)

@@ -41,6 +41,7 @@ from server.generation import GenerationResult, collect, guarded_stream, output_
 from server.metrics import GenerationTimer
 from server.openai.protocol import Usage
 from server.store import ConversationRecord, MessageRecord, Store, new_id, now
+from server.tenancy import Principal
 from tasks.chat.history import ContextTooLongError, trim_history
 
 ROUTE = "/v1/conversations/{conversation_id}/messages"
@@ -80,23 +81,28 @@ def reply_reserve(engine: Engine, requested: int | None) -> int:
 
 
 class ConversationServing:
-    def __init__(self, store: Store, model: str, engine: Engine | None = None):
+    """One request's conversation work, done as `principal` (its tenant's conversations only)."""
+
+    def __init__(self, store: Store, model: str, principal: Principal, engine: Engine | None = None):
         self.store = store
         self.model = model
+        self.principal = principal
         self.engine = engine
 
     async def create(self, req: CreateConversationRequest) -> Conversation:
         if req.model and req.model != self.model:
             raise APIError(404, f"model {req.model!r} does not exist; this server serves {self.model!r}",
                            param="model", code="model_not_found")
-        record = await self.store.run(self.store.create_conversation, self.model, req.metadata, req.system)
+        record = await self.store.run(self.store.create_conversation, self.model, req.metadata, req.system,
+                                      owner=self.principal.owner)
         return _conversation(record)
 
     async def get(self, conversation_id: str) -> Conversation:
-        return _conversation(await self.store.run(self.store.get_conversation, conversation_id))
+        record = await self.store.run(self.store.get_conversation, conversation_id, principal=self.principal)
+        return _conversation(record)
 
     async def delete(self, conversation_id: str) -> ConversationDeleted:
-        await self.store.run(self.store.delete_conversation, conversation_id)
+        await self.store.run(self.store.delete_conversation, conversation_id, principal=self.principal)
         return ConversationDeleted(id=conversation_id)
 
     # ---- replies ------------------------------------------------------------------------
@@ -117,7 +123,7 @@ class ConversationServing:
         """Everything that can fail with a 4xx before generation starts (so a stream fails before its 200)."""
         assert self.engine is not None, "replies need a ready engine"
         reserve = reply_reserve(self.engine, req.max_tokens)
-        conversation = await self.store.run(self.store.get_conversation, conversation_id)
+        conversation = await self.store.run(self.store.get_conversation, conversation_id, principal=self.principal)
         user = MessageRecord(new_id("msg"), conversation_id, "user", req.content, now())
         prompt_ids = self._prompt([m.chat() for m in (*conversation.messages, user)], reserve)
         max_tokens = output_budget(self.engine, len(prompt_ids), req.max_tokens, "max_tokens", prompt_param="content")
@@ -133,7 +139,8 @@ class ConversationServing:
             created=now(), model=self.engine.model_id, finish_reason=choice.finish_reason,
             prompt_tokens=result.prompt_tokens, completion_tokens=choice.num_tokens,
         )
-        await self.store.run(self.store.append_messages, turn.conversation_id, [turn.user, reply])
+        await self.store.run(self.store.append_messages, turn.conversation_id, [turn.user, reply],
+                             principal=self.principal)
         usage = Usage(prompt_tokens=result.prompt_tokens, completion_tokens=choice.num_tokens,
                       total_tokens=result.prompt_tokens + choice.num_tokens)
         return AssistantReply(id=reply.id, conversation_id=reply.conversation_id, created=reply.created,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.engine import EngineRequestError, EngineUnavailableError
-from server.middleware import keys_match
+from server.tenancy import ApiKey, Principal, match_key
 from tests.server.conftest import make_client, wait_ready
 
 CHAT = "/v1/chat/completions"
@@ -112,10 +112,12 @@ def test_metrics_can_require_auth(engine):
         assert client.get("/metrics", headers={"Authorization": "Bearer k"}).status_code == 200
 
 
-def test_keys_match_checks_every_key():
-    assert keys_match("b", [b"a", b"b"])
-    assert not keys_match("c", [b"a", b"b"])
-    assert not keys_match("", [b"a"])
+def test_match_key_checks_every_key_and_names_its_principal():
+    keys = [ApiKey(b"a", Principal("ta")), ApiKey(b"b", Principal("tb", admin=True))]
+    assert match_key("b", keys) == Principal("tb", admin=True)
+    assert match_key("a", keys) == Principal("ta")
+    assert match_key("c", keys) is None
+    assert match_key("", keys) is None
 
 
 def test_body_too_large(engine):
