@@ -156,7 +156,13 @@ class VllmEngine(Engine):
                     )
                     for c in output.outputs
                 ]
+                if any(c.finish_reason == "error" for c in choices) and (params.json_schema or params.json_object):
+                    # vLLM compiles the grammar in the engine core and fails the request there (finish_reason
+                    # "error") when it cannot, e.g. for {"$ref": "#"}: the schema is at fault, not the server.
+                    raise EngineRequestError("the JSON schema cannot be compiled into a grammar", "response_format")
                 yield GenerationChunk(len(prompt_token_ids), choices, output.finished)
+        except EngineRequestError:
+            raise
         except (VLLMClientError, ValueError) as exc:
             raise EngineRequestError(str(exc), getattr(exc, "parameter", None)) from exc
         except EngineDeadError as exc:

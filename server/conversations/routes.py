@@ -40,7 +40,8 @@ async def post_message(conversation_id: str, body: PostMessageRequest, request: 
     serving = _serving(request, engine=True)
     turn = await serving.prepare(conversation_id, body)
     if body.stream:
-        return StreamingResponse(serving.stream(turn), media_type="text/event-stream", headers=SSE_HEADERS)
+        events = await cancel_on_disconnect(serving.stream(turn), request.receive, ROUTE)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     return await cancel_on_disconnect(serving.reply(turn), request.receive, ROUTE)
 
 

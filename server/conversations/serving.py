@@ -35,9 +35,9 @@ from server.conversations.protocol import (
     ReplyChunk,
     ReplyDelta,
 )
-from server.engine import Engine, GenerationParams
+from server.engine import Engine, GenerationChunk, GenerationParams
 from server.errors import RETRY_AFTER_SECONDS, APIError
-from server.generation import GenerationResult, collect, guarded_stream, output_budget, sse
+from server.generation import GenerationResult, collect, guarded_stream, output_budget, sse, started
 from server.metrics import GenerationTimer
 from server.openai.protocol import Usage
 from server.store import ConversationRecord, MessageRecord, Store, new_id, now
@@ -151,14 +151,15 @@ class ConversationServing:
         result = await collect(self.engine, turn.prompt_ids, turn.params, turn.reply_id, ROUTE)
         return await self._store_reply(turn, result)
 
-    def stream(self, turn: Turn) -> AsyncIterator[str]:
-        return guarded_stream(self._events(turn), ROUTE)
+    async def stream(self, turn: Turn) -> AsyncIterator[str]:
+        chunks = await started(self.engine.generate(turn.prompt_ids, turn.params, turn.reply_id))
+        return guarded_stream(self._events(turn, chunks), ROUTE)
 
-    async def _events(self, turn: Turn) -> AsyncIterator[str]:
+    async def _events(self, turn: Turn, chunks: AsyncIterator[GenerationChunk]) -> AsyncIterator[str]:
         created = int(time.time())
         timer = GenerationTimer(ROUTE)
         result = GenerationResult(prompt_tokens=len(turn.prompt_ids))
-        async for chunk in self.engine.generate(turn.prompt_ids, turn.params, turn.reply_id):
+        async for chunk in chunks:
             timer.tokens(result.add(chunk))
             for delta in chunk.choices:
                 if delta.text or delta.finish_reason:
