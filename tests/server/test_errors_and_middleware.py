@@ -158,6 +158,7 @@ def test_version(client):
     body = client.get("/version").json()
     assert body["icegrt"] == "0.1.0"
     assert body["vllm"]
+    assert "/models/fake" not in str(body)  # the model's name, never its file path
 
 
 def test_an_unhandled_error_is_counted_and_logged(client, engine, caplog):
