@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from server.engine import (
 )
 from server.cpu_tuning import apply_cpu_tuning
 from server.settings import ServerSettings
+from server.vllm_plugin import SERVER_PID_ENV
 
 log = logging.getLogger(__name__)
 GIB = 1 << 30
@@ -120,6 +122,7 @@ class VllmEngine(Engine):
         from vllm.v1.engine.async_llm import AsyncLLM
 
         args = engine_args(settings, model_path, served_name)
+        os.environ[SERVER_PID_ENV] = str(os.getpid())  # its engine processes exit with it (server/vllm_plugin.py)
         if not _on_gpu():
             apply_cpu_tuning(settings)  # before the engine's processes are spawned: they inherit it
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
