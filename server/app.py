@@ -100,5 +100,6 @@ def build_app(
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])
     app.add_middleware(RequestMiddleware, api_keys=keys, max_body_bytes=settings.max_request_body_bytes,
-                       metrics_require_auth=settings.metrics_require_auth, limiter=limiter)
+                       metrics_require_auth=settings.metrics_require_auth, limiter=limiter,
+                       body_timeout_s=settings.client_body_timeout)
     return app

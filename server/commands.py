@@ -57,8 +57,16 @@ def serve(args: argparse.Namespace) -> int:
     except AuthSettingsError as exc:
         print(f"icegrt serve: {exc}", file=sys.stderr)
         return 2
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from server.connections import ConnectionGuard, effective_max_connections, guarded_protocol
+
+    guard = ConnectionGuard(effective_max_connections(settings.max_connections), settings.client_header_timeout)
+    logging.getLogger(__name__).info("connections: at most %d open, headers within %g s, bodies within %g s",
+                                     guard.max_connections, guard.header_timeout_s, settings.client_body_timeout)
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(AutoHTTPProtocol, guard),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

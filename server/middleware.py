@@ -9,6 +9,7 @@ counter, latency histogram and one JSON log line. Pure ASGI rather than
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
-from server.errors import APIError, error_bytes, to_api_error
+from server.errors import CLIENT_CLOSED_REQUEST, APIError, error_bytes, to_api_error
 from server.limits import Limiter
 from server.tenancy import ANONYMOUS, ApiKey, Principal, match_key
 
@@ -42,11 +43,13 @@ class RequestMiddleware:
         max_body_bytes: int,
         metrics_require_auth: bool,
         limiter: Limiter,
+        body_timeout_s: float = 30.0,
     ):
         self.app = app
         self.limiter = limiter
         self.api_keys = list(api_keys)
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.open_paths = OPEN_PATHS if metrics_require_auth else OPEN_PATHS | {"/metrics"}
 
     def _principal(self, scope: Scope) -> Principal | None:
@@ -88,9 +91,13 @@ class RequestMiddleware:
         try:
             self._check_length(headers)
             scope["state"]["principal"] = self._principal(scope)
-            with self.limiter.admit(scope):  # over a rate limit or the queue cap: refused before any work
+            body = await self._read_body(receive)
+            if body is None:  # the client left while sending it
+                sent["status"] = CLIENT_CLOSED_REQUEST
+                return
+            with self.limiter.admit(scope):  # after the body: a slow upload holds no admission slot
                 route = "unmatched"
-                await self._serve(scope, self._limited(receive), send_with_id)
+                await self._serve(scope, _replay(body, receive), send_with_id)
         except (APIError, _Unauthorized) as err:
             if sent["started"]:
                 raise
@@ -130,20 +137,26 @@ class RequestMiddleware:
         with metrics.IN_FLIGHT.track_inprogress():
             await self.app(scope, receive, send)
 
-    def _limited(self, receive: Receive) -> Receive:
-        """Count streamed body bytes too: Content-Length may be absent (chunked uploads)."""
-        seen = 0
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise APIError(413, f"request body over {self.max_body_bytes} bytes")
-            return message
-
-        return wrapped
+    async def _read_body(self, receive: Receive) -> Message | None:
+        """The whole body as one message, read within `body_timeout_s` (408) and `max_body_bytes` (413,
+        counted as it streams: Content-Length may be absent); None when the client disconnects."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout_s
+        chunks, size = [], 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise APIError(408, f"the request body did not arrive within {self.body_timeout_s:g} s",
+                               code="body_timeout") from None
+            if message["type"] != "http.request":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                raise APIError(413, f"request body over {self.max_body_bytes} bytes")
+            if not message.get("more_body", False):
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
     @staticmethod
     async def _reject(
@@ -155,6 +168,16 @@ class RequestMiddleware:
             headers.append((b"retry-after", str(retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: Message, receive: Receive) -> Receive:
+    """`receive` for the app: the body already read, then the connection's own messages (disconnect)."""
+    pending = [body]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def _route_template(scope: Scope) -> str:

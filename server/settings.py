@@ -109,6 +109,18 @@ class ServerSettings(BaseSettings):
     max_request_body_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Larger request bodies get 413"
     )
+    client_header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send a request's headers (from opening, or from "
+        "the previous response); then it is closed"
+    )
+    client_body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a request may take to send its whole body; then 408"
+    )
+    max_connections: int = Field(
+        2048, ge=1, description="Most open client connections; a new one over it closes the connection that has "
+        "waited longest without finishing its request. Kept below the open-file limit (its soft value is raised "
+        "at start where allowed)"
+    )
     graceful_shutdown_timeout: float = Field(
         60.0, ge=0, description="Seconds in-flight requests may run on after SIGTERM"
     )
