@@ -21,6 +21,7 @@ from server.errors import install_error_handlers
 from server.limits import Limiter
 from server.middleware import RequestMiddleware
 from server.ads.routes import router as ads_router
+from server.conversations.quotas import sweep_expired
 from server.conversations.routes import router as conversations_router
 from server.feedback.routes import router as feedback_router
 from server.openai.routes import router as openai_router
@@ -78,10 +79,14 @@ def build_app(
     async def lifespan(app: FastAPI):
         app.state.store = await asyncio.to_thread(Store.open, store_url(settings))  # a bad URL fails startup
         loader = asyncio.create_task(_load_engine(state, limiter.metered(engine_factory), on_load_failure))
+        background = [loader]
+        if settings.conversation_ttl is not None:
+            background.append(asyncio.create_task(sweep_expired(app.state.store, settings.conversation_ttl)))
         yield
-        loader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loader
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if state.engine is not None:
             await state.engine.shutdown()
         app.state.store.close()

@@ -121,6 +121,24 @@ class ServerSettings(BaseSettings):
         "waited longest without finishing its request. Kept below the open-file limit (its soft value is raised "
         "at start where allowed)"
     )
+    max_conversations_per_key: int | None = Field(
+        10_000, ge=1, description="Most conversations one tenant (API key) may keep stored; more is 429; unset: "
+        "no limit"
+    )
+    max_stored_bytes_per_key: int | None = Field(
+        512 * 1024 * 1024, ge=1, description="Most bytes of messages one tenant may keep stored; more is 429; unset: "
+        "no limit"
+    )
+    max_system_prompt_bytes: int | None = Field(
+        64 * 1024, ge=1, description="Longest system message of a conversation, in UTF-8 bytes; longer is 413"
+    )
+    max_history_bytes: int | None = Field(
+        4 * 1024 * 1024, ge=1, description="Most bytes of messages one conversation may hold; a message past it is "
+        "413 (start a new conversation)"
+    )
+    conversation_ttl: float | None = Field(
+        None, gt=0, description="Seconds after its last message an idle conversation is deleted; unset: kept"
+    )
     graceful_shutdown_timeout: float = Field(
         60.0, ge=0, description="Seconds in-flight requests may run on after SIGTERM"
     )

@@ -136,6 +136,19 @@ class InvalidReferenceError(StoreLookupError):
     """The referenced row exists but cannot be used that way (a user message rated, ...)."""
 
 
+class QuotaExceededError(StoreLookupError):
+    """A tenant has stored as much as it may (429: deleting old conversations makes room)."""
+
+    status = 429
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    conversations: int
+    content_bytes: int
+    """UTF-8 bytes of the tenant's stored message texts."""
+
+
 # ---- schema ---------------------------------------------------------------------------
 
 
@@ -309,7 +322,13 @@ class Store:
     # like a missing one. The default, `ANONYMOUS`, sees everything (no-auth mode, the CLI).
 
     def create_conversation(self, model: str, metadata: dict[str, str] | None = None,
-                            system: str | None = None, *, owner: str | None = None) -> ConversationRecord:
+                            system: str | None = None, *, owner: str | None = None,
+                            max_conversations: int | None = None) -> ConversationRecord:
+        """A new conversation (with its system message) owned by `owner`.
+
+        Raises:
+            QuotaExceededError: `owner` already keeps `max_conversations` conversations.
+        """
         metadata = {clean_text(k): clean_text(v) for k, v in (metadata or {}).items()}
         conversation = ConversationRecord(id=new_id("conv"), created=now(), model=model, metadata=metadata,
                                           owner=owner)
@@ -318,6 +337,12 @@ class Store:
             messages = (MessageRecord(new_id("msg"), conversation.id, "system", clean_text(system),
                                       conversation.created),)
         with self._write() as session:
+            if max_conversations is not None and owner is not None:
+                kept = session.scalar(sa.select(sa.func.count()).where(ConversationRow.owner == owner))
+                if kept >= max_conversations:
+                    raise QuotaExceededError(
+                        f"this API key's tenant keeps {kept} conversations, its limit of {max_conversations}; "
+                        "delete some (DELETE /v1/conversations/{id}) to make room", "conversation", "quota_exceeded")
             session.add(ConversationRow(id=conversation.id, created=conversation.created, model=model,
                                         metadata_=conversation.metadata, owner=owner))
             session.flush()
@@ -366,6 +391,28 @@ class Store:
             deleted = session.execute(sa.delete(ConversationRow).where(ConversationRow.id == row.id))
             if deleted.rowcount == 0:
                 raise _no_conversation(conversation_id)
+
+    def tenant_usage(self, owner: str) -> TenantUsage:
+        """What `owner` keeps stored: its conversations and the bytes of their messages."""
+        content_bytes = sa.func.coalesce(sa.func.sum(sa.func.length(sa.cast(MessageRow.content, sa.LargeBinary))), 0)
+        with self._sessions() as session:
+            conversations = session.scalar(sa.select(sa.func.count()).where(ConversationRow.owner == owner))
+            stored = session.scalar(sa.select(content_bytes).where(MessageRow.owner == owner))
+            return TenantUsage(conversations, int(stored))
+
+    def delete_inactive(self, before: int) -> int:
+        """Delete every conversation with no activity (creation or message) since `before` (Unix seconds),
+        with its messages and feedback; returns how many."""
+        recent = sa.select(MessageRow.id).where(MessageRow.conversation_id == ConversationRow.id,
+                                                MessageRow.created >= before).exists()
+        with self._write() as session:
+            ids = list(session.scalars(sa.select(ConversationRow.id).where(ConversationRow.created < before, ~recent)))
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                session.execute(sa.delete(FeedbackRow).where(FeedbackRow.conversation_id.in_(chunk)))
+                session.execute(sa.delete(MessageRow).where(MessageRow.conversation_id.in_(chunk)))
+                session.execute(sa.delete(ConversationRow).where(ConversationRow.id.in_(chunk)))
+        return len(ids)
 
     # ---- feedback -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from server.conversations.protocol import (
     CreateConversationRequest,
     PostMessageRequest,
 )
+from server.conversations.quotas import Quotas
 from server.conversations.serving import ROUTE, ConversationServing
 from server.generation import cancel_on_disconnect
 from server.state import ServerState
@@ -24,10 +25,11 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def _serving(request: Request, *, engine: bool = False) -> ConversationServing:
     state = ServerState.of(request)
+    quotas = Quotas.from_settings(state.settings)
     if engine:
         ready = state.ready_engine()
-        return ConversationServing(Store.of(request), ready.model_id, principal_of(request), ready)
-    return ConversationServing(Store.of(request), state.served_name, principal_of(request))
+        return ConversationServing(Store.of(request), ready.model_id, principal_of(request), ready, quotas)
+    return ConversationServing(Store.of(request), state.served_name, principal_of(request), quotas=quotas)
 
 
 @router.post("/v1/conversations", response_model=Conversation)

@@ -35,6 +35,7 @@ from server.conversations.protocol import (
     ReplyChunk,
     ReplyDelta,
 )
+from server.conversations.quotas import Quotas
 from server.engine import Engine, GenerationChunk, GenerationParams
 from server.errors import RETRY_AFTER_SECONDS, APIError
 from server.generation import GenerationResult, collect, guarded_stream, output_budget, sse, started
@@ -83,18 +84,21 @@ def reply_reserve(engine: Engine, requested: int | None) -> int:
 class ConversationServing:
     """One request's conversation work, done as `principal` (its tenant's conversations only)."""
 
-    def __init__(self, store: Store, model: str, principal: Principal, engine: Engine | None = None):
+    def __init__(self, store: Store, model: str, principal: Principal, engine: Engine | None = None,
+                 quotas: Quotas = Quotas()):
         self.store = store
         self.model = model
         self.principal = principal
         self.engine = engine
+        self.quotas = quotas
 
     async def create(self, req: CreateConversationRequest) -> Conversation:
         if req.model and req.model != self.model:
             raise APIError(404, f"model {req.model!r} does not exist; this server serves {self.model!r}",
                            param="model", code="model_not_found")
+        self.quotas.check_system(req.system)
         record = await self.store.run(self.store.create_conversation, self.model, req.metadata, req.system,
-                                      owner=self.principal.owner)
+                                      owner=self.principal.owner, max_conversations=self.quotas.max_conversations)
         return _conversation(record)
 
     async def get(self, conversation_id: str) -> Conversation:
@@ -124,6 +128,7 @@ class ConversationServing:
         assert self.engine is not None, "replies need a ready engine"
         reserve = reply_reserve(self.engine, req.max_tokens)
         conversation = await self.store.run(self.store.get_conversation, conversation_id, principal=self.principal)
+        await self.quotas.check_message(self.store, self.principal.owner, conversation, req.content)
         user = MessageRecord(new_id("msg"), conversation_id, "user", req.content, now())
         prompt_ids = self._prompt([m.chat() for m in (*conversation.messages, user)], reserve)
         max_tokens = output_budget(self.engine, len(prompt_ids), req.max_tokens, "max_tokens", prompt_param="content")

@@ -7,7 +7,16 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.store import FeedbackRecord, MessageRecord, NotFoundError, Store, default_database_url, new_id, now
+from server.store import (
+    FeedbackRecord,
+    MessageRecord,
+    NotFoundError,
+    QuotaExceededError,
+    Store,
+    default_database_url,
+    new_id,
+    now,
+)
 from server.tenancy import Principal
 from tests.deploy.services import postgres
 
@@ -123,3 +132,15 @@ def test_nul_and_lone_surrogates_are_stored_alike_everywhere(store):
         store.get_conversation("conv-\x00", principal=ACME)  # a lookup by such an id is a miss, not a crash
     with pytest.raises(NotFoundError):
         store.delete_conversation("\ud800", principal=ADMIN)
+
+
+def test_usage_and_expiry(store):
+    conv = store.create_conversation("m", system="sé", owner="acme")  # 3 bytes
+    _exchange(store, conv.id, "q", "ü", ACME)  # 1 + 2 bytes
+    assert (store.tenant_usage("acme").conversations, store.tenant_usage("acme").content_bytes) == (1, 6)
+    assert store.tenant_usage("other").content_bytes == 0
+    with pytest.raises(QuotaExceededError):
+        store.create_conversation("m", owner="acme", max_conversations=1)
+    assert store.delete_inactive(now() - 60) == 0
+    assert store.delete_inactive(now() + 60) == 1
+    assert store.tenant_usage("acme").conversations == 0
