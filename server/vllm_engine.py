@@ -135,7 +135,10 @@ class VllmEngine(Engine):
             raise EngineRequestError(f"the model's chat template rejected the messages: {exc}", "messages") from exc
 
     def encode(self, text: str) -> list[int]:
-        return self._tokenizer.encode(text, add_special_tokens=False)
+        try:
+            return self._tokenizer.encode(text, add_special_tokens=False)
+        except (TypeError, UnicodeError) as exc:  # lone UTF-16 surrogates (valid JSON escapes, not text)
+            raise EngineRequestError(f"the text cannot be tokenized: {exc}") from exc
 
     async def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
