@@ -12,6 +12,12 @@ has one writer anyway); run several workers or replicas against PostgreSQL inste
 (``postgresql://user@host/db``, driver psycopg 3): they create the tables under an advisory lock
 and serialise appends to one conversation with a row lock.
 
+Tenancy: every row records its ``owner`` (`server.tenancy`), and every lookup takes the
+`Principal` it is made for; a row it may not see is reported exactly like a missing one. A
+database from before tenancy gets the column on open (its rows have no owner: only admins and a
+server without keys see them). Text is stored through `clean_text` (NUL and lone surrogates become
+U+FFFD), so SQLite and PostgreSQL accept and return the same.
+
 The methods are synchronous and return frozen records, never ORM objects; async code calls them
 through :meth:`Store.run`, which runs them in a worker thread and turns the store's lookup errors
 into the API's 404/400 errors. The store knows nothing of HTTP beyond that mapping.
