@@ -30,7 +30,7 @@ def _flag_type(annotation: Any) -> tuple[dict[str, Any], bool]:
     if origin is Literal:
         return {"choices": [str(a) for a in args]}, False
     if origin is list:
-        return {"nargs": "+"}, True
+        return {"nargs": "+", "action": "extend"}, True  # a repeated flag adds to the list
     return {}, False
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 
 from inference.config import EngineConfig
@@ -19,6 +20,7 @@ from inference.engine import (
     GenerationParams,
     TokenLogprob,
 )
+from inference.vllm_plugin import SERVER_PID_ENV
 
 log = logging.getLogger(__name__)
 GIB = 1 << 30
@@ -129,6 +131,7 @@ class VllmEngine(Engine):
         from vllm.v1.engine.async_llm import AsyncLLM
 
         args = engine_args(config)
+        os.environ[SERVER_PID_ENV] = str(os.getpid())  # its engine processes exit with it (inference/vllm_plugin.py)
         prepare_processes(config)
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         return cls(llm, config.name)
@@ -140,7 +143,10 @@ class VllmEngine(Engine):
             raise EngineRequestError(f"the model's chat template rejected the messages: {exc}", "messages") from exc
 
     def encode(self, text: str) -> list[int]:
-        return self._tokenizer.encode(text, add_special_tokens=False)
+        try:
+            return self._tokenizer.encode(text, add_special_tokens=False)
+        except (TypeError, UnicodeError) as exc:  # lone UTF-16 surrogates (valid JSON escapes, not text)
+            raise EngineRequestError(f"the text cannot be tokenized: {exc}") from exc
 
     async def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
@@ -164,7 +170,13 @@ class VllmEngine(Engine):
                     )
                     for c in output.outputs
                 ]
+                if any(c.finish_reason == "error" for c in choices) and (params.json_schema or params.json_object):
+                    # vLLM compiles the grammar in the engine core and fails the request there (finish_reason
+                    # "error") when it cannot, e.g. for {"$ref": "#"}: the schema is at fault, not the server.
+                    raise EngineRequestError("the JSON schema cannot be compiled into a grammar", "response_format")
                 yield GenerationChunk(len(prompt_token_ids), choices, output.finished)
+        except EngineRequestError:
+            raise
         except (VLLMClientError, ValueError) as exc:
             raise EngineRequestError(str(exc), getattr(exc, "parameter", None)) from exc
         except EngineDeadError as exc:

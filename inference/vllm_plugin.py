@@ -16,21 +16,45 @@ that many microseconds between checks instead of yielding; vLLM's one-second win
 socket wake-up after it are unchanged. `loadtests/cpu_tuning.py` measures it (``+poll``).
 Sleeping on the socket at once (a zero window) is not offered: in vLLM 0.32 the engine core
 and the worker then both waited on their sockets for a wake-up that did not come.
+
+``ICEGRT_SERVER_PID``: the API process's id. Every vLLM process other than that one then exits
+within about a second of its parent's death, so a SIGKILLed server leaves no engine processes
+(gigabytes of memory) behind. A thread watches ``getppid()`` instead of ``prctl(PR_SET_PDEATHSIG)``:
+that signal fires when the *thread* that spawned the process exits, and the API process spawns the
+engine from a worker thread, whose end would then kill a healthy engine.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 
 POLL_ENV = "ICEGRT_VLLM_POLL_US"
+SERVER_PID_ENV = "ICEGRT_SERVER_PID"
 
 
 def register() -> None:
-    """vLLM's plugin hook: patch the message queues' wait when icegrt asked for it."""
+    """vLLM's plugin hook: patch the message queues' wait, and follow the server's death, when icegrt asked."""
     value = os.environ.get(POLL_ENV)
     if value is not None:
         poll_instead_of_spinning(int(value) / 1e6)
+    server_pid = os.environ.get(SERVER_PID_ENV)
+    if server_pid is not None and int(server_pid) != os.getpid():
+        exit_with_parent()
+
+
+def exit_with_parent(interval_s: float = 0.5) -> None:
+    """SIGKILL this process as soon as its parent is gone (a daemon thread polls ``getppid()``)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="icegrt-exit-with-parent", daemon=True).start()
 
 
 def poll_instead_of_spinning(interval_s: float) -> None:

@@ -22,6 +22,7 @@ from server.errors import install_error_handlers
 from server.limits import Limiter
 from server.middleware import RequestMiddleware
 from server.ads.routes import router as ads_router
+from server.conversations.quotas import sweep_expired
 from server.conversations.routes import router as conversations_router
 from server.feedback.routes import router as feedback_router
 from server.openai.routes import router as openai_router
@@ -30,6 +31,7 @@ from server.state import ServerState
 from server.store import Store, store_url
 from server.system_routes import router as system_router
 from server.tables.routes import router as tables_router
+from server.tenancy import check_exposure, load_keys
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,12 @@ def build_app(
     engine_factory: EngineFactory = _vllm_factory,
     on_load_failure: Callable[[BaseException], None] = lambda exc: None,
 ) -> FastAPI:
+    """The app; raises `server.tenancy.AuthSettingsError` for unusable API-key settings."""
+    keys = load_keys(settings.api_key, settings.api_key_file)
+    check_exposure(keys, settings.host, settings.allow_unauthenticated)
+    log.info("auth: %s; /metrics is %s", f"{len(keys)} API keys loaded ({sum(k.principal.admin for k in keys)} admin)"
+             if keys else "no API keys, every client is served", "protected" if keys and settings.metrics_require_auth
+             else "open")
     served_name = settings.served_model_name or default_served_name(Path(model_path))
     state = ServerState(settings=settings, model_path=Path(model_path), served_name=served_name)
     limiter = Limiter.from_settings(settings)
@@ -91,10 +99,14 @@ def build_app(
     async def lifespan(app: FastAPI):
         app.state.store = await asyncio.to_thread(Store.open, store_url(settings))  # a bad URL fails startup
         loader = asyncio.create_task(_load_engine(state, limiter.metered(engine_factory), on_load_failure))
+        background = [loader]
+        if settings.conversation_ttl is not None:
+            background.append(asyncio.create_task(sweep_expired(app.state.store, settings.conversation_ttl)))
         yield
-        loader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loader
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if state.engine is not None:
             await state.engine.shutdown()
         app.state.store.close()
@@ -109,6 +121,7 @@ def build_app(
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id"])
-    app.add_middleware(RequestMiddleware, api_keys=settings.api_key, max_body_bytes=settings.max_request_body_bytes,
-                       metrics_require_auth=settings.metrics_require_auth, limiter=limiter)
+    app.add_middleware(RequestMiddleware, api_keys=keys, max_body_bytes=settings.max_request_body_bytes,
+                       metrics_require_auth=settings.metrics_require_auth, limiter=limiter,
+                       body_timeout_s=settings.client_body_timeout)
     return app

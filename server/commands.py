@@ -32,6 +32,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from common.models import resolve_model
     from server.app import build_app
+    from server.tenancy import AuthSettingsError
 
     try:
         settings = settings_from_args(ServerSettings, args)
@@ -47,9 +48,21 @@ def serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = build_app(settings, model_path, on_load_failure=on_load_failure)
+    try:
+        app = build_app(settings, model_path, on_load_failure=on_load_failure)
+    except AuthSettingsError as exc:
+        print(f"icegrt serve: {exc}", file=sys.stderr)
+        return 2
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from server.connections import ConnectionGuard, effective_max_connections, guarded_protocol
+
+    guard = ConnectionGuard(effective_max_connections(settings.max_connections), settings.client_header_timeout)
+    logging.getLogger(__name__).info("connections: at most %d open, headers within %g s, bodies within %g s",
+                                     guard.max_connections, guard.header_timeout_s, settings.client_body_timeout)
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(AutoHTTPProtocol, guard),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

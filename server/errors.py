@@ -11,6 +11,7 @@ import json
 import logging
 
 from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa_exc
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,6 +25,7 @@ ERROR_TYPES = {
     401: "authentication_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     500: "internal_error",
@@ -77,9 +79,20 @@ def to_api_error(exc: Exception) -> APIError:
         return APIError(400, str(exc), param=exc.param, code=exc.code)
     if isinstance(exc, EngineUnavailableError):
         return APIError(503, str(exc), code="engine_unavailable", retry_after=RETRY_AFTER_SECONDS)
+    if isinstance(exc, sa_exc.DataError):  # a value the database refuses; text is normalised first, so rare
+        log.warning("the store refused a value: %s", exc.orig)
+        return APIError(400, "the store refused a value of the request", code="invalid_value")
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        log.warning("the store is unavailable: %s", exc)
+        return APIError(503, "the conversation and feedback store is unavailable; retry later",
+                        code="store_unavailable", retry_after=RETRY_AFTER_SECONDS)
     log.exception("internal error", exc_info=exc)
     return APIError(500, "internal server error; the request id in X-Request-Id identifies it in the logs")
 
+
+MAPPED_ERRORS = (EngineRequestError, EngineUnavailableError, sa_exc.DataError, sa_exc.OperationalError,
+                 sa_exc.InterfaceError, sa_exc.TimeoutError)
+"""Errors with a status of their own (`to_api_error`); anything else is a 500."""
 
 _UNION_TAGS = {"str", "int", "float", "bool", "dict", "list", "none"}
 
@@ -135,6 +148,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "no such route", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         return error_response(APIError(exc.status_code, message))
 
-    @app.exception_handler(Exception)
-    async def _any(_: Request, exc: Exception) -> JSONResponse:
+    async def _mapped(_: Request, exc: Exception) -> JSONResponse:
         return error_response(to_api_error(exc))
+
+    # Registered per type, not for Exception: Starlette answers an Exception handler from its outermost
+    # middleware and re-raises, so the request's own middleware would count a 500 and the connection
+    # would close. Anything else escapes to `RequestMiddleware`, which answers 500 with the request id.
+    for mapped in MAPPED_ERRORS:
+        app.add_exception_handler(mapped, _mapped)

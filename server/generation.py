@@ -69,6 +69,32 @@ def sse(payload: dict | str) -> str:
     return f"data: {data}\n\n"
 
 
+async def started(stream: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`stream` with its first item already awaited.
+
+    The engine validates a request when it is submitted, i.e. on the first step of its stream
+    (token ids outside the vocabulary, a grammar it cannot compile). Awaiting that step before a
+    streamed response sends its 200 lets such errors become an ordinary 4xx response.
+    """
+    iterator = aiter(stream)
+    try:
+        first = await anext(iterator)
+    except StopAsyncIteration:
+        first = None
+
+    async def resumed() -> AsyncIterator[T]:
+        if first is None:
+            return
+        try:
+            yield first
+            async for item in iterator:
+                yield item
+        finally:
+            await iterator.aclose()
+
+    return resumed()
+
+
 async def guarded_stream(events: AsyncIterator[str], route: str) -> AsyncIterator[str]:
     """Count client disconnects, and turn a failure mid-stream into an error event (the status is already sent)."""
 

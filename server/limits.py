@@ -148,7 +148,7 @@ class Limiter:
     @classmethod
     def from_settings(cls, settings: Any) -> "Limiter":
         return cls(max_in_flight=settings.max_queued_requests, requests_per_minute=settings.rate_limit_rpm,
-                   tokens_per_minute=settings.rate_limit_tpm, key_by_api_key=bool(settings.api_key))
+                   tokens_per_minute=settings.rate_limit_tpm, key_by_api_key=bool(settings.api_key or settings.api_key_file))
 
     def control(self, routes: Iterable[BaseRoute]) -> None:
         """Apply the limits to every one of `routes` that declared it generates (the app's, at startup)."""

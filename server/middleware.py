@@ -9,30 +9,29 @@ counter, latency histogram and one JSON log line. Pure ASGI rather than
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
-from server.errors import APIError, error_bytes
+from server.errors import CLIENT_CLOSED_REQUEST, APIError, error_bytes, to_api_error
 from server.limits import Limiter
+from server.tenancy import ANONYMOUS, ApiKey, Principal, match_key
 
 log = logging.getLogger("icegrt.access")
 OPEN_PATHS = frozenset({"/health", "/ready"})
 
 
-def keys_match(given: str, accepted: Iterable[bytes]) -> bool:
-    """Constant-time comparison against every accepted key (no early exit on a match)."""
-    candidate = given.encode()
-    matched = False
-    for key in accepted:
-        matched |= hmac.compare_digest(candidate, key)
-    return matched
+class _Unauthorized(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class RequestMiddleware:
@@ -40,24 +39,36 @@ class RequestMiddleware:
         self,
         app: ASGIApp,
         *,
-        api_keys: list[str],
+        api_keys: Sequence[ApiKey],
         max_body_bytes: int,
         metrics_require_auth: bool,
         limiter: Limiter,
+        body_timeout_s: float = 30.0,
     ):
         self.app = app
         self.limiter = limiter
-        self.api_keys = [k.encode() for k in api_keys]
+        self.api_keys = list(api_keys)
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.open_paths = OPEN_PATHS if metrics_require_auth else OPEN_PATHS | {"/metrics"}
 
-    def _authorized(self, scope: Scope) -> bool:
-        if not self.api_keys or scope["path"] in self.open_paths or scope["method"] == "OPTIONS":
-            return True
-        headers = dict(scope["headers"])
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = auth.partition(" ")
-        return scheme.lower() == "bearer" and keys_match(token.strip(), self.api_keys)
+    def _principal(self, scope: Scope) -> Principal | None:
+        """Who the request is served as; None on an open route without a key.
+
+        Raises:
+            _Unauthorized: a missing or wrong key where one is needed (401), or two
+                Authorization headers (400: which one a proxy checked is unknowable).
+        """
+        if not self.api_keys:
+            return ANONYMOUS
+        given = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(given) > 1:
+            raise _Unauthorized(400, "send one Authorization header, not several")
+        scheme, _, token = (given[0] if given else b"").decode("latin-1").partition(" ")
+        principal = match_key(token.strip(), self.api_keys) if scheme.lower() == "bearer" else None
+        if principal is None and scope["path"] not in self.open_paths and scope["method"] != "OPTIONS":
+            raise _Unauthorized(401, "missing or invalid API key: send Authorization: Bearer <key>")
+        return principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,38 +78,48 @@ class RequestMiddleware:
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        status_holder = {"status": 500}
+        sent = {"status": 500, "started": False}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                sent.update(status=message["status"], started=True)
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
             await send(message)
 
         route = "unrouted"  # requests rejected here never reach a route; keeps label cardinality bounded
         try:
+            self._check_length(headers)
+            scope["state"]["principal"] = self._principal(scope)
+            body = await self._read_body(receive)
+            if body is None:  # the client left while sending it
+                sent["status"] = CLIENT_CLOSED_REQUEST
+                return
+            with self.limiter.admit(scope):  # after the body: a slow upload holds no admission slot
+                route = "unmatched"
+                await self._serve(scope, _replay(body, receive), send_with_id)
+        except (APIError, _Unauthorized) as err:
+            if sent["started"]:
+                raise
+            await self._reject(send_with_id, err.status, err.message, getattr(err, "code", None),
+                               getattr(err, "retry_after", None))
+        except Exception as exc:  # noqa: BLE001 - escaped every handler: answer 500 here, with the request id
+            if sent["started"]:
+                raise
+            err = to_api_error(exc)
+            await self._reject(send_with_id, err.status, err.message, err.code, err.retry_after)
+        finally:
+            if route != "unrouted":
+                route = _route_template(scope)
+            self._record(scope, request_id, route, sent["status"], started)
+
+    def _check_length(self, headers: dict[bytes, bytes]) -> None:
+        try:
             length = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:
-            length = 0
+            raise APIError(400, "Content-Length is not a number") from None
         if length > self.max_body_bytes:
-            await self._reject(send_with_id, 413, f"request body over {self.max_body_bytes} bytes")
-        elif not self._authorized(scope):
-            await self._reject(send_with_id, 401, "missing or invalid API key: send Authorization: Bearer <key>")
-        else:
-            try:
-                admission = self.limiter.admit(scope)
-            except APIError as err:  # over a rate limit or the queue cap: refused before reading the body
-                await self._reject(send_with_id, err.status, err.message, err.code, err.retry_after)
-            else:
-                try:
-                    with admission:
-                        await self._serve(scope, self._limited(receive), send_with_id)
-                finally:  # an unhandled error (already answered 500) is still counted and logged
-                    route = _route_template(scope)
-                    self._record(scope, request_id, route, status_holder["status"], started)
-                return
-        self._record(scope, request_id, route, status_holder["status"], started)
+            raise APIError(413, f"request body over {self.max_body_bytes} bytes")
 
     @staticmethod
     def _record(scope: Scope, request_id: str, route: str, status: int, started: float) -> None:
@@ -116,20 +137,26 @@ class RequestMiddleware:
         with metrics.IN_FLIGHT.track_inprogress():
             await self.app(scope, receive, send)
 
-    def _limited(self, receive: Receive) -> Receive:
-        """Count streamed body bytes too: Content-Length may be absent (chunked uploads)."""
-        seen = 0
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise APIError(413, f"request body over {self.max_body_bytes} bytes")
-            return message
-
-        return wrapped
+    async def _read_body(self, receive: Receive) -> Message | None:
+        """The whole body as one message, read within `body_timeout_s` (408) and `max_body_bytes` (413,
+        counted as it streams: Content-Length may be absent); None when the client disconnects."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout_s
+        chunks, size = [], 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise APIError(408, f"the request body did not arrive within {self.body_timeout_s:g} s",
+                               code="body_timeout") from None
+            if message["type"] != "http.request":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                raise APIError(413, f"request body over {self.max_body_bytes} bytes")
+            if not message.get("more_body", False):
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
     @staticmethod
     async def _reject(
@@ -141,6 +168,16 @@ class RequestMiddleware:
             headers.append((b"retry-after", str(retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: Message, receive: Receive) -> Receive:
+    """`receive` for the app: the body already read, then the connection's own messages (disconnect)."""
+    pending = [body]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def _route_template(scope: Scope) -> str:

@@ -92,7 +92,15 @@ class ServerSettings(BaseSettings):
     seed: int = Field(0, description="Engine seed for requests that give none")
     api_key: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Accepted API keys (comma-separated in the environment); none means no auth",
+        description="Accepted API keys, each its own tenant: repeat the flag or separate keys with commas (the "
+        "same in the environment); none (and no --api-key-file) means no auth",
+    )
+    api_key_file: Path | None = Field(
+        None, description="File of API keys, one a line: KEY [TENANT] [admin] (# comments); keys naming the same "
+        "tenant share its conversations, admin keys see every tenant's (see server/tenancy.py)",
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Serve without API keys on a non-loopback --host (refused otherwise)"
     )
     metrics_require_auth: bool = Field(False, description="Require an API key for /metrics too")
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -100,6 +108,36 @@ class ServerSettings(BaseSettings):
     )
     max_request_body_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Larger request bodies get 413"
+    )
+    client_header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send a request's headers (from opening, or from "
+        "the previous response); then it is closed"
+    )
+    client_body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a request may take to send its whole body; then 408"
+    )
+    max_connections: int = Field(
+        2048, ge=1, description="Most open client connections; a new one over it closes the connection that has "
+        "waited longest without finishing its request. Kept below the open-file limit (its soft value is raised "
+        "at start where allowed)"
+    )
+    max_conversations_per_key: int | None = Field(
+        10_000, ge=1, description="Most conversations one tenant (API key) may keep stored; more is 429; unset: "
+        "no limit"
+    )
+    max_stored_bytes_per_key: int | None = Field(
+        512 * 1024 * 1024, ge=1, description="Most bytes of messages one tenant may keep stored; more is 429; unset: "
+        "no limit"
+    )
+    max_system_prompt_bytes: int | None = Field(
+        64 * 1024, ge=1, description="Longest system message of a conversation, in UTF-8 bytes; longer is 413"
+    )
+    max_history_bytes: int | None = Field(
+        4 * 1024 * 1024, ge=1, description="Most bytes of messages one conversation may hold; a message past it is "
+        "413 (start a new conversation)"
+    )
+    conversation_ttl: float | None = Field(
+        None, gt=0, description="Seconds after its last message an idle conversation is deleted; unset: kept"
     )
     graceful_shutdown_timeout: float = Field(
         60.0, ge=0, description="Seconds in-flight requests may run on after SIGTERM"
@@ -131,6 +169,9 @@ class ServerSettings(BaseSettings):
     @field_validator("api_key", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
+        """``a,b``, ``["a,b"]`` and ``["a", "b"]`` all mean the two values a and b."""
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [value]
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return [part.strip() for item in value for part in item.split(",") if part.strip()]
         return value

@@ -12,6 +12,12 @@ has one writer anyway); run several workers or replicas against PostgreSQL inste
 (``postgresql://user@host/db``, driver psycopg 3): they create the tables under an advisory lock
 and serialise appends to one conversation with a row lock.
 
+Tenancy: every row records its ``owner`` (`server.tenancy`), and every lookup takes the
+`Principal` it is made for; a row it may not see is reported exactly like a missing one. A
+database from before tenancy gets the column on open (its rows have no owner: only admins and a
+server without keys see them). Text is stored through `clean_text` (NUL and lone surrogates become
+U+FFFD), so SQLite and PostgreSQL accept and return the same.
+
 The methods are synchronous and return frozen records, never ORM objects; async code calls them
 through :meth:`Store.run`, which runs them in a worker thread and turns the store's lookup errors
 into the API's 404/400 errors. The store knows nothing of HTTP beyond that mapping.
@@ -22,11 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,6 +42,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from server.errors import APIError
+from server.tenancy import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DATABASE_FILE = "icegrt.db"
 ID_LENGTH = 64
+OWNER_LENGTH = 64
 _IN_CHUNK = 500  # ids per IN (...) query, well under SQLite's bound-parameter limit
 
 
@@ -76,6 +85,8 @@ class ConversationRecord:
     model: str
     metadata: dict[str, str] = field(default_factory=dict)
     messages: tuple[MessageRecord, ...] = ()
+    owner: str | None = None
+    """The tenant it belongs to (`server.tenancy`); None: created without API keys."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class FeedbackRecord:
     rating: int | None = None
     ranking: tuple[str, ...] | None = None
     comment: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,19 @@ class InvalidReferenceError(StoreLookupError):
     """The referenced row exists but cannot be used that way (a user message rated, ...)."""
 
 
+class QuotaExceededError(StoreLookupError):
+    """A tenant has stored as much as it may (429: deleting old conversations makes room)."""
+
+    status = 429
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    conversations: int
+    content_bytes: int
+    """UTF-8 bytes of the tenant's stored message texts."""
+
+
 # ---- schema ---------------------------------------------------------------------------
 
 
@@ -144,6 +169,7 @@ class ConversationRow(Base):
     created: Mapped[int] = mapped_column(Integer)
     model: Mapped[str] = mapped_column(String(256))
     metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    owner: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), index=True)
 
 
 class MessageRow(Base):
@@ -161,6 +187,8 @@ class MessageRow(Base):
     finish_reason: Mapped[str | None] = mapped_column(String(16))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    owner: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), index=True)
+    """The conversation's owner (kept on each row so a message id alone can be checked)."""
 
     def record(self) -> MessageRecord:
         return MessageRecord(
@@ -184,12 +212,14 @@ class FeedbackRow(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     ranking: Mapped[list | None] = mapped_column(JSON)
     comment: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), index=True)
 
     def record(self) -> FeedbackRecord:
         return FeedbackRecord(
             id=self.id, created=self.created, completion_id=self.completion_id,
             conversation_id=self.conversation_id, message_id=self.message_id, rating=self.rating,
             ranking=tuple(self.ranking) if self.ranking is not None else None, comment=self.comment,
+            owner=self.owner,
         )
 
 
@@ -218,12 +248,25 @@ _SCHEMA_LOCK_KEY = 0x1CE6_0001  # PostgreSQL advisory lock held while one proces
 
 
 def _create_tables(engine: sa.Engine) -> None:
-    """Create missing tables; on PostgreSQL under an advisory lock, so replicas starting together
-    do not race on ``CREATE TABLE`` (the loser would fail on a duplicate catalog entry)."""
+    """Create missing tables and add missing columns; on PostgreSQL under an advisory lock, so
+    replicas starting together do not race on ``CREATE TABLE`` (the loser would fail on a
+    duplicate catalog entry)."""
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         Base.metadata.create_all(connection)
+        _add_owner_columns(connection)
+
+
+def _add_owner_columns(connection: sa.Connection) -> None:
+    """Migrate a database made before tenancy: add ``owner`` (NULL: no tenant's) and its index."""
+    inspector = sa.inspect(connection)
+    for table in (ConversationRow.__table__, MessageRow.__table__, FeedbackRow.__table__):
+        if "owner" in {column["name"] for column in inspector.get_columns(table.name)}:
+            continue
+        log.info("store: adding column %s.owner (existing rows belong to no tenant)", table.name)
+        connection.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN owner VARCHAR({OWNER_LENGTH})"))
+        connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_{table.name}_owner ON {table.name} (owner)"))
 
 
 class Store:
@@ -268,10 +311,10 @@ class Store:
     def of(request: Request) -> "Store":
         return request.app.state.store
 
-    async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a store method in a worker thread; lookup errors become the API's 404/400."""
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.to_thread(fn, *args, **kwargs)
         except StoreLookupError as err:
             raise APIError(err.status, str(err), param=err.param, code=err.code) from err
 
@@ -281,105 +324,147 @@ class Store:
             yield session
 
     # ---- conversations ------------------------------------------------------------------
+    # Every lookup takes the `Principal` it is made for: a row it may not see is reported exactly
+    # like a missing one. The default, `ANONYMOUS`, sees everything (no-auth mode, the CLI).
 
     def create_conversation(self, model: str, metadata: dict[str, str] | None = None,
-                            system: str | None = None) -> ConversationRecord:
-        conversation = ConversationRecord(id=new_id("conv"), created=now(), model=model, metadata=dict(metadata or {}))
+                            system: str | None = None, *, owner: str | None = None,
+                            max_conversations: int | None = None) -> ConversationRecord:
+        """A new conversation (with its system message) owned by `owner`.
+
+        Raises:
+            QuotaExceededError: `owner` already keeps `max_conversations` conversations.
+        """
+        metadata = {clean_text(k): clean_text(v) for k, v in (metadata or {}).items()}
+        conversation = ConversationRecord(id=new_id("conv"), created=now(), model=model, metadata=metadata,
+                                          owner=owner)
         messages: tuple[MessageRecord, ...] = ()
         if system is not None:
-            messages = (MessageRecord(new_id("msg"), conversation.id, "system", system, conversation.created),)
+            messages = (MessageRecord(new_id("msg"), conversation.id, "system", clean_text(system),
+                                      conversation.created),)
         with self._write() as session:
+            if max_conversations is not None and owner is not None:
+                kept = session.scalar(sa.select(sa.func.count()).where(ConversationRow.owner == owner))
+                if kept >= max_conversations:
+                    raise QuotaExceededError(
+                        f"this API key's tenant keeps {kept} conversations, its limit of {max_conversations}; "
+                        "delete some (DELETE /v1/conversations/{id}) to make room", "conversation", "quota_exceeded")
             session.add(ConversationRow(id=conversation.id, created=conversation.created, model=model,
-                                        metadata_=conversation.metadata))
+                                        metadata_=conversation.metadata, owner=owner))
             session.flush()
-            session.add_all(_message_row(m) for m in messages)
-        return ConversationRecord(conversation.id, conversation.created, model, conversation.metadata, messages)
+            session.add_all(_message_row(m, owner) for m in messages)
+        return ConversationRecord(conversation.id, conversation.created, model, metadata, messages, owner)
 
-    def get_conversation(self, conversation_id: str) -> ConversationRecord:
+    def get_conversation(self, conversation_id: str, *, principal: Principal = ANONYMOUS) -> ConversationRecord:
         """The conversation with all its messages, oldest first.
 
         Raises:
-            NotFoundError: no such conversation (param ``conversation_id``).
+            NotFoundError: no such conversation, or one `principal` may not see (param ``conversation_id``).
         """
         with self._sessions() as session:
-            row = session.get(ConversationRow, conversation_id)
-            if row is None:
-                raise _no_conversation(conversation_id)
-            messages = session.scalars(
-                sa.select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.seq)
-            ).all()
-            return ConversationRecord(row.id, row.created, row.model, dict(row.metadata_ or {}),
-                                      tuple(m.record() for m in messages))
+            row = _visible_conversation(session, conversation_id, principal)
+            messages = _history(session, row.id)
+            return ConversationRecord(row.id, row.created, row.model, dict(row.metadata_ or {}), tuple(messages),
+                                      row.owner)
 
-    def append_messages(self, conversation_id: str, messages: Sequence[MessageRecord]) -> None:
+    def append_messages(self, conversation_id: str, messages: Sequence[MessageRecord], *,
+                        principal: Principal = ANONYMOUS) -> None:
         """Add messages (a user turn and its reply) in one transaction, after the existing ones.
 
         Raises:
-            NotFoundError: the conversation does not exist (or was deleted meanwhile).
+            NotFoundError: the conversation does not exist (or was deleted meanwhile), or `principal` may not see it.
         """
         assert all(m.conversation_id == conversation_id for m in messages)
         try:
             with self._write() as session:
                 # The row lock serialises appends to one conversation across processes (PostgreSQL),
                 # so each exchange's messages get consecutive ``seq`` numbers, never interleaved.
-                if session.get(ConversationRow, conversation_id, with_for_update=True) is None:
-                    raise _no_conversation(conversation_id)
-                session.add_all(_message_row(m) for m in messages)
+                row = _visible_conversation(session, conversation_id, principal, lock=True)
+                session.add_all(_message_row(m, row.owner) for m in messages)
         except exc.IntegrityError as err:  # deleted between the check and the insert (other process)
             raise _no_conversation(conversation_id) from err
 
-    def delete_conversation(self, conversation_id: str) -> None:
+    def delete_conversation(self, conversation_id: str, *, principal: Principal = ANONYMOUS) -> None:
         """Delete the conversation, its messages, and the feedback on it.
 
         Raises:
-            NotFoundError: no such conversation.
+            NotFoundError: no such conversation, or one `principal` may not see.
         """
         with self._write() as session:
-            session.execute(sa.delete(FeedbackRow).where(FeedbackRow.conversation_id == conversation_id))
-            session.execute(sa.delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
-            deleted = session.execute(sa.delete(ConversationRow).where(ConversationRow.id == conversation_id))
+            row = _visible_conversation(session, conversation_id, principal, lock=True)
+            session.execute(sa.delete(FeedbackRow).where(FeedbackRow.conversation_id == row.id))
+            session.execute(sa.delete(MessageRow).where(MessageRow.conversation_id == row.id))
+            deleted = session.execute(sa.delete(ConversationRow).where(ConversationRow.id == row.id))
             if deleted.rowcount == 0:
                 raise _no_conversation(conversation_id)
 
+    def tenant_usage(self, owner: str) -> TenantUsage:
+        """What `owner` keeps stored: its conversations and the bytes of their messages."""
+        content_bytes = sa.func.coalesce(sa.func.sum(sa.func.length(sa.cast(MessageRow.content, sa.LargeBinary))), 0)
+        with self._sessions() as session:
+            conversations = session.scalar(sa.select(sa.func.count()).where(ConversationRow.owner == owner))
+            stored = session.scalar(sa.select(content_bytes).where(MessageRow.owner == owner))
+            return TenantUsage(conversations, int(stored))
+
+    def delete_inactive(self, before: int) -> int:
+        """Delete every conversation with no activity (creation or message) since `before` (Unix seconds),
+        with its messages and feedback; returns how many."""
+        recent = sa.select(MessageRow.id).where(MessageRow.conversation_id == ConversationRow.id,
+                                                MessageRow.created >= before).exists()
+        with self._write() as session:
+            ids = list(session.scalars(sa.select(ConversationRow.id).where(ConversationRow.created < before, ~recent)))
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                session.execute(sa.delete(FeedbackRow).where(FeedbackRow.conversation_id.in_(chunk)))
+                session.execute(sa.delete(MessageRow).where(MessageRow.conversation_id.in_(chunk)))
+                session.execute(sa.delete(ConversationRow).where(ConversationRow.id.in_(chunk)))
+        return len(ids)
+
     # ---- feedback -----------------------------------------------------------------------
 
-    def add_feedback(self, feedback: FeedbackRecord) -> FeedbackRecord:
+    def add_feedback(self, feedback: FeedbackRecord, *, principal: Principal = ANONYMOUS) -> FeedbackRecord:
         """Store feedback after checking what it references, in one transaction.
 
         A ``completion_id`` (and a ranking of completion ids) is stored as given: completions are
         not logged, so they cannot be checked. A ``conversation_id`` + ``message_id`` must name an
         assistant message of that conversation, and every id of a ``ranking`` must name an
         assistant message (of any conversation) that answers the same prompt as ``message_id``:
-        the same messages before it, role for role and character for character. Nothing is
-        stored when a check fails.
+        the same messages before it, role for role and character for character. Every referenced
+        conversation and message must be one `principal` may see. Nothing is stored when a check fails.
 
         Raises:
-            NotFoundError: unknown conversation, message, or ranked message (param names the field).
+            NotFoundError: unknown (or foreign) conversation, message, or ranked message (param names the field).
             InvalidReferenceError: a non-assistant message, or a ranked reply to a different prompt.
         """
+        feedback = _clean_feedback(feedback)
         with self._write() as session:
             if feedback.conversation_id is not None:
-                _check_message_target(session, feedback)
+                _check_message_target(session, feedback, principal)
             session.add(FeedbackRow(
                 id=feedback.id, created=feedback.created, completion_id=feedback.completion_id,
                 conversation_id=feedback.conversation_id, message_id=feedback.message_id, rating=feedback.rating,
                 ranking=list(feedback.ranking) if feedback.ranking is not None else None, comment=feedback.comment,
+                owner=feedback.owner,
             ))
         return feedback
 
-    def list_feedback(self) -> list[FeedbackRecord]:
-        """All feedback, oldest first."""
+    def list_feedback(self, *, principal: Principal = ANONYMOUS) -> list[FeedbackRecord]:
+        """The feedback `principal` may see (an admin: all), oldest first."""
+        query = sa.select(FeedbackRow).where(*_owned(FeedbackRow.owner, principal)).order_by(FeedbackRow.seq)
         with self._sessions() as session:
-            return [row.record() for row in session.scalars(sa.select(FeedbackRow).order_by(FeedbackRow.seq))]
+            return [row.record() for row in session.scalars(query)]
 
-    def ranked_messages(self, message_ids: Iterable[str]) -> dict[str, RankedMessage]:
-        """The messages among `message_ids` that still exist, each with the messages before it."""
+    def ranked_messages(self, message_ids: Iterable[str], *,
+                        principal: Principal = ANONYMOUS) -> dict[str, RankedMessage]:
+        """The messages among `message_ids` that still exist and `principal` may see, each with the messages
+        before it."""
         ids = sorted(set(message_ids))
         with self._sessions() as session:
             conversations = set()
             for start in range(0, len(ids), _IN_CHUNK):
                 conversations.update(session.scalars(
-                    sa.select(MessageRow.conversation_id).where(MessageRow.id.in_(ids[start:start + _IN_CHUNK]))
+                    sa.select(MessageRow.conversation_id).where(MessageRow.id.in_(ids[start:start + _IN_CHUNK]),
+                                                                *_owned(MessageRow.owner, principal))
                 ))
             wanted, found = set(ids), {}
             for conversation_id in sorted(conversations):
@@ -393,11 +478,42 @@ class Store:
 # ---- helpers --------------------------------------------------------------------------
 
 
-def _message_row(message: MessageRecord) -> MessageRow:
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` as every supported database can store it: NUL (which PostgreSQL refuses) and lone
+    surrogates (which no UTF-8 database can hold) become U+FFFD, so SQLite and PostgreSQL agree."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _clean_feedback(feedback: FeedbackRecord) -> FeedbackRecord:
+    def clean(value: str | None) -> str | None:
+        return None if value is None else clean_text(value)
+
+    ranking = tuple(clean_text(i) for i in feedback.ranking) if feedback.ranking is not None else None
+    return replace(feedback, completion_id=clean(feedback.completion_id), conversation_id=clean(feedback.conversation_id),
+                   message_id=clean(feedback.message_id), ranking=ranking, comment=clean(feedback.comment))
+
+
+def _owned(owner_column: Any, principal: Principal) -> list:
+    """The WHERE clauses that keep only rows `principal` may see."""
+    return [] if principal.admin else [owner_column == principal.owner]
+
+
+def _visible_conversation(session: Session, conversation_id: str, principal: Principal,
+                          lock: bool = False) -> ConversationRow:
+    row = session.get(ConversationRow, clean_text(conversation_id), with_for_update=lock)
+    if row is None or not principal.may_see(row.owner):
+        raise _no_conversation(conversation_id)
+    return row
+
+
+def _message_row(message: MessageRecord, owner: str | None) -> MessageRow:
     return MessageRow(
-        id=message.id, conversation_id=message.conversation_id, role=message.role, content=message.content,
+        id=message.id, conversation_id=message.conversation_id, role=message.role, content=clean_text(message.content),
         created=message.created, model=message.model, finish_reason=message.finish_reason,
-        prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens,
+        prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens, owner=owner,
     )
 
 
@@ -421,9 +537,8 @@ def _prompt_of(session: Session, message: MessageRow) -> list[tuple[str, str]]:
     return [tuple(row) for row in rows]
 
 
-def _check_message_target(session: Session, feedback: FeedbackRecord) -> None:
-    if session.get(ConversationRow, feedback.conversation_id) is None:
-        raise _no_conversation(feedback.conversation_id)
+def _check_message_target(session: Session, feedback: FeedbackRecord, principal: Principal) -> None:
+    _visible_conversation(session, feedback.conversation_id, principal)
     target = session.scalar(sa.select(MessageRow).where(
         MessageRow.id == feedback.message_id, MessageRow.conversation_id == feedback.conversation_id))
     if target is None:
@@ -437,7 +552,8 @@ def _check_message_target(session: Session, feedback: FeedbackRecord) -> None:
     prompt = _prompt_of(session, target)
     for index, message_id in enumerate(feedback.ranking):
         param = f"ranking[{index}]"
-        row = target if message_id == target.id else session.scalar(sa.select(MessageRow).where(MessageRow.id == message_id))
+        row = target if message_id == target.id else session.scalar(
+            sa.select(MessageRow).where(MessageRow.id == message_id, *_owned(MessageRow.owner, principal)))
         if row is None:
             raise NotFoundError(f"message {message_id!r} does not exist", param, "message_not_found")
         if row.role != "assistant":

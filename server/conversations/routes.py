@@ -12,11 +12,13 @@ from server.conversations.protocol import (
     CreateConversationRequest,
     PostMessageRequest,
 )
+from server.conversations.quotas import Quotas
 from server.conversations.serving import ROUTE, ConversationServing
 from server.generation import cancel_on_disconnect
 from server.limits import GENERATES
 from server.state import ServerState
 from server.store import Store
+from server.tenancy import principal_of
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -24,10 +26,11 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def _serving(request: Request, *, engine: bool = False) -> ConversationServing:
     state = ServerState.of(request)
+    quotas = Quotas.from_settings(state.settings)
     if engine:
         ready = state.ready_engine()
-        return ConversationServing(Store.of(request), ready.model_id, ready)
-    return ConversationServing(Store.of(request), state.served_name)
+        return ConversationServing(Store.of(request), ready.model_id, principal_of(request), ready, quotas)
+    return ConversationServing(Store.of(request), state.served_name, principal_of(request), quotas=quotas)
 
 
 @router.post("/v1/conversations", response_model=Conversation)
@@ -40,7 +43,8 @@ async def post_message(conversation_id: str, body: PostMessageRequest, request: 
     serving = _serving(request, engine=True)
     turn = await serving.prepare(conversation_id, body)
     if body.stream:
-        return StreamingResponse(serving.stream(turn), media_type="text/event-stream", headers=SSE_HEADERS)
+        events = await cancel_on_disconnect(serving.stream(turn), request.receive, ROUTE)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     return await cancel_on_disconnect(serving.reply(turn), request.receive, ROUTE)
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from inference.engine import Engine, GenerationParams
+from inference.engine import Engine, GenerationChunk, GenerationParams
 from inference.generation import GenerationResult, output_budget
 from server.conversations.protocol import (
     AssistantReply,
@@ -37,11 +37,13 @@ from server.conversations.protocol import (
     ReplyChunk,
     ReplyDelta,
 )
+from server.conversations.quotas import Quotas
 from server.errors import RETRY_AFTER_SECONDS, APIError
-from server.generation import collect, guarded_stream, sse
+from server.generation import collect, guarded_stream, sse, started
 from server.metrics import GenerationTimer
 from server.openai.protocol import Usage
 from server.store import ConversationRecord, MessageRecord, Store, new_id, now
+from server.tenancy import Principal
 from tasks.chat.history import ContextTooLongError, trim_history
 
 ROUTE = "/v1/conversations/{conversation_id}/messages"
@@ -81,23 +83,31 @@ def reply_reserve(engine: Engine, requested: int | None) -> int:
 
 
 class ConversationServing:
-    def __init__(self, store: Store, model: str, engine: Engine | None = None):
+    """One request's conversation work, done as `principal` (its tenant's conversations only)."""
+
+    def __init__(self, store: Store, model: str, principal: Principal, engine: Engine | None = None,
+                 quotas: Quotas = Quotas()):
         self.store = store
         self.model = model
+        self.principal = principal
         self.engine = engine
+        self.quotas = quotas
 
     async def create(self, req: CreateConversationRequest) -> Conversation:
         if req.model and req.model != self.model:
             raise APIError(404, f"model {req.model!r} does not exist; this server serves {self.model!r}",
                            param="model", code="model_not_found")
-        record = await self.store.run(self.store.create_conversation, self.model, req.metadata, req.system)
+        self.quotas.check_system(req.system)
+        record = await self.store.run(self.store.create_conversation, self.model, req.metadata, req.system,
+                                      owner=self.principal.owner, max_conversations=self.quotas.max_conversations)
         return _conversation(record)
 
     async def get(self, conversation_id: str) -> Conversation:
-        return _conversation(await self.store.run(self.store.get_conversation, conversation_id))
+        record = await self.store.run(self.store.get_conversation, conversation_id, principal=self.principal)
+        return _conversation(record)
 
     async def delete(self, conversation_id: str) -> ConversationDeleted:
-        await self.store.run(self.store.delete_conversation, conversation_id)
+        await self.store.run(self.store.delete_conversation, conversation_id, principal=self.principal)
         return ConversationDeleted(id=conversation_id)
 
     # ---- replies ------------------------------------------------------------------------
@@ -118,7 +128,8 @@ class ConversationServing:
         """Everything that can fail with a 4xx before generation starts (so a stream fails before its 200)."""
         assert self.engine is not None, "replies need a ready engine"
         reserve = reply_reserve(self.engine, req.max_tokens)
-        conversation = await self.store.run(self.store.get_conversation, conversation_id)
+        conversation = await self.store.run(self.store.get_conversation, conversation_id, principal=self.principal)
+        await self.quotas.check_message(self.store, self.principal.owner, conversation, req.content)
         user = MessageRecord(new_id("msg"), conversation_id, "user", req.content, now())
         prompt_ids = self._prompt([m.chat() for m in (*conversation.messages, user)], reserve)
         max_tokens = output_budget(self.engine, len(prompt_ids), req.max_tokens, "max_tokens", prompt_param="content")
@@ -134,7 +145,8 @@ class ConversationServing:
             created=now(), model=self.engine.model_id, finish_reason=choice.finish_reason,
             prompt_tokens=result.prompt_tokens, completion_tokens=choice.num_tokens,
         )
-        await self.store.run(self.store.append_messages, turn.conversation_id, [turn.user, reply])
+        await self.store.run(self.store.append_messages, turn.conversation_id, [turn.user, reply],
+                             principal=self.principal)
         usage = Usage(prompt_tokens=result.prompt_tokens, completion_tokens=choice.num_tokens,
                       total_tokens=result.prompt_tokens + choice.num_tokens)
         return AssistantReply(id=reply.id, conversation_id=reply.conversation_id, created=reply.created,
@@ -145,14 +157,15 @@ class ConversationServing:
         result = await collect(self.engine, turn.prompt_ids, turn.params, turn.reply_id, ROUTE)
         return await self._store_reply(turn, result)
 
-    def stream(self, turn: Turn) -> AsyncIterator[str]:
-        return guarded_stream(self._events(turn), ROUTE)
+    async def stream(self, turn: Turn) -> AsyncIterator[str]:
+        chunks = await started(self.engine.generate(turn.prompt_ids, turn.params, turn.reply_id))
+        return guarded_stream(self._events(turn, chunks), ROUTE)
 
-    async def _events(self, turn: Turn) -> AsyncIterator[str]:
+    async def _events(self, turn: Turn, chunks: AsyncIterator[GenerationChunk]) -> AsyncIterator[str]:
         created = int(time.time())
         timer = GenerationTimer(ROUTE)
         result = GenerationResult(prompt_tokens=len(turn.prompt_ids))
-        async for chunk in self.engine.generate(turn.prompt_ids, turn.params, turn.reply_id):
+        async for chunk in chunks:
             timer.tokens(result.add(chunk))
             for delta in chunk.choices:
                 if delta.text or delta.finish_reason:

@@ -30,6 +30,10 @@ def add_data_parser(subparsers) -> None:
                         help="SQLAlchemy URL of the store (default: $ICEGRT_DATABASE_URL, else SQLite in --data-dir)")
     export.add_argument("--data-dir", type=Path, default=None,
                         help="The server's --data-dir (default: $ICEGRT_DATA_DIR, else ~/.local/share/icegrt)")
+    export.add_argument("--owner", default=None,
+                        help="Only this tenant's feedback and replies: a tenant of the key file, or a bare key's id "
+                             "(key_ + 16 hex digits; `python -c 'from server.tenancy import key_id; "
+                             "print(key_id(\"KEY\"))'`); default: everyone's")
     export.set_defaults(handler=export_command)
 
 
@@ -47,7 +51,7 @@ def export_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     try:
-        report = export_preferences(store, args.output)
+        report = export_preferences(store, args.output, args.owner)
     finally:
         store.close()
     print(json.dumps({"output": str(args.output), **report.as_dict()}))

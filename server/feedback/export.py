@@ -32,6 +32,7 @@ from pathlib import Path
 
 from common.jsonl import write_jsonl_atomically
 from server.store import FeedbackRecord, RankedMessage, Store
+from server.tenancy import ANONYMOUS, Principal
 
 
 @dataclass
@@ -92,17 +93,19 @@ def _rating_pairs(feedback: list[FeedbackRecord], messages: dict[str, RankedMess
             yield _pair(chosen, rejected, f"rating:{chosen_fb},{rejected_fb}")
 
 
-def preference_pairs(store: Store) -> tuple[list[dict], ExportReport]:
-    """All pairs the stored feedback gives, in a stable order, and what was skipped."""
+def preference_pairs(store: Store, owner: str | None = None) -> tuple[list[dict], ExportReport]:
+    """The pairs the stored feedback gives (only `owner`'s feedback and replies when given), in a stable
+    order, and what was skipped."""
+    principal = ANONYMOUS if owner is None else Principal(owner)
     report = ExportReport()
     feedback = []
-    for fb in store.list_feedback():
+    for fb in store.list_feedback(principal=principal):
         if fb.completion_id is not None:
             report.completion_feedback += 1
         else:
             feedback.append(fb)
     ids = {fb.message_id for fb in feedback} | {i for fb in feedback for i in fb.ranking or ()}
-    messages = store.ranked_messages(ids)
+    messages = store.ranked_messages(ids, principal=principal)
     pairs, seen = [], set()
     for kind, generated in (("ranking", _ranking_pairs(feedback, messages, report)),
                             ("rating", _rating_pairs(feedback, messages, report))):
@@ -120,8 +123,9 @@ def preference_pairs(store: Store) -> tuple[list[dict], ExportReport]:
     return pairs, report
 
 
-def export_preferences(store: Store, output: Path) -> ExportReport:
-    """Write the pairs to `output` as JSONL, atomically (a reader never sees half a file)."""
-    pairs, report = preference_pairs(store)
+def export_preferences(store: Store, output: Path, owner: str | None = None) -> ExportReport:
+    """Write the pairs (of `owner` only, when given) to `output` as JSONL, atomically (a reader never sees
+    half a file)."""
+    pairs, report = preference_pairs(store, owner)
     write_jsonl_atomically(pairs, output)
     return report

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 from server.feedback.protocol import FeedbackCreated, FeedbackRequest
 from server.store import FeedbackRecord, Store, new_id, now
+from server.tenancy import Principal
 
 
 class FeedbackServing:
-    def __init__(self, store: Store):
+    """Feedback from `principal`: it owns what it stores and may reference only its own conversations."""
+
+    def __init__(self, store: Store, principal: Principal):
         self.store = store
+        self.principal = principal
 
     async def submit(self, req: FeedbackRequest) -> FeedbackCreated:
         record = FeedbackRecord(
             id=new_id("fb"), created=now(), completion_id=req.completion_id, conversation_id=req.conversation_id,
             message_id=req.message_id, rating=req.rating,
             ranking=tuple(req.ranking) if req.ranking is not None else None, comment=req.comment,
+            owner=self.principal.owner,
         )
-        await self.store.run(self.store.add_feedback, record)
+        await self.store.run(self.store.add_feedback, record, principal=self.principal)
         return FeedbackCreated(id=record.id, created=record.created)

@@ -31,8 +31,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     serving = _serving(request)
     request_id = new_request_id("chatcmpl")
     if body.stream:
-        return StreamingResponse(serving.chat_stream(body, request_id), media_type="text/event-stream",
-                                 headers=SSE_HEADERS)
+        events = await cancel_on_disconnect(serving.chat_stream(body, request_id), request.receive, CHAT_ROUTE)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     return await cancel_on_disconnect(serving.chat(body, request_id), request.receive, CHAT_ROUTE)
 
 
@@ -41,8 +41,9 @@ async def completions(body: CompletionRequest, request: Request):
     serving = _serving(request)
     request_id = new_request_id("cmpl")
     if body.stream:
-        return StreamingResponse(serving.completion_stream(body, request_id), media_type="text/event-stream",
-                                 headers=SSE_HEADERS)
+        events = await cancel_on_disconnect(serving.completion_stream(body, request_id), request.receive,
+                                            COMPLETIONS_ROUTE)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     return await cancel_on_disconnect(serving.completion(body, request_id), request.receive, COMPLETIONS_ROUTE)
 
 

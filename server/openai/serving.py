@@ -6,9 +6,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-from inference.engine import Engine, GenerationParams, TokenLogprob
+from inference.engine import Engine, GenerationChunk, GenerationParams, TokenLogprob
 from inference.generation import GenerationResult, output_budget
-from server.generation import collect, ensure_model, guarded_stream, sse
+from server.errors import APIError
+from server.generation import collect, ensure_model, guarded_stream, sse, started
 from server.metrics import GenerationTimer
 from server.openai.protocol import (
     AssistantMessage,
@@ -98,12 +99,14 @@ class OpenAIServing:
         ]
         return ChatCompletionResponse(id=request_id, model=self.engine.model_id, choices=choices, usage=_usage(result))
 
-    def chat_stream(self, req: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
-        prompt_ids, params = self.prepare_chat(req)  # errors here still become a normal 4xx response
-        return guarded_stream(self._chat_events(req, prompt_ids, params, request_id), CHAT_ROUTE)
+    async def chat_stream(self, req: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
+        prompt_ids, params = self.prepare_chat(req)  # errors here, and the engine's own checks, are still 4xx
+        chunks = await started(self.engine.generate(prompt_ids, params, request_id))
+        return guarded_stream(self._chat_events(req, prompt_ids, chunks, request_id), CHAT_ROUTE)
 
     async def _chat_events(
-        self, req: ChatCompletionRequest, prompt_ids: list[int], params: GenerationParams, request_id: str
+        self, req: ChatCompletionRequest, prompt_ids: list[int], chunks: AsyncIterator[GenerationChunk],
+        request_id: str,
     ) -> AsyncIterator[str]:
         created = int(time.time())
         base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": self.engine.model_id}
@@ -112,7 +115,7 @@ class OpenAIServing:
         timer = GenerationTimer(CHAT_ROUTE)
         result = GenerationResult(prompt_tokens=len(prompt_ids))
         top = req.top_logprobs or 0
-        async for chunk in self.engine.generate(prompt_ids, params, request_id):
+        async for chunk in chunks:
             timer.tokens(result.add(chunk))
             choices = []
             for delta in chunk.choices:
@@ -134,6 +137,8 @@ class OpenAIServing:
     def prepare_completion(self, req: CompletionRequest) -> tuple[list[int], GenerationParams]:
         ensure_model(self.engine, req.model)
         prompt_ids = self.engine.encode(req.prompt) if isinstance(req.prompt, str) else list(req.prompt)
+        if not prompt_ids:
+            raise APIError(400, "the prompt is empty; give at least one token", param="prompt", code="invalid_value")
         room = self.engine.max_model_len - len(prompt_ids)
         requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16
         max_tokens = output_budget(self.engine, len(prompt_ids), requested, "max_tokens", prompt_param="prompt")
@@ -150,17 +155,18 @@ class OpenAIServing:
         ]
         return CompletionResponse(id=request_id, model=self.engine.model_id, choices=choices, usage=_usage(result))
 
-    def completion_stream(self, req: CompletionRequest, request_id: str) -> AsyncIterator[str]:
+    async def completion_stream(self, req: CompletionRequest, request_id: str) -> AsyncIterator[str]:
         prompt_ids, params = self.prepare_completion(req)
-        return guarded_stream(self._completion_events(req, prompt_ids, params, request_id), COMPLETIONS_ROUTE)
+        chunks = await started(self.engine.generate(prompt_ids, params, request_id))
+        return guarded_stream(self._completion_events(req, prompt_ids, chunks, request_id), COMPLETIONS_ROUTE)
 
     async def _completion_events(
-        self, req: CompletionRequest, prompt_ids: list[int], params: GenerationParams, request_id: str
+        self, req: CompletionRequest, prompt_ids: list[int], chunks: AsyncIterator[GenerationChunk], request_id: str
     ) -> AsyncIterator[str]:
         base = {"id": request_id, "object": "text_completion", "created": int(time.time()), "model": self.engine.model_id}
         timer = GenerationTimer(COMPLETIONS_ROUTE)
         result = GenerationResult(prompt_tokens=len(prompt_ids))
-        async for chunk in self.engine.generate(prompt_ids, params, request_id):
+        async for chunk in chunks:
             offsets = {i: len(c.text) for i, c in result.choices.items()}
             timer.tokens(result.add(chunk))
             choices = []

@@ -58,12 +58,22 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formula(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``@SUM``), as text:
+    a leading ``'`` (OWASP's CSV-injection advice). The table's text comes from the model, which copies
+    its input, so anyone who writes that input could otherwise plant a formula in the file."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def to_csv(table: Table) -> str:
-    """RFC 4180 CSV (header row first, CRLF line ends, quotes where a cell needs them)."""
+    """RFC 4180 CSV (header row first, CRLF line ends, quotes where a cell needs them), formulas neutralised."""
     if not table.columns:
         return ""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    for row in (table.columns, *table.rows):
+        writer.writerow([neutralize_formula(cell) for cell in row])
     return buffer.getvalue()

@@ -80,3 +80,56 @@ def test_vllm_loads_the_plugin_from_the_installed_entry_point(value, patched):
             "print(hasattr(SpinCondition.wait, '__wrapped__'))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip().splitlines()[-1] == str(patched)
+
+
+PARENT = """
+import multiprocessing, os, sys, time
+
+def child():
+    from inference.vllm_plugin import register
+    register()  # what vLLM does in each process it spawns
+    time.sleep(60)
+
+if __name__ == "__main__":
+    os.environ["ICEGRT_SERVER_PID"] = str(os.getpid())  # as VllmEngine.start sets it
+    multiprocessing.set_start_method("spawn")
+    proc = multiprocessing.Process(target=child)
+    proc.start()
+    print(proc.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_engine_processes_exit_when_the_server_is_killed(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    child = int(parent.stdout.readline())
+    time.sleep(1.0)  # the child has registered its watcher
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the engine process outlived the killed server"
+
+
+def test_the_server_process_itself_does_not_watch_its_parent(monkeypatch):
+    import threading
+
+    from server import vllm_plugin
+
+    monkeypatch.setenv(vllm_plugin.SERVER_PID_ENV, str(os.getpid()))
+    monkeypatch.delenv(POLL_ENV, raising=False)
+    vllm_plugin.register()
+    assert "icegrt-exit-with-parent" not in [t.name for t in threading.enumerate()]

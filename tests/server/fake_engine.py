@@ -31,6 +31,8 @@ class FakeEngine(Engine):
         self.aborted: list[str] = []
         self.healthy = True
         self.fail_with: Exception | None = None
+        self.fail_after_chunks = 0
+        """With `fail_with`: chunks sent before it is raised (0: raised on submission, as vLLM's checks are)."""
         self.delay = 0.0
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
@@ -47,7 +49,7 @@ class FakeEngine(Engine):
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
     ) -> AsyncIterator[GenerationChunk]:
         self.calls.append((prompt_token_ids, params))
-        if self.fail_with is not None:
+        if self.fail_with is not None and not self.fail_after_chunks:
             raise self.fail_with
         reply = self.queued_replies.pop(0) if self.queued_replies else self.reply
         texts = {i: "" for i in range(params.n)}
@@ -80,6 +82,8 @@ class FakeEngine(Engine):
                     if finish:
                         done.add(i)
                 step += 1
+                if self.fail_with is not None and step > self.fail_after_chunks:
+                    raise self.fail_with
                 yield GenerationChunk(len(prompt_token_ids), deltas, len(done) == params.n)
         except (asyncio.CancelledError, GeneratorExit):
             self.aborted.append(request_id)

@@ -207,8 +207,10 @@ def test_failed_generation_stores_nothing(client, engine):
     conv = create(client)
     engine.fail_with = EngineUnavailableError("engine died")
     assert_error(post(client, conv["id"], "hi"), 503, None, "engine_unavailable")
+    assert_error(post(client, conv["id"], "hi", stream=True), 503, None, "engine_unavailable")  # before its 200
+    engine.fail_after_chunks = 1
     events = sse_events(post(client, conv["id"], "hi", stream=True).text)
-    assert events[0]["error"]["code"] == "engine_unavailable" and events[-1] == "[DONE]"
+    assert events[-2]["error"]["code"] == "engine_unavailable" and events[-1] == "[DONE]"
     assert history(client, conv["id"]) == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inference.engine import EngineRequestError, EngineUnavailableError
-from server.middleware import keys_match
+from server.tenancy import ApiKey, Principal, match_key
 from tests.server.conftest import make_client, wait_ready
 
 CHAT = "/v1/chat/completions"
@@ -112,10 +112,12 @@ def test_metrics_can_require_auth(engine):
         assert client.get("/metrics", headers={"Authorization": "Bearer k"}).status_code == 200
 
 
-def test_keys_match_checks_every_key():
-    assert keys_match("b", [b"a", b"b"])
-    assert not keys_match("c", [b"a", b"b"])
-    assert not keys_match("", [b"a"])
+def test_match_key_checks_every_key_and_names_its_principal():
+    keys = [ApiKey(b"a", Principal("ta")), ApiKey(b"b", Principal("tb", admin=True))]
+    assert match_key("b", keys) == Principal("tb", admin=True)
+    assert match_key("a", keys) == Principal("ta")
+    assert match_key("c", keys) is None
+    assert match_key("", keys) is None
 
 
 def test_body_too_large(engine):
@@ -156,6 +158,7 @@ def test_version(client):
     body = client.get("/version").json()
     assert body["icegrt"] == "0.1.0"
     assert body["vllm"]
+    assert "/models/fake" not in str(body)  # the model's name, never its file path
 
 
 def test_an_unhandled_error_is_counted_and_logged(client, engine, caplog):
@@ -166,3 +169,29 @@ def test_an_unhandled_error_is_counted_and_logged(client, engine, caplog):
     lines = [rec.getMessage() for rec in caplog.records if "req-boom" in rec.getMessage()]
     assert len(lines) == 1 and '"status": 500' in lines[0]
     assert 'icegrt_requests_total{route="/v1/chat/completions",status="500"}' in client.get("/metrics").text
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (EngineRequestError("token id 999999999 is out of vocabulary", "prompt"), 400),
+    (EngineUnavailableError("engine died"), 503),
+    (__import__("sqlalchemy").exc.OperationalError("SELECT", {}, Exception("connection refused")), 503),
+])
+def test_mapped_errors_are_logged_and_counted_as_sent_without_a_traceback(client, engine, caplog, error, status):
+    engine.fail_with = error
+    with caplog.at_level("INFO"):
+        r = client.post(CHAT, json=HI, headers={"X-Request-Id": "req-mapped"})
+    assert_error(r, status, param="prompt" if status == 400 else None)
+    assert r.headers["x-request-id"] == "req-mapped"
+    access = [rec.getMessage() for rec in caplog.records if "req-mapped" in rec.getMessage()]
+    assert len(access) == 1 and f'"status": {status}' in access[0]
+    assert not [rec for rec in caplog.records if rec.exc_info or rec.levelname == "ERROR"]
+    assert f'icegrt_requests_total{{route="/v1/chat/completions",status="{status}"}}' in client.get("/metrics").text
+
+
+def test_duplicate_authorization_headers_are_refused(engine):
+    with make_client(engine, api_key=["k1", "k2"]) as client:
+        wait_ready(client)
+        headers = [("Authorization", "Bearer k1"), ("Authorization", "Bearer k2")]
+        err = assert_error(client.post(CHAT, json=HI, headers=headers), 400)
+        assert "one Authorization header" in err["message"]
+        assert client.post(CHAT, json=HI, headers=[headers[0]]).status_code == 200

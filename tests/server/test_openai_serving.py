@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from inference.engine import EngineRequestError, EngineUnavailableError
 
 CHAT = "/v1/chat/completions"
@@ -120,10 +122,20 @@ def test_stream_without_usage_option_sends_no_usage(client):
 
 
 def test_engine_error_mid_stream_becomes_an_error_event(client, engine):
-    engine.fail_with = EngineUnavailableError("engine died")
+    engine.fail_with, engine.fail_after_chunks = EngineUnavailableError("engine died"), 1
     events = sse_events(chat(client, stream=True))
     assert events[-1] == "[DONE]"
     assert events[-2]["error"]["type"] == "service_unavailable"
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-2] if e.get("choices")) == "Hello"
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/completions"])
+def test_engine_refusing_a_stream_on_submission_is_a_plain_error_response(client, engine, route):
+    engine.fail_with = EngineRequestError("token id 999999 is out of vocabulary", "prompt")
+    body = {"messages": [{"role": "user", "content": "hi"}]} if "chat" in route else {"prompt": "hi"}
+    r = client.post(route, json={**body, "stream": True})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "prompt" and r.headers["x-request-id"]
 
 
 def test_completions(client, engine):

@@ -33,6 +33,14 @@ def test_csv_quotes_what_needs_quoting_and_reads_back():
     assert list(csv.reader(io.StringIO(text))) == [table.columns, *table.rows]
 
 
+def test_csv_neutralises_spreadsheet_formulas():
+    cells = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "a=b", "plain"]
+    table = Table(columns=["=col", "b", "c", "d", "e", "f", "g"], rows=[cells])
+    header, row = list(csv.reader(io.StringIO(to_csv(table))))
+    assert header[0] == "'=col"
+    assert row == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "a=b", "plain"]
+
+
 def test_table_without_columns_renders_empty():
     empty = Table(columns=[], rows=[])
     assert to_markdown(empty) == "" and to_csv(empty) == ""
