@@ -127,7 +127,7 @@ def test_engine_processes_exit_when_the_server_is_killed(tmp_path):
 def test_the_server_process_itself_does_not_watch_its_parent(monkeypatch):
     import threading
 
-    from server import vllm_plugin
+    from inference import vllm_plugin
 
     monkeypatch.setenv(vllm_plugin.SERVER_PID_ENV, str(os.getpid()))
     monkeypatch.delenv(POLL_ENV, raising=False)
