@@ -150,9 +150,11 @@ def test_a_diverged_variant_is_recorded_and_not_rerun(tmp_path, tiny_reward_chec
 def test_invalid_variant_settings_fail_before_any_run(tmp_path, tiny_reward_checkpoint):
     from training.ablate import runner
 
-    # ad-compliance task reward needs SFT prompts: the external-prompts variant cannot exist
+    # a task reward as the only reward: external preference prompts have no task reward, so the
+    # external-prompts variant would have no reward at all and cannot exist
     config = _ablation(tmp_path, tiny_reward_checkpoint, variants=["full", "external_preference_prompts"],
-                       ppo={"task_reward": "ad_compliance", "prompt_mix": {"gsm8k": 4, "ad_compliance": 4}})
+                       ppo={"reward_model": None, "critic_init": "sft", "reward_scaling": "none",
+                            "task_rewards": {"ad_compliance": 1.0}, "prompt_mix": {"gsm8k": 4, "ad_compliance": 4}})
     with pytest.raises(ConfigError, match="external_preference_prompts"):
         runner.run_ablation(config, "x")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()

@@ -162,13 +162,14 @@ def test_task_reward_only_run_with_lora_on_ad_prompts(tmp_path, tiny_model, no_p
 
     config = PPOConfig(name="ad", **ppo_settings(
         tmp_path, None, prompt_mix={"ad_compliance": 4}, max_seq_len=2560, rollout_batch_size=2, batch_size=1,
-        max_steps=2, save_every=1, critic_warmup_steps=0, task_reward="ad_compliance", critic_init="sft",
+        max_steps=2, save_every=1, critic_warmup_steps=0, task_rewards={"ad_compliance": 1.0}, critic_init="sft",
         reward_scaling="batch_whiten", lora=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
     result = run_ppo(config)
     assert result["step"] == 2 and result["data"]["train_by_source"] == {"ad_compliance": 4}
     steps = _steps(config.run_dir())
     assert steps[0]["kl"] == 0.0  # LoRA B starts at zero: the actor is the reference
-    assert all(0.0 <= r["task_score"] <= 1.0 and "reward_model_score" not in r for r in steps)
+    assert all(0.0 <= r["task_score"] == r["task_score_ad_compliance"] <= 1.0 and "reward_model_score" not in r
+               for r in steps)
     assert math.isfinite(steps[1]["policy_loss"])
     before, after = _weights(tiny_model), _weights(config.run_dir() / "checkpoint")
     assert before.keys() == after.keys()  # LoRA merged into plain weights
@@ -206,10 +207,14 @@ def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
     ("changes", "message"),
     [
         ({"reward_model": None}, "no reward"),
-        ({"reward_model": None, "task_reward": "ad_compliance", "prompt_mix": {"ad_compliance": 2}}, "critic_init is reward"),
-        ({"reward_model": None, "task_reward": "ad_compliance", "critic_init": "sft", "reward_scaling": "none"},
-         "needs ad prompts"),
-        ({"reward_model": None, "task_reward": "ad_compliance", "prompt_mix": {"ad_compliance": 2},
+        ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "prompt_mix": {"ad_compliance": 2}},
+         "critic_init is reward"),
+        ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "critic_init": "sft", "reward_scaling": "none"},
+         "no reward"),
+        ({"task_rewards": {"ad_compliance": 1}}, "would never apply"),
+        ({"task_rewards": {"self_instruct": 1}}, "no task reward for prompt source 'self_instruct'"),
+        ({"task_rewards": {"gsm8k": -1}}, "must be >= 0"),
+        ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "prompt_mix": {"ad_compliance": 2},
           "critic_init": "sft"}, "rm_norm normalizes"),
         ({"mini_batch_size": 3}, "must divide"),
         ({"init_kl_coef": 0.0}, "init_kl_coef > 0"),
@@ -258,7 +263,7 @@ def test_cli_lists_every_control_with_its_default_and_returns_2_on_errors(capsys
                   "reward_clip", "whiten_advantages", "gamma", "lam", "clip_range", "clip_range_value", "vf_coef",
                   "missing_eos_penalty", "critic_warmup_steps", "ppo_epochs", "rollout_batch_size",
                   "mini_batch_size", "max_new_tokens", "temperature", "top_p", "reward_model", "reward_weight",
-                  "task_reward", "task_weight", "critic_init", "prompt_source"):
+                  "task_rewards", "reward_weights", "critic_init", "prompt_source"):
         assert f"--{field.replace('_', '-')}" in text, field
     assert "(default: 0.2)" in text and "--no-whiten-advantages" in text
     args = parser.parse_args(["train", "ppo", "--reward-model", "none", "--no-progress"])
@@ -387,23 +392,52 @@ def test_prompt_source_switch(source, tiny_tokenizer):
         assert set(summary["train_by_source"]) == {"dpo_en_demo"} and len(train) > 100
 
 
-def test_ad_compliance_task_reward():
+def test_task_rewards_are_keyed_by_prompt_source():
     from tasks.ad_compliance.data import generate_dataset
+    from tasks.text_to_table.table import Table
     from training.data.ad_compliance import judgement_target
     from training.ppo.prompts import Prompt
-    from training.ppo.rewards import ad_compliance_reward, task_scores
+    from training.ppo.rewards import task_scores
+    from training.ppo.task_rewards import TASK_REWARDS, ad_compliance_reward, gsm8k_answer_reward
 
     records = generate_dataset(seed=0, sizes={"train": 30})
     flagged = next(r for r in records if r.labels)
-    prompt = Prompt((), "ad_compliance", flagged.id, (1,), gold=flagged)
-    assert ad_compliance_reward(prompt, judgement_target(flagged), True) == 1.0
-    wrong = json.dumps({"violations": [], "analysis": "fine"})
-    assert ad_compliance_reward(prompt, wrong, True) == 0.0
-    assert ad_compliance_reward(prompt, "not json at all", True) == 0.0
-    assert ad_compliance_reward(prompt, judgement_target(flagged)[:-5], False) == 0.0  # cut off
-    other = Prompt((), "gsm8k", "g", (1,))
-    assert ad_compliance_reward(other, "anything", True) is None
-    assert task_scores("ad_compliance", [prompt, other], [judgement_target(flagged), "x"], [True, True]).tolist() == [1.0, 0.0]
+    ad = Prompt((), "ad_compliance", flagged.id, (1,), gold=flagged)
+    assert ad_compliance_reward(ad, judgement_target(flagged), True) == 1.0
+    assert ad_compliance_reward(ad, judgement_target(flagged)[:-5], False) == 0.0  # cut off
+    assert ad_compliance_reward(Prompt((), "ad_compliance", "x", (1,)), "anything", True) is None  # no gold
+    table = Prompt((), "e2e_text_to_table", "e", (1,), gold=Table(columns=["name", "area"], rows=[["Blue Spice", "city centre"]]))
+    gsm8k = Prompt((), "gsm8k", "g", (1,), reference="3 + 4 = 7\n#### 7")
+    chat = Prompt((), "self_instruct", "s", (1,), reference="anything")
+    reply = '{"columns": ["name", "area", "food"], "rows": [["Blue Spice", "riverside", "French"]]}'  # P 1/3 R 1/2
+    scores = task_scores([ad, table, gsm8k, chat], [judgement_target(flagged), reply, "so #### 7", "x"],
+                         [True] * 4, {"ad_compliance", "e2e_text_to_table", "gsm8k"})
+    assert scores[:3].tolist() == pytest.approx([1.0, 0.4, 1.0]) and math.isnan(scores[3])
+    # a source without a weight gets no task reward, even when it has one registered
+    assert task_scores([gsm8k], ["#### 7"], [True], {"ad_compliance"}).isnan().all()
+    assert set(TASK_REWARDS) == {"ad_compliance", "e2e_text_to_table", "gsm8k"}
+    # GSM8K: the strict answer after ####, else the last number; commas ignored; no reference answer: None
+    assert gsm8k_answer_reward("The answer is 8.", "#### 7") == 0.0
+    assert gsm8k_answer_reward("It costs 1,000 dollars", "#### 1000") == 1.0
+    assert gsm8k_answer_reward("#### 7", "seven") is None
+
+
+def test_rewards_are_weighted_per_source_and_every_component_is_logged():
+    from training.ppo.rewards import build_scalers, component_means, shape_scores, source_weights
+
+    sources = ["self_instruct", "gsm8k", "e2e_text_to_table"]
+    rm_w, task_w = source_weights(sources, 1.0, {"gsm8k": 0.0}, {"gsm8k": 2.0, "e2e_text_to_table": 1.0})
+    assert rm_w.tolist() == [1.0, 0.0, 1.0] and task_w.tolist() == [0.0, 2.0, 1.0]
+    rm, task = torch.tensor([1.0, 3.0, -1.0]), torch.tensor([math.nan, 0.5, 0.25])
+    scaler, _ = build_scalers("none", None, None)
+    raw, scaled = shape_scores(rm, task, torch.ones(3, dtype=torch.bool), reward_weight=rm_w, task_weight=task_w,
+                               eos_penalty=1.0, scaler=scaler, rm_normalizer=None)
+    # self_instruct: 1 * 1; gsm8k: 0 * 3 + 2 * 0.5; table: 1 * -1 + 1 * 0.25
+    assert raw.tolist() == pytest.approx([1.0, 1.0, -0.75]) and torch.equal(raw, scaled)
+    means = component_means(rm, task, sources)
+    assert means == pytest.approx({"reward_model_score": 1.0, "task_score": 0.375, "task_score_gsm8k": 0.5,
+                                   "task_score_e2e_text_to_table": 0.25})
+    assert component_means(None, torch.tensor([math.nan]), ["self_instruct"]) == {}
 
 
 # --- rollout layout and forward passes ------------------------------------------------------------
