@@ -162,3 +162,13 @@ def test_a_domain_plan_is_recorded_as_the_command_that_repeats_it(tmp_path):
     plan = plan_from_args(build_parser().parse_args(argv))
     again = build_parser().parse_args(plan_command(plan, tmp_path / "d.json").split()[1:])
     assert plan_from_args(again) == plan
+
+
+def test_ppo_curves_expand_one_task_score_per_source(tmp_path):
+    from training.evaluate.report_plots import _expand, plot_ppo
+
+    records = [{"step": 1, "reward_model_score": 0.1, "task_score_gsm8k": 0.0, "kl_token": 0.01, "kl_coef": 0.05,
+                "entropy": 2.0}, {"step": 2, "task_score_e2e_text_to_table": 0.4, "task_score": 0.4}]
+    assert _expand(("reward_model_score", "task_score_*"), records) == [
+        "reward_model_score", "task_score_gsm8k", "task_score_e2e_text_to_table"]
+    assert plot_ppo(records, tmp_path / "ppo.png").stat().st_size > 0

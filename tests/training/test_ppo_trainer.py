@@ -14,8 +14,8 @@ from tests.training.conftest import CONFIGS, needs_bundle
 from training.config import ConfigError, load_config
 from training.ppo.config import PPOConfig
 
-REQUIRED_METRICS = ("reward", "reward_scaled", "kl", "kl_coef", "entropy", "value_loss", "response_length",
-                    "explained_variance")
+REQUIRED_METRICS = ("reward", "reward_scaled", "kl", "kl_token", "kl_coef", "entropy", "value_loss", "response_length",
+                    "explained_variance", "reward_model_score")
 ACTOR_METRICS = ("policy_loss", "clip_fraction", "approx_kl")
 
 
@@ -63,6 +63,7 @@ def no_plots(monkeypatch):
     from training.ppo import trainer
 
     monkeypatch.setattr(trainer, "plot_metrics", lambda *args, **kwargs: [])
+    monkeypatch.setattr(trainer, "plot_ppo", lambda *args, **kwargs: None)
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -83,7 +84,8 @@ def _weights(path: Path) -> dict:
 def finished(tmp_path_factory, tiny_model, tiny_reward_model):
     from training.ppo.trainer import run_ppo
 
-    config = PPOConfig(name="full", **ppo_settings(tmp_path_factory.mktemp("runs"), tiny_reward_model, eval_prompts=2))
+    config = PPOConfig(name="full", **ppo_settings(tmp_path_factory.mktemp("runs"), tiny_reward_model, eval_prompts=2,
+                                                   task_rewards={"gsm8k": 1.0}))
     return config, run_ppo(config)
 
 
@@ -126,7 +128,10 @@ def test_ppo_run_logs_trains_and_writes_a_servable_actor(finished, tiny_model):
     error = min(max(steps[2]["kl"] / 0.5 - 1, -0.2), 0.2)
     saved_coef = json.loads((run / "trainer_state" / "ppo_state.json").read_text())["kl_controller"]["value"]
     assert saved_coef == pytest.approx(coefs[2] * (1 + error * 1 / 8))  # one PPO step of the 8-step horizon
-    assert {"reward.png", "kl.png", "kl_coef.png", "value_loss.png"} <= {p.name for p in (run / "plots").iterdir()}
+    assert {"reward.png", "kl.png", "kl_coef.png", "value_loss.png", "ppo_curves.png"} <= {p.name for p in (run / "plots").iterdir()}
+    # the GSM8K task reward is logged as its own component, on the steps that drew GSM8K prompts
+    gsm8k = [r["task_score_gsm8k"] for r in steps if "task_score_gsm8k" in r]
+    assert gsm8k and all(0.0 <= v <= 1.0 for v in gsm8k)
 
 
 @needs_bundle
@@ -134,7 +139,7 @@ def test_killed_run_resumes_with_the_same_step_count_and_metrics(finished, tmp_p
     from training.ppo.trainer import run_ppo
 
     full_config, _ = finished
-    config = PPOConfig(name="killed", **ppo_settings(tmp_path, tiny_reward_model, eval_prompts=2))
+    config = PPOConfig(name="killed", **ppo_settings(tmp_path, tiny_reward_model, eval_prompts=2, task_rewards={"gsm8k": 1.0}))
     assert run_ppo(config, stop_after=2)["step"] == 2  # killed after the step-2 checkpoint
     second = run_ppo(config)
     assert second["resumed"] and second["step"] == 3

@@ -19,9 +19,10 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
     8. PPO epochs            shuffled mini-batches: clipped policy loss + clipped value loss
                              (critic only during the warm-up steps), one optimizer step each
     9. KL control            the controller moves beta from the step's measured KL
-    10. log and checkpoint   metrics.jsonl, plots, atomic checkpoint (actor servable as is;
-                             critic, optimizers, schedules, KL controller, reward scaler, RNG
-                             in trainer_state/)
+    10. log and checkpoint   metrics.jsonl, plots (one per metric, and ppo_curves.png: reward
+                             components, KL per reply and per token, beta, entropy), atomic
+                             checkpoint (actor servable as is; critic, optimizers, schedules,
+                             KL controller, reward scaler, RNG in trainer_state/)
 
 The math lives in :mod:`training.ppo.math`; phases 5-7 are the function :func:`shape_rollout`.
 
@@ -66,6 +67,7 @@ from torch import Tensor
 from training import distributed
 from training.config import ConfigError
 from training.distributed import SINGLE, Distributed
+from training.evaluate.report_plots import plot_ppo
 from training.loop import TRAINABLE_FILE, StepSampler, build_optimizer, divergence_error, finite_metrics, restore_state
 from training.models import is_peft, load_tokenizer, pick_device, resolve_start_model, save_checkpoint, trainable_state
 from training.ppo.config import PPOConfig
@@ -403,6 +405,7 @@ class PPOTrainer:
 
         self.run.save(step, write_model, write_state)
         plot_metrics(self.run.metrics_file, self.run.plots_dir)
+        plot_ppo(self.metrics.read(), self.run.plots_dir / "ppo_curves.png")
         self.dist.barrier()
 
     def restore(self) -> None:
