@@ -83,3 +83,43 @@ def test_report_uses_the_paired_difference_when_both_have_rows():
                             {"sft": sft, "ppo": ppo}, [], [("ppo", "sft")])["comparisons"][0]["rows"][0]
     assert unpaired["method"] == "unpaired" and unpaired["reading"] == "within 2 stderr"
     assert unpaired["stderr"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_domain_evaluations_write_one_row_per_example(monkeypatch):
+    """evaluate_ads and evaluate_tables with the serving calls faked: rows carry what pairing needs."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from tasks.ad_compliance.data import generate_dataset
+    from tasks.text_to_table.e2e import load_e2e
+    from training.evaluate import domain
+
+    ads = [a for a in generate_dataset(seed=0, sizes={"test": 6}) if a.split == "test"][:3]
+    usage = SimpleNamespace(prompt_tokens=1, completion_tokens=1)
+
+    async def check(engine, request, request_id):
+        i = int(request_id.rsplit("-", 1)[1])  # ad 0: judged compliant; others flagged with the first gold label
+        labels = ads[i].labels[:1] if i else []
+        return SimpleNamespace(violations=[SimpleNamespace(policy_id=p) for p in labels], compliant=not labels,
+                               model_checked=True, suggested_revision=None, revision_compliant=i == 1, usage=usage)
+
+    monkeypatch.setattr(domain, "check", check)
+    report = asyncio.run(domain.evaluate_ads(None, ads, suggest=True, concurrency=2))
+    rows = report["rows"]
+    assert [r["id"] for r in rows] == [a.id for a in ads]
+    assert [r["flagged"] for r in rows] == [False, bool(ads[1].labels), bool(ads[2].labels)]
+    assert rows[0]["revision_passed"] is None and rows[0]["predicted"] == []
+    assert micro_f1(rows) == pytest.approx(report["detection"]["micro"]["f1"])  # rows rebuild the aggregate
+    assert revision_pass_rate(rows) == pytest.approx(report["revisions"]["pass_rate"])
+
+    examples = load_e2e("test")[:2]
+
+    async def extract(engine, request, request_id):
+        table = next(ex.table for ex in examples if ex.text == request.text)
+        return SimpleNamespace(columns=table.columns, rows=table.rows if request_id.endswith("0") else [], complete=True)
+
+    monkeypatch.setattr(domain, "extract", extract)
+    tables = asyncio.run(domain.evaluate_tables(None, "test", 2, concurrency=1))
+    assert [r["id"] for r in tables["rows"]] == [ex.id for ex in examples]
+    assert tables["rows"][0]["f1"] == 1.0 and tables["rows"][1]["f1"] == 0.0 and tables["rows"][1]["predicted"] == 0
+    assert cell_f1(tables["rows"]) == pytest.approx(tables["cell_f1"])
