@@ -105,18 +105,18 @@ def render_markdown(result: dict[str, Any]) -> str:
     for name, row in result["variants"].items():
         if row["summary"]["divergence"]:
             lines.append(f"- {name}: {row['summary']['divergence']}")
-    lines += ["", "![reward and KL per step](ablation.png)", ""]
+    lines += ["", "![reward, KL and beta per step](ablation.png)", ""]
     return "\n".join(lines)
 
 
 def plot_curves(runs: dict[str, Path], path: Path) -> Path:
-    """Raw reward and KL per PPO step, one line per variant, side by side."""
+    """Raw reward, KL and the KL coefficient per PPO step, one line per variant, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (reward_ax, kl_ax) = plt.subplots(1, 2, figsize=(12, 4))
+    figure, (reward_ax, kl_ax, beta_ax) = plt.subplots(1, 3, figsize=(16, 4))
     markers = "osD^v<>"  # variants that coincide stay visible
     for index, (name, metrics_file) in enumerate(runs.items()):
         records = [r for r in step_records(metrics_file)
@@ -125,7 +125,8 @@ def plot_curves(runs: dict[str, Path], path: Path) -> Path:
         style = {"marker": markers[index % len(markers)], "markersize": 9 - index, "label": name, "alpha": 0.85}
         reward_ax.plot(steps, [r["reward"] for r in records], **style)
         kl_ax.plot(steps, [r["kl"] for r in records], **style)
-    for ax, title in ((reward_ax, "reward (raw score)"), (kl_ax, "KL (nats per reply)")):
+        beta_ax.plot(steps, [r.get("kl_coef", math.nan) for r in records], **style)
+    for ax, title in ((reward_ax, "reward (raw score)"), (kl_ax, "KL (nats per reply)"), (beta_ax, "KL coefficient beta")):
         ax.set_title(title)
         ax.set_xlabel("PPO step")
         ax.grid(alpha=0.3)
