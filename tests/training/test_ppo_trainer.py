@@ -397,6 +397,19 @@ def test_prompt_source_switch(source, tiny_tokenizer):
         assert set(summary["train_by_source"]) == {"dpo_en_demo"} and len(train) > 100
 
 
+@needs_bundle
+def test_table_prompts_carry_the_table_of_their_meaning_representation():
+    from tasks.text_to_table.reward import table_reward
+    from tasks.text_to_table.table import Table
+    from training.ppo.prompts import draw_prompts
+
+    prompts = draw_prompts(PPOConfig(reward_model="rm", prompt_mix={"e2e_text_to_table": 3, "gsm8k": 2}))
+    tables = [p for p in prompts if p.source == "e2e_text_to_table"]
+    assert len(tables) == 3 and all(isinstance(p.gold, Table) for p in tables)
+    assert all(p.gold is None for p in prompts if p.source == "gsm8k")
+    assert all(table_reward(p.reference, p.gold) == 1.0 for p in tables)  # the SFT target scores 1
+
+
 def test_task_rewards_are_keyed_by_prompt_source():
     from tasks.ad_compliance.data import generate_dataset
     from tasks.text_to_table.table import Table
