@@ -146,20 +146,24 @@ def build_report(name: str, command: str, checkpoints: dict[str, str], general: 
                  domain: dict[str, dict | None], runs: list[dict[str, Any]],
                  comparisons: list[tuple[str, str]]) -> dict[str, Any]:
     """Everything the Markdown and the plots are made from (written as report.json)."""
-    general_table = {label: general_values(data) if data else None for label, data in general.items()}
-    domain_table = {label: domain_values(data) if data else None for label, data in domain.items()}
     from training.evaluate.paired import DOMAIN_PAIRED, general_paired
 
+    general_table = {label: general_values(data) if data else None for label, data in general.items()}
+    domain_table = {label: domain_values(data) if data else None for label, data in domain.items()}
     compared = []
     for a, b in comparisons:
         rows = []
         for kind, table, raw in (("domain", domain_table, domain), ("general", general_table, general)):
             left, right = table.get(a) or {}, table.get(b) or {}
-            both = raw.get(a) and raw.get(b)
+            both = bool(raw.get(a) and raw.get(b))
             paired_general = general_paired(raw[a], raw[b]) if kind == "general" and both else {}
             for key in [k for k in left if k in right]:
-                paired = (DOMAIN_PAIRED[key](raw[a], raw[b]) if both else None) if kind == "domain" else paired_general.get(key)
-                row = paired_row(paired) if paired is not None and paired["diff"] is not None else difference(left[key], right[key])
+                if kind == "general":
+                    paired = paired_general.get(key)
+                else:
+                    paired = DOMAIN_PAIRED[key](raw[a], raw[b]) if both else None
+                usable = paired is not None and paired["diff"] is not None
+                row = paired_row(paired) if usable else difference(left[key], right[key])
                 rows.append({"kind": kind, "metric": key, a: left[key], b: right[key], **row})
         win = _win_rate(domain.get(a), checkpoints.get(b), b)
         compared.append({"a": a, "b": b, "rows": rows, "win_rate": win})
