@@ -181,3 +181,5 @@ def test_ablate_command_end_to_end_with_the_domain_metric(tmp_path, tiny_reward_
         domain = result["variants"][variant]["domain"]
         assert domain["report"]["n"] == 2 and 0.0 <= domain["value"] <= 1.0
     assert result["variants"]["external_preference_prompts"]["settings"]["prompt_source"] == "preference"
+    paired = result["variants"]["external_preference_prompts"]["domain_vs_full"]  # same 2 E2E examples, paired
+    assert paired["n"] == 2 and paired["method"] == "paired_bootstrap"
