@@ -21,3 +21,9 @@ def models_dir() -> Path:
     """Prepared models: ``$ICEGRT_MODELS_DIR`` or ``~/.cache/icegrt/models``."""
     default = Path.home() / ".cache" / "icegrt" / "models"
     return Path(os.environ.get("ICEGRT_MODELS_DIR", default))
+
+
+def eval_cache_dir() -> Path:
+    """Cached evaluation results (:mod:`training.evaluate.cache`): ``$ICEGRT_EVAL_CACHE`` or ``~/.cache/icegrt/evals``."""
+    default = Path.home() / ".cache" / "icegrt" / "evals"
+    return Path(os.environ.get("ICEGRT_EVAL_CACHE", default))

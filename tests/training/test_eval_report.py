@@ -84,8 +84,8 @@ def test_report_renders_every_section_from_the_inputs(tmp_path, inputs):
                     "## sft against base", "## Training curves"):
         assert heading in text
     # table cell F1: 0.40 vs 0.30, stderr sqrt(2) * 0.01 -> higher; boolq 0.45 vs 0.56 (se 0.028) -> lower
-    assert "| Text to table, E2E test: cell F1 | 0.300 ± 0.010 | 0.400 ± 0.010 | +0.100 ± 0.014 | higher |" in text
-    assert "| boolq | 0.560 ± 0.020 | 0.450 ± 0.020 | -0.110 ± 0.028 | lower |" in text
+    assert "| Text to table, E2E test: cell F1 | 0.300 ± 0.010 | 0.400 ± 0.010 | +0.100 ± 0.014 | **higher** |" in text
+    assert "| boolq | 0.560 ± 0.020 | 0.450 ± 0.020 | -0.110 ± 0.028 | **lower** |" in text
     assert "general benchmarks, ppo lower than sft: boolq; General average." in text  # 0.560 vs 0.597 ± 0.016
     assert ("ppo wins 0.620 ± 0.050 of 94 conversations against sft (55 wins, 7 ties, 32 losses; "
             "beyond 2 stderr of 0.5)") in text
@@ -162,3 +162,13 @@ def test_a_domain_plan_is_recorded_as_the_command_that_repeats_it(tmp_path):
     plan = plan_from_args(build_parser().parse_args(argv))
     again = build_parser().parse_args(plan_command(plan, tmp_path / "d.json").split()[1:])
     assert plan_from_args(again) == plan
+
+
+def test_ppo_curves_expand_one_task_score_per_source(tmp_path):
+    from training.evaluate.report_plots import _expand, plot_ppo
+
+    records = [{"step": 1, "reward_model_score": 0.1, "task_score_gsm8k": 0.0, "kl_token": 0.01, "kl_coef": 0.05,
+                "entropy": 2.0}, {"step": 2, "task_score_e2e_text_to_table": 0.4, "task_score": 0.4}]
+    assert _expand(("reward_model_score", "task_score_*"), records) == [
+        "reward_model_score", "task_score_gsm8k", "task_score_e2e_text_to_table"]
+    assert plot_ppo(records, tmp_path / "ppo.png").stat().st_size > 0

@@ -14,8 +14,8 @@ from tests.training.conftest import CONFIGS, needs_bundle
 from training.config import ConfigError, load_config
 from training.ppo.config import PPOConfig
 
-REQUIRED_METRICS = ("reward", "reward_scaled", "kl", "kl_coef", "entropy", "value_loss", "response_length",
-                    "explained_variance")
+REQUIRED_METRICS = ("reward", "reward_scaled", "kl", "kl_token", "kl_coef", "entropy", "value_loss", "response_length",
+                    "explained_variance", "reward_model_score")
 ACTOR_METRICS = ("policy_loss", "clip_fraction", "approx_kl")
 
 
@@ -51,7 +51,7 @@ def ppo_settings(runs_dir: Path, reward_model: Path | None, **changes) -> dict:
         "rollout_batch_size": 4, "mini_batch_size": 2, "batch_size": 2, "ppo_epochs": 2,
         "max_steps": 3, "save_every": 2, "learning_rate": 1e-3, "critic_learning_rate": 1e-3,
         "lr_schedule": "constant", "kl_control": "adaptive", "init_kl_coef": 0.2, "kl_target": 0.5,
-        "kl_horizon": 8, "critic_warmup_steps": 1,
+        "kl_horizon_steps": 8, "critic_warmup_steps": 1,
     }
     settings.update(changes)
     return settings
@@ -63,6 +63,7 @@ def no_plots(monkeypatch):
     from training.ppo import trainer
 
     monkeypatch.setattr(trainer, "plot_metrics", lambda *args, **kwargs: [])
+    monkeypatch.setattr(trainer, "plot_ppo", lambda *args, **kwargs: None)
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -83,7 +84,8 @@ def _weights(path: Path) -> dict:
 def finished(tmp_path_factory, tiny_model, tiny_reward_model):
     from training.ppo.trainer import run_ppo
 
-    config = PPOConfig(name="full", **ppo_settings(tmp_path_factory.mktemp("runs"), tiny_reward_model, eval_prompts=2))
+    config = PPOConfig(name="full", **ppo_settings(tmp_path_factory.mktemp("runs"), tiny_reward_model, eval_prompts=2,
+                                                   task_rewards={"gsm8k": 1.0}))
     return config, run_ppo(config)
 
 
@@ -108,9 +110,9 @@ def test_ppo_run_logs_trains_and_writes_a_servable_actor(finished, tiny_model):
     for key in ACTOR_METRICS:
         assert math.isfinite(steps[2][key])
     assert steps[2]["kl"] != 0.0
-    # adaptive control moved beta (KL 0 < target: it shrinks by the clipped error)
+    # adaptive control moved beta (KL 0 < target: it shrinks by the clipped error, one step of the 8-step horizon)
     coefs = [r["kl_coef"] for r in steps]
-    assert coefs[0] == pytest.approx(0.2) and coefs[1] == pytest.approx(0.2 * (1 - 0.2 * 4 / 8))
+    assert coefs[0] == pytest.approx(0.2) and coefs[1] == pytest.approx(0.2 * (1 - 0.2 * 1 / 8))
     assert coefs[2] < coefs[1]
     # evaluation at the start and the end
     assert [r["step"] for r in _records(run) if "eval_reward" in r] == [0, 3]
@@ -125,8 +127,11 @@ def test_ppo_run_logs_trains_and_writes_a_servable_actor(finished, tiny_model):
     assert {"optimizer.pt", "critic_optimizer.pt", "critic.safetensors", "ppo_state.json", "rng.pt"} <= state
     error = min(max(steps[2]["kl"] / 0.5 - 1, -0.2), 0.2)
     saved_coef = json.loads((run / "trainer_state" / "ppo_state.json").read_text())["kl_controller"]["value"]
-    assert saved_coef == pytest.approx(coefs[2] * (1 + error * 4 / 8))
-    assert {"reward.png", "kl.png", "kl_coef.png", "value_loss.png"} <= {p.name for p in (run / "plots").iterdir()}
+    assert saved_coef == pytest.approx(coefs[2] * (1 + error * 1 / 8))  # one PPO step of the 8-step horizon
+    assert {"reward.png", "kl.png", "kl_coef.png", "value_loss.png", "ppo_curves.png"} <= {p.name for p in (run / "plots").iterdir()}
+    # the GSM8K task reward is logged as its own component, on the steps that drew GSM8K prompts
+    gsm8k = [r["task_score_gsm8k"] for r in steps if "task_score_gsm8k" in r]
+    assert gsm8k and all(0.0 <= v <= 1.0 for v in gsm8k)
 
 
 @needs_bundle
@@ -134,7 +139,7 @@ def test_killed_run_resumes_with_the_same_step_count_and_metrics(finished, tmp_p
     from training.ppo.trainer import run_ppo
 
     full_config, _ = finished
-    config = PPOConfig(name="killed", **ppo_settings(tmp_path, tiny_reward_model, eval_prompts=2))
+    config = PPOConfig(name="killed", **ppo_settings(tmp_path, tiny_reward_model, eval_prompts=2, task_rewards={"gsm8k": 1.0}))
     assert run_ppo(config, stop_after=2)["step"] == 2  # killed after the step-2 checkpoint
     second = run_ppo(config)
     assert second["resumed"] and second["step"] == 3
@@ -162,13 +167,14 @@ def test_task_reward_only_run_with_lora_on_ad_prompts(tmp_path, tiny_model, no_p
 
     config = PPOConfig(name="ad", **ppo_settings(
         tmp_path, None, prompt_mix={"ad_compliance": 4}, max_seq_len=2560, rollout_batch_size=2, batch_size=1,
-        max_steps=2, save_every=1, critic_warmup_steps=0, task_reward="ad_compliance", critic_init="sft",
+        max_steps=2, save_every=1, critic_warmup_steps=0, task_rewards={"ad_compliance": 1.0}, critic_init="sft",
         reward_scaling="batch_whiten", lora=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
     result = run_ppo(config)
     assert result["step"] == 2 and result["data"]["train_by_source"] == {"ad_compliance": 4}
     steps = _steps(config.run_dir())
     assert steps[0]["kl"] == 0.0  # LoRA B starts at zero: the actor is the reference
-    assert all(0.0 <= r["task_score"] <= 1.0 and "reward_model_score" not in r for r in steps)
+    assert all(0.0 <= r["task_score"] == r["task_score_ad_compliance"] <= 1.0 and "reward_model_score" not in r
+               for r in steps)
     assert math.isfinite(steps[1]["policy_loss"])
     before, after = _weights(tiny_model), _weights(config.run_dir() / "checkpoint")
     assert before.keys() == after.keys()  # LoRA merged into plain weights
@@ -206,10 +212,14 @@ def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
     ("changes", "message"),
     [
         ({"reward_model": None}, "no reward"),
-        ({"reward_model": None, "task_reward": "ad_compliance", "prompt_mix": {"ad_compliance": 2}}, "critic_init is reward"),
-        ({"reward_model": None, "task_reward": "ad_compliance", "critic_init": "sft", "reward_scaling": "none"},
-         "needs ad prompts"),
-        ({"reward_model": None, "task_reward": "ad_compliance", "prompt_mix": {"ad_compliance": 2},
+        ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "prompt_mix": {"ad_compliance": 2}},
+         "critic_init is reward"),
+        ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "critic_init": "sft", "reward_scaling": "none"},
+         "no reward"),
+        ({"task_rewards": {"ad_compliance": 1}}, "would never apply"),
+        ({"task_rewards": {"self_instruct": 1}}, "no task reward for prompt source 'self_instruct'"),
+        ({"task_rewards": {"gsm8k": -1}}, "must be >= 0"),
+        ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "prompt_mix": {"ad_compliance": 2},
           "critic_init": "sft"}, "rm_norm normalizes"),
         ({"mini_batch_size": 3}, "must divide"),
         ({"init_kl_coef": 0.0}, "init_kl_coef > 0"),
@@ -254,11 +264,11 @@ def test_cli_lists_every_control_with_its_default_and_returns_2_on_errors(capsys
     add_train_parser(parser.add_subparsers(dest="command", required=True))
     stage = parser._subparsers._group_actions[0].choices["train"]._subparsers._group_actions[0].choices["ppo"]
     text = " ".join(stage.format_help().split())
-    for field in ("kl_estimator", "kl_control", "init_kl_coef", "kl_target", "kl_horizon", "reward_scaling",
+    for field in ("kl_estimator", "kl_control", "init_kl_coef", "kl_target", "kl_horizon_steps", "reward_scaling",
                   "reward_clip", "whiten_advantages", "gamma", "lam", "clip_range", "clip_range_value", "vf_coef",
                   "missing_eos_penalty", "critic_warmup_steps", "ppo_epochs", "rollout_batch_size",
                   "mini_batch_size", "max_new_tokens", "temperature", "top_p", "reward_model", "reward_weight",
-                  "task_reward", "task_weight", "critic_init", "prompt_source"):
+                  "task_rewards", "reward_weights", "critic_init", "prompt_source"):
         assert f"--{field.replace('_', '-')}" in text, field
     assert "(default: 0.2)" in text and "--no-whiten-advantages" in text
     from cli.main import main
@@ -326,7 +336,7 @@ def test_kl_control_switch():
 
     fixed = build_kl_controller(PPOConfig(reward_model="rm", kl_control="fixed", init_kl_coef=0.3))
     adaptive = build_kl_controller(PPOConfig(reward_model="rm", kl_control="adaptive", init_kl_coef=0.3,
-                                             kl_target=2.0, kl_horizon=100))
+                                             kl_target=2.0, kl_horizon_steps=100))
     assert isinstance(fixed, FixedKLController) and isinstance(adaptive, AdaptiveKLController)
     fixed.update(10.0, 50)
     adaptive.update(10.0, 50)
@@ -388,23 +398,65 @@ def test_prompt_source_switch(source, tiny_tokenizer):
         assert set(summary["train_by_source"]) == {"dpo_en_demo"} and len(train) > 100
 
 
-def test_ad_compliance_task_reward():
+@needs_bundle
+def test_table_prompts_carry_the_table_of_their_meaning_representation():
+    from tasks.text_to_table.reward import table_reward
+    from tasks.text_to_table.table import Table
+    from training.ppo.prompts import draw_prompts
+
+    prompts = draw_prompts(PPOConfig(reward_model="rm", prompt_mix={"e2e_text_to_table": 3, "gsm8k": 2}))
+    tables = [p for p in prompts if p.source == "e2e_text_to_table"]
+    assert len(tables) == 3 and all(isinstance(p.gold, Table) for p in tables)
+    assert all(p.gold is None for p in prompts if p.source == "gsm8k")
+    assert all(table_reward(p.reference, p.gold) == 1.0 for p in tables)  # the SFT target scores 1
+
+
+def test_task_rewards_are_keyed_by_prompt_source():
     from tasks.ad_compliance.data import generate_dataset
     from tasks.ad_compliance.targets import judgement_target
+    from tasks.text_to_table.table import Table
     from training.ppo.prompts import Prompt
-    from training.ppo.rewards import ad_compliance_reward, task_scores
+    from training.ppo.rewards import task_scores
+    from training.ppo.task_rewards import TASK_REWARDS, ad_compliance_reward, gsm8k_answer_reward
 
     records = generate_dataset(seed=0, sizes={"train": 30})
     flagged = next(r for r in records if r.labels)
-    prompt = Prompt((), "ad_compliance", flagged.id, (1,), gold=flagged)
-    assert ad_compliance_reward(prompt, judgement_target(flagged), True) == 1.0
-    wrong = json.dumps({"violations": [], "analysis": "fine"})
-    assert ad_compliance_reward(prompt, wrong, True) == 0.0
-    assert ad_compliance_reward(prompt, "not json at all", True) == 0.0
-    assert ad_compliance_reward(prompt, judgement_target(flagged)[:-5], False) == 0.0  # cut off
-    other = Prompt((), "gsm8k", "g", (1,))
-    assert ad_compliance_reward(other, "anything", True) is None
-    assert task_scores("ad_compliance", [prompt, other], [judgement_target(flagged), "x"], [True, True]).tolist() == [1.0, 0.0]
+    ad = Prompt((), "ad_compliance", flagged.id, (1,), gold=flagged)
+    assert ad_compliance_reward(ad, judgement_target(flagged), True) == 1.0
+    assert ad_compliance_reward(ad, judgement_target(flagged)[:-5], False) == 0.0  # cut off
+    assert ad_compliance_reward(Prompt((), "ad_compliance", "x", (1,)), "anything", True) is None  # no gold
+    table = Prompt((), "e2e_text_to_table", "e", (1,), gold=Table(columns=["name", "area"], rows=[["Blue Spice", "city centre"]]))
+    gsm8k = Prompt((), "gsm8k", "g", (1,), reference="3 + 4 = 7\n#### 7")
+    chat = Prompt((), "self_instruct", "s", (1,), reference="anything")
+    reply = '{"columns": ["name", "area", "food"], "rows": [["Blue Spice", "riverside", "French"]]}'  # P 1/3 R 1/2
+    scores = task_scores([ad, table, gsm8k, chat], [judgement_target(flagged), reply, "so #### 7", "x"],
+                         [True] * 4, {"ad_compliance", "e2e_text_to_table", "gsm8k"})
+    assert scores[:3].tolist() == pytest.approx([1.0, 0.4, 1.0]) and math.isnan(scores[3])
+    # a source without a weight gets no task reward, even when it has one registered
+    assert task_scores([gsm8k], ["#### 7"], [True], {"ad_compliance"}).isnan().all()
+    assert set(TASK_REWARDS) == {"ad_compliance", "e2e_text_to_table", "gsm8k"}
+    # GSM8K: the strict answer after ####, else the last number; commas ignored; no reference answer: None
+    assert gsm8k_answer_reward("The answer is 8.", "#### 7") == 0.0
+    assert gsm8k_answer_reward("It costs 1,000 dollars", "#### 1000") == 1.0
+    assert gsm8k_answer_reward("#### 7", "seven") is None
+
+
+def test_rewards_are_weighted_per_source_and_every_component_is_logged():
+    from training.ppo.rewards import build_scalers, component_means, shape_scores, source_weights
+
+    sources = ["self_instruct", "gsm8k", "e2e_text_to_table"]
+    rm_w, task_w = source_weights(sources, 1.0, {"gsm8k": 0.0}, {"gsm8k": 2.0, "e2e_text_to_table": 1.0})
+    assert rm_w.tolist() == [1.0, 0.0, 1.0] and task_w.tolist() == [0.0, 2.0, 1.0]
+    rm, task = torch.tensor([1.0, 3.0, -1.0]), torch.tensor([math.nan, 0.5, 0.25])
+    scaler, _ = build_scalers("none", None, None)
+    raw, scaled = shape_scores(rm, task, torch.ones(3, dtype=torch.bool), reward_weight=rm_w, task_weight=task_w,
+                               eos_penalty=1.0, scaler=scaler, rm_normalizer=None)
+    # self_instruct: 1 * 1; gsm8k: 0 * 3 + 2 * 0.5; table: 1 * -1 + 1 * 0.25
+    assert raw.tolist() == pytest.approx([1.0, 1.0, -0.75]) and torch.equal(raw, scaled)
+    means = component_means(rm, task, sources)
+    assert means == pytest.approx({"reward_model_score": 1.0, "task_score": 0.375, "task_score_gsm8k": 0.5,
+                                   "task_score_e2e_text_to_table": 0.25})
+    assert component_means(None, torch.tensor([math.nan]), ["self_instruct"]) == {}
 
 
 # --- rollout layout and forward passes ------------------------------------------------------------

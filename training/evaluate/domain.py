@@ -5,6 +5,13 @@ Requests go through the tasks' own flows, the ones the endpoints run
 same structured generation (`inference.generation.StructuredGenerator`) on an in-process vLLM
 engine, so the figures are those a client of the API would see, without HTTP in the way.
 Requests run concurrently (bounded) so vLLM batches them.
+
+Each report keeps one row per example (``"rows"``, keyed by the example's id) beside its
+aggregates, so two checkpoints' runs can be paired later (:mod:`training.evaluate.paired`):
+
+    ads     ``{"id", "gold", "predicted", "f1", "flagged", "revision_passed"}`` (revision_passed
+            None for an ad the model did not flag, or when revisions were not asked for)
+    table   ``{"id", "matched", "predicted", "reference", "f1"}`` (cell counts of the example)
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ from inference.generation import StructuredGenerator, UsageTally
 from tasks.ad_compliance.checker import ComplianceOutcome, check_ad
 from tasks.ad_compliance.data import LabelledAd, generate_dataset, load_handwritten
 from tasks.ad_compliance.detectors import detected_policy_ids
-from tasks.ad_compliance.scorer import score_detection, score_revisions
+from tasks.ad_compliance.scorer import example_f1, score_detection, score_revisions
 from tasks.text_to_table.e2e import load_e2e
 from tasks.text_to_table.flow import TableOutcome, extract_table
-from tasks.text_to_table.score import score_tables
+from tasks.text_to_table.score import score_table, score_tables
+from tasks.text_to_table.table import Table
 from training.evaluate.stats import bootstrap_stderr, proportion_stderr
 
 T = TypeVar("T")
@@ -71,6 +79,10 @@ async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bo
         "model_checked_rate": sum(o.verdict.model_checked for o in outcomes) / max(len(outcomes), 1),
         "usage": {"prompt_tokens": sum(u.prompt_tokens for _, u in results),
                   "completion_tokens": sum(u.completion_tokens for _, u in results)},
+        "rows": [{"id": a.id, "gold": list(g), "predicted": p, "f1": example_f1(g, p),
+                  "flagged": not o.verdict.compliant,
+                  "revision_passed": o.revision_compliant is True if suggest and not o.verdict.compliant else None}
+                 for a, g, p, o in zip(ads, gold, predicted, outcomes, strict=True)],
     }
     if suggest:
         flagged = [(a, o) for a, o in zip(ads, outcomes) if not o.verdict.compliant]
@@ -115,4 +127,11 @@ async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurr
         "cell_f1": score.f1,
         "cell_f1_stderr": bootstrap_stderr(pairs, lambda sample: score_tables(sample).f1),
         "complete_rate": sum(o.complete for o in outcomes) / max(len(outcomes), 1),
+        "rows": [_table_row(ex.id, predicted, reference) for ex, (predicted, reference) in zip(examples, pairs, strict=True)],
     }
+
+
+def _table_row(example_id: str, predicted: Table, reference: Table) -> dict[str, Any]:
+    cells = score_table(predicted, reference)
+    return {"id": example_id, "matched": cells.matched, "predicted": cells.predicted, "reference": cells.reference,
+            "f1": cells.f1}

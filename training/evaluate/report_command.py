@@ -5,7 +5,9 @@ Evaluation JSONs are given (``--general-json label=path``, ``--domain-json label
 here: ``--run-domain`` runs ``icegrt eval domain`` in-process and ``--run-general`` runs
 ``icegrt eval general`` for each checkpoint that has no JSON, writing them into results/NAME/ too.
 With ``--run-domain`` and a reward model, the first comparison's checkpoint (ppo) is also judged
-against the second (sft) on multi-turn chat: the pairwise win rate.
+against the second (sft) on multi-turn chat: the pairwise win rate. Evaluations run here are
+cached (:mod:`training.evaluate.cache`: same model files, examples and settings -> the same JSON),
+so the base model is evaluated once for all reports; ``--no-eval-cache`` runs them afresh.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def add_report_parser(sub) -> None:
     p.add_argument("--run-domain", action="store_true", help="Run `icegrt eval domain` for checkpoints without --domain-json")
     p.add_argument("--run-general", action="store_true", help="Run `icegrt eval general` for checkpoints without --general-json")
     p.add_argument("--general-limit", type=int, default=None, help="With --run-general: passed to `icegrt eval general --limit`")
+    p.add_argument("--no-eval-cache", dest="eval_cache", action="store_false",
+                   help="Run every evaluation afresh (default: reuse a cached one of the same model files and settings)")
     domain = p.add_argument_group("with --run-domain", "Settings of `icegrt eval domain` (see its --help)")
     add_settings_arguments(domain, DomainPlan, REPORT_DOMAIN_FIELDS)
     p.set_defaults(handler=run_report_command)
@@ -138,19 +142,43 @@ def domain_plans(args: argparse.Namespace, inputs: dict[str, Any]) -> list[tuple
     return plans
 
 
-def _run_domain(plans: list[tuple[str, Any, dict[str, Path]]], inputs: dict[str, Any], out: Path) -> None:
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    from common.paths import eval_cache_dir
+
+    return eval_cache_dir() if getattr(args, "eval_cache", True) else None
+
+
+def _evaluate(kind: str, models: dict[str, Path], settings: dict[str, Any], evaluate: Any, cache: Path | None) -> dict:
+    from training.evaluate.cache import cached_evaluation
+
+    if cache is None:
+        return evaluate()
+    report, hit = cached_evaluation(kind, models, settings, evaluate, cache)
+    if hit:
+        print(f"{kind} evaluation of {models['model']}: reused from the cache {cache}", file=sys.stderr)
+    return report
+
+
+def _run_domain(plans: list[tuple[str, Any, dict[str, Path]]], inputs: dict[str, Any], out: Path,
+                cache: Path | None = None) -> None:
     from training.evaluate.domain_command import plan_command
     from training.evaluate.suite import evaluate_domain
 
     for label, plan, paths in plans:
         target = out / f"domain_{label}.json"
-        report = asyncio.run(evaluate_domain(plan, paths))
+        settings = plan.model_dump(mode="json", exclude={"model", "versus", "reward_model", "concurrency", "enforce_eager"})
+        report = _evaluate("domain", paths, settings, lambda plan=plan, paths=paths: asyncio.run(evaluate_domain(plan, paths)), cache)
+        report.update(model=plan.model, versus=plan.versus, reward_model=plan.reward_model)  # as named in this report
+        if "versus" in report.get("chat", {}):
+            report["chat"]["versus"]["model"] = plan.versus
         report["command"] = plan_command(plan, target)
         target.write_text(json.dumps(report, indent=2) + "\n")
         inputs["domain"][label] = report
 
 
 def _run_general(args: argparse.Namespace, inputs: dict[str, Any], out: Path) -> None:
+    from common.models import resolve_model
+
     for label, spec in inputs["checkpoints"].items():
         if label in inputs["general"]:
             continue
@@ -160,7 +188,14 @@ def _run_general(args: argparse.Namespace, inputs: dict[str, Any], out: Path) ->
             command += ["--limit", str(args.general_limit)]
         if getattr(args, "enforce_eager", False):
             command.append("--enforce-eager")
-        subprocess.run(command, check=True)
+
+        def evaluate(command: list[str] = command, target: Path = target) -> dict:
+            subprocess.run(command, check=True)
+            return json.loads(target.read_text())
+
+        report = _evaluate("general", {"model": resolve_model(spec)}, {"limit": args.general_limit, "tasks": "all"},
+                           evaluate, _cache_dir(args))
+        target.write_text(json.dumps({**report, "model": spec}, indent=2) + "\n")
         inputs["general"][label] = json.loads(target.read_text())
 
 
@@ -177,7 +212,7 @@ def run_report_command(args: argparse.Namespace) -> int:
         print("note: no --reward-model, so the multi-turn chat evaluation is not run", file=sys.stderr)
     out = args.results_dir / args.name
     out.mkdir(parents=True, exist_ok=True)
-    _run_domain(plans, inputs, out)
+    _run_domain(plans, inputs, out, _cache_dir(args))
     if args.run_general:
         _run_general(args, inputs, out)
     command = command_line(args)

@@ -8,14 +8,23 @@ from typing import Any
 
 from training.evaluate.report import DOMAIN_METRICS
 
+PPO_PANELS = (
+    ("PPO reward (raw score)", ("reward", "reward_scaled", "eval_reward")),
+    ("PPO reward components", ("reward_model_score", "task_score_*")),
+    ("PPO KL (nats per reply)", ("kl",)),
+    ("PPO KL (nats per token)", ("kl_token",)),
+    ("PPO KL coefficient beta", ("kl_coef",)),
+    ("PPO entropy (nats per token)", ("entropy",)),
+)
+"""(title, metric keys drawn together) of the PPO curves; a key ending in ``*`` stands for every
+logged key with that prefix (one task score per prompt source)."""
+
 # (stage, title, metric keys drawn together)
 TRAINING_PANELS = (
     ("sft", "SFT loss", ("loss", "eval_loss")),
     ("reward", "Reward model loss", ("loss", "eval_loss")),
     ("reward", "Reward model accuracy", ("accuracy", "eval_accuracy")),
-    ("ppo", "PPO reward", ("reward", "reward_scaled", "eval_reward")),
-    ("ppo", "PPO KL (nats per reply)", ("kl",)),
-    ("ppo", "PPO KL coefficient", ("kl_coef",)),
+    *(("ppo", title, keys) for title, keys in PPO_PANELS),
 )
 
 
@@ -80,31 +89,54 @@ def plot_domain(report: dict[str, Any], path: Path) -> Path | None:
                        (["chat_reward"], "reward-model score", "Multi-turn chat"))
 
 
+def _expand(keys: tuple[str, ...], records: list[dict[str, Any]]) -> list[str]:
+    """`keys` with each ``prefix*`` replaced by the logged keys that start with prefix, in first-seen order."""
+    logged = list(dict.fromkeys(k for r in records for k in r))
+    return [k for key in keys for k in ([x for x in logged if x.startswith(key[:-1])] if key.endswith("*") else [key])]
+
+
+def _curves(ax: Any, title: str, records: list[dict[str, Any]] | None, keys: tuple[str, ...], missing: str) -> None:
+    """One panel: each of `keys` (expanded) against the step; `missing` is written where nothing was logged."""
+    ax.set_title(title, fontsize=10)
+    drawn = False
+    for key in _expand(keys, records) if records else ():
+        points = [(r["step"], r[key]) for r in records
+                  if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) and math.isfinite(r[key])]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o" if key.startswith("eval_") or len(xs) < 20 else None, label=key)
+            drawn = True
+    if drawn:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes)
+
+
 def plot_training(runs: list[dict[str, Any]], path: Path) -> Path | None:
     """One panel per TRAINING_PANELS entry; a stage without a run gets a panel that says so."""
     if not runs:
         return None
     plt = _pyplot()
     by_stage = {run["stage"]: run for run in runs}
-    figure, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    figure, axes = plt.subplots(3, 3, figsize=(13, 9.5))
     for ax, (stage, title, keys) in zip(axes.flat, TRAINING_PANELS, strict=True):
-        ax.set_title(title, fontsize=10)
         run = by_stage.get(stage)
-        drawn = False
-        for key in keys if run else ():
-            points = [(r["step"], r[key]) for r in run["records"]
-                      if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) and math.isfinite(r[key])]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker="o" if key.startswith("eval_") or len(xs) < 20 else None, label=key)
-                drawn = True
-        if drawn:
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, f"no {stage} run given" if run is None else "not logged", ha="center", va="center",
-                    transform=ax.transAxes)
+        _curves(ax, title, run["records"] if run else None, keys, f"no {stage} run given" if run is None else "not logged")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def plot_ppo(records: list[dict[str, Any]], path: Path) -> Path:
+    """A PPO run's curves per step on one figure (PPO_PANELS): reward and its components, KL per reply
+    and per token, beta, entropy."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    for ax, (title, keys) in zip(axes.flat, PPO_PANELS, strict=True):
+        _curves(ax, title, records, keys, "not logged")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

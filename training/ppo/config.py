@@ -20,17 +20,20 @@ in PPO they mean:
 The paper's factors (arXiv 2401.02072): appropriate data (``prompt_source``: prompts from
 ICE-Instruct's own data, or the external preference set for the ablation), reward size scaling
 (``reward_scaling``, ``reward_clip``), KL control (``kl_control``, ``kl_estimator``,
-``init_kl_coef``, ``kl_target``, ``kl_horizon``), advantage normalization
+``init_kl_coef``, ``kl_target``, ``kl_horizon_steps``), advantage normalization
 (``whiten_advantages``) and the PPO clip range (``clip_range``, 0.2).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from training.config import SourceMix, TrainConfig
+from training.config import SourceMix, TrainConfig, parse_mix
+
+SourceWeights = Annotated[dict[str, float], BeforeValidator(parse_mix)]
+"""Weights per prompt source, from YAML or the command line (``a=1,b=0.5``)."""
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _NONE_WORDS = {"", "none", "null"}
@@ -76,12 +79,17 @@ class PPOConfig(TrainConfig):
         None, description="ICE-Reward checkpoint directory (from `icegrt train reward`), or none for a task reward only"
     )
     reward_weight: float = Field(1.0, ge=0, description="Weight of the reward model's score in the combined score")
-    task_reward: Literal["none", "ad_compliance"] = Field(
-        "none",
-        description="Task scorer added to the score: ad_compliance = F1 of the policy ids in the reply's JSON judgement "
-                    "against the ad's gold labels (0 when unparsable); applies to ad_compliance prompts, 0 elsewhere",
+    reward_weights: SourceWeights = Field(
+        {}, description="Per prompt source, a reward-model weight in place of reward_weight (source=weight,...; "
+                        "e.g. 0 for sources scored by their task reward alone)",
     )
-    task_weight: float = Field(1.0, ge=0, description="Weight of the task score in the combined score")
+    task_rewards: SourceWeights = Field(
+        {},
+        description="Verifiable task rewards added to the score, prompt source=weight,...: ad_compliance (F1 of the "
+                    "judgement's policy ids against the ad's labels), e2e_text_to_table (cell F1 against the E2E "
+                    "meaning representation's table), gsm8k (final answer right: 1, else 0); each applies to its "
+                    "source's prompts only",
+    )
     critic_init: Literal["reward", "sft"] = Field(
         "reward", description="Critic (value head on a transformer) starts from the reward model, or from the actor's start model with a new head"
     )
@@ -138,7 +146,12 @@ class PPOConfig(TrainConfig):
     )
     init_kl_coef: float = Field(0.1, ge=0, description="Starting KL coefficient beta (must be > 0 for adaptive control)")
     kl_target: float = Field(6.0, gt=0, description="Adaptive control's target KL, in nats per reply (sum over its tokens)")
-    kl_horizon: float = Field(10_000, gt=0, description="Adaptive control's horizon in replies: beta moves by at most 20 percent per horizon")
+    kl_horizon_steps: float = Field(
+        10, gt=0,
+        description="Adaptive control's horizon in PPO steps (rollout batches): each step beta moves by a factor "
+                    "1 + clip(kl / kl_target - 1, -0.2, 0.2) / kl_horizon_steps, so off target it changes 2x in "
+                    "about 3.5 horizons",
+    )
 
     # -- 7. advantages ------------------------------------------------------------------------
     gamma: float = Field(1.0, ge=0, le=1, description="GAE discount factor")
@@ -171,21 +184,35 @@ class PPOConfig(TrainConfig):
                 raise ValueError(f"preference source {item!r} is neither {', '.join(sorted(PAIR_SOURCES))} nor a .jsonl file")
         return value
 
+    @field_validator("reward_weights", "task_rewards")
+    @classmethod
+    def _weights(cls, value: dict[str, float], info: Any) -> dict[str, float]:
+        from training.ppo.task_rewards import TASK_REWARDS
+
+        for source, weight in value.items():
+            if weight < 0:
+                raise ValueError(f"{source}: a weight must be >= 0, got {weight}")
+            if info.field_name == "task_rewards" and source not in TASK_REWARDS:
+                raise ValueError(f"no task reward for prompt source {source!r}; there are: {', '.join(TASK_REWARDS)}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> PPOConfig:
         """Combinations that cannot work, refused before any model is loaded."""
-        uses_rm = self.reward_model is not None and self.reward_weight > 0
-        uses_task = self.task_reward != "none" and self.task_weight > 0
+        uses_rm = self.reward_model is not None and (self.reward_weight > 0 or any(w > 0 for w in self.reward_weights.values()))
+        tasks = {source for source, weight in self.task_rewards.items() if weight > 0}
+        uses_task = self.prompt_source == "sft" and bool(tasks & set(self.prompt_mix))
         if not uses_rm and not uses_task:
-            raise ValueError("no reward: set reward_model (with reward_weight > 0) and/or task_reward (with task_weight > 0)")
+            raise ValueError("no reward: set reward_model (with reward_weight > 0) and/or task_rewards (weight > 0) for sources "
+                             "in prompt_mix with prompt_source sft")
         if self.reward_model is None and self.critic_init == "reward":
             raise ValueError("critic_init is reward but reward_model is none: set reward_model, or critic_init: sft")
         if self.reward_scaling == "rm_norm" and not uses_rm:
             raise ValueError("reward_scaling rm_norm normalizes the reward model's score, and no reward model is used: "
                              "pick none, running_std or batch_whiten")
-        if self.task_reward == "ad_compliance" and (self.prompt_source != "sft" or "ad_compliance" not in self.prompt_mix):
-            raise ValueError("task_reward ad_compliance needs ad prompts with gold labels: prompt_source sft with "
-                             "ad_compliance in prompt_mix")
+        if self.prompt_source == "sft" and tasks - set(self.prompt_mix):
+            raise ValueError(f"task_rewards for {sorted(tasks - set(self.prompt_mix))} would never apply: "
+                             "add those sources to prompt_mix, or drop them from task_rewards")
         if self.fsdp:
             raise ValueError("fsdp is not implemented for PPO (SFT and reward training have it): PPO runs data-parallel "
                              "under torchrun with each rank holding the four models; set fsdp: false")

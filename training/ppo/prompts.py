@@ -3,8 +3,9 @@
 ``prompt_source: sft`` (the default) takes the prompts of the SFT data sources
 (:mod:`training.data.sources`, mixed by ``prompt_mix``): each conversation without its final
 assistant turn, so PPO samples replies to the very kinds of requests ICE-Instruct was trained on.
-Prompts of the ``ad_compliance`` source carry their ad's gold labels (:class:`Prompt.gold`), which
-the ad-compliance task reward scores against. ``prompt_source: preference`` takes the user turns
+Prompts of the ``ad_compliance`` source carry their labelled ad and those of ``e2e_text_to_table``
+the table of their E2E meaning representation (:class:`Prompt.gold`), which the task rewards
+(:mod:`training.ppo.task_rewards`) score against. ``prompt_source: preference`` takes the user turns
 of external preference pairs instead (``preference_prompts``, train split), the paper's ablation.
 
 Prompts are rendered with the actor's chat template and the generation prompt
@@ -32,7 +33,8 @@ class Prompt:
     id: str
     input_ids: tuple[int, ...] = ()
     gold: Any = field(default=None, compare=False)
-    """Task reference for a task reward (ad_compliance: the :class:`LabelledAd`), else None."""
+    """Task reference for a task reward (ad_compliance: the :class:`LabelledAd`; e2e_text_to_table: the
+    :class:`~tasks.text_to_table.table.Table` of the E2E meaning representation), else None."""
     reference: str | None = field(default=None, compare=False)
     """The source's own reply to the prompt (the SFT target, or the preferred reply), if any."""
 
@@ -50,16 +52,23 @@ def _ad_records() -> dict[str, Any]:
     return {r.id: r for r in generate_dataset(seed=AD_SEED) if r.split == "train"}
 
 
+def _e2e_tables() -> dict[str, Any]:
+    from tasks.text_to_table.e2e import load_e2e
+
+    return {example.id: example.table for example in load_e2e("train")}
+
+
 def _sft_prompts(config: PPOConfig) -> list[Prompt]:
     from training.data.sources import build_mix
 
     conversations, _ = build_mix(config.prompt_mix, config.seed)
-    ads = _ad_records() if "ad_compliance" in config.prompt_mix else {}
+    golds = {"ad_compliance": _ad_records() if "ad_compliance" in config.prompt_mix else {},
+             "e2e_text_to_table": _e2e_tables() if "e2e_text_to_table" in config.prompt_mix else {}}
     prompts = []
     for conversation in conversations:
         messages = list(conversation.messages)
         last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-        gold = ads.get(conversation.id) if conversation.source == "ad_compliance" else None
+        gold = golds.get(conversation.source, {}).get(conversation.id)
         prompts.append(Prompt(tuple(messages[:last]), conversation.source, conversation.id, gold=gold,
                               reference=messages[last]["content"]))
     return prompts

@@ -1,17 +1,15 @@
 """Phases 3 and 5 of a PPO step: the score of each reply, and how it is sized before it enters PPO.
 
-The score of a reply combines two sources, each with a weight (``reward_weight``,
-``task_weight``):
+The score of a reply combines two terms, each weighted per prompt source (:func:`source_weights`):
 
-- the reward model (ICE-Reward): the reply's text is rendered after its prompt with the reward
-  model's own chat template, exactly as its training pairs were
-  (:func:`training.data.chat.encode_prompt_response`, left-truncated to ``max_seq_len``), and
-  scored at the last token (:func:`training.reward.reward_scores`);
-- a task scorer (:data:`TASK_REWARDS`), for prompts that carry gold data: ``ad_compliance`` parses
-  the reply as a JSON judgement (:func:`tasks.ad_compliance.parser.parse_judgement`) and gives the
-  F1 of its policy ids against the ad's gold labels (:func:`tasks.ad_compliance.scorer.example_f1`,
-  1.0 when both are empty); an unparsable or cut-off reply scores 0. Prompts without gold data
-  get 0 from the task term.
+- the reward model (ICE-Reward), weight ``reward_weights[source]`` or else ``reward_weight``: the
+  reply's text is rendered after its prompt with the reward model's own chat template, exactly as
+  its training pairs were (:func:`training.data.chat.encode_prompt_response`, left-truncated to
+  ``max_seq_len``), and scored at the last token (:func:`training.reward.reward_scores`);
+- the verifiable task reward of the prompt's source (:data:`training.ppo.task_rewards.TASK_REWARDS`:
+  ad judgement F1, text-to-table cell F1, GSM8K answer match), weight ``task_rewards[source]``;
+  a prompt whose source has no task reward, or that carries no reference, gets none (NaN in
+  :func:`task_scores`, 0 in the combined score).
 
 :func:`shape_scores` then applies the missing-EOS penalty and reward size scaling (the paper's
 factor; modes in :mod:`training.ppo.reward_scaling`). With ``rm_norm`` the reward model's score is
@@ -21,7 +19,8 @@ normalized by its reference statistics before it is combined (the task score is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -30,31 +29,46 @@ from torch import Tensor
 from training.ppo.math import missing_eos_penalty
 from training.ppo.prompts import Prompt
 from training.ppo.reward_scaling import RewardScaler
+from training.ppo.task_rewards import TASK_REWARDS
 
 
-def ad_compliance_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
-    """F1 of the reply's policy ids against the ad's gold labels; None for a prompt without an ad."""
-    from tasks.ad_compliance.parser import ParseFailure, parse_judgement
-    from tasks.ad_compliance.scorer import example_f1
-
-    if prompt.gold is None:
-        return None
-    judgement = parse_judgement(text, prompt.gold.ad, finish_reason="stop" if finished else "length")
-    if isinstance(judgement, ParseFailure):
-        return 0.0
-    return example_f1(prompt.gold.labels, [v.policy_id for v in judgement.violations])
+def task_scores(prompts: Sequence[Prompt], texts: Sequence[str], finished: Sequence[bool],
+                sources: Collection[str]) -> Tensor:
+    """[N] each reply's task reward by its prompt's source, for the `sources` given (those with a
+    weight); NaN where none applies (another source, or a prompt without a reference)."""
+    values = []
+    for prompt, text, done in zip(prompts, texts, finished, strict=True):
+        value = TASK_REWARDS[prompt.source](prompt, text, done) if prompt.source in sources else None
+        values.append(math.nan if value is None else float(value))
+    return torch.tensor(values, dtype=torch.float32)
 
 
-TASK_REWARDS: dict[str, Callable[[Prompt, str, bool], float | None]] = {
-    "ad_compliance": ad_compliance_reward,
-}
+def source_weights(sources: Sequence[str], reward_weight: float, reward_weights: Mapping[str, float],
+                   task_rewards: Mapping[str, float]) -> tuple[Tensor, Tensor]:
+    """([N] reward-model weights, [N] task weights) of replies to prompts of these sources."""
+    rm = [reward_weights.get(source, reward_weight) for source in sources]
+    task = [task_rewards.get(source, 0.0) for source in sources]
+    return torch.tensor(rm, dtype=torch.float32), torch.tensor(task, dtype=torch.float32)
 
 
-def task_scores(task: str, prompts: Sequence[Prompt], texts: Sequence[str], finished: Sequence[bool]) -> Tensor:
-    """[N] task scores (0 where the task does not apply to a prompt)."""
-    scorer = TASK_REWARDS[task]
-    values = [scorer(p, t, f) for p, t, f in zip(prompts, texts, finished, strict=True)]
-    return torch.tensor([0.0 if v is None else float(v) for v in values], dtype=torch.float32)
+def component_means(rm: Tensor | None, task: Tensor | None, sources: Sequence[str]) -> dict[str, float]:
+    """The per-step log of every reward component: ``reward_model_score`` (mean over all replies),
+    ``task_score`` (mean over the replies a task reward applies to) and ``task_score_<source>`` per source.
+
+    Args:
+        rm: [N] reward-model scores or None; task: [N] task scores, NaN where none applies, or None.
+        sources: the N prompts' sources.
+    """
+    means: dict[str, float] = {}
+    if rm is not None:
+        means["reward_model_score"] = rm.mean().item()
+    if task is not None and not task.isnan().all():
+        means["task_score"] = task.nanmean().item()
+        for source in dict.fromkeys(sources):
+            values = task[[i for i, s in enumerate(sources) if s == source]]
+            if not values.isnan().all():
+                means[f"task_score_{source}"] = values.nanmean().item()
+    return means
 
 
 @torch.no_grad()
@@ -72,16 +86,17 @@ def reward_model_scores(model: Any, tokenizer: Any, prompts: Sequence[Prompt], t
     return torch.cat(scores).float()
 
 
-def shape_scores(rm: Tensor | None, task: Tensor | None, has_eos: Tensor, *, reward_weight: float,
-                 task_weight: float, eos_penalty: float, scaler: RewardScaler,
+def shape_scores(rm: Tensor | None, task: Tensor | None, has_eos: Tensor, *, reward_weight: float | Tensor,
+                 task_weight: float | Tensor, eos_penalty: float, scaler: RewardScaler,
                  rm_normalizer: RewardScaler | None) -> tuple[Tensor, Tensor]:
     """Combined raw scores and the scaled scores PPO uses (see the module docstring).
 
     Args:
         rm: [N] reward-model scores, or None when no reward model is used.
-        task: [N] task scores, or None when no task reward is used.
+        task: [N] task scores (NaN where no task reward applies: a 0 term), or None when none is used.
         has_eos: [N] bool, True where the reply ended with EOS.
-        reward_weight, task_weight: weights of the two terms.
+        reward_weight, task_weight: weights of the two terms, one for all or [N] per reply
+            (:func:`source_weights`).
         eos_penalty: subtracted from the score of a reply without EOS.
         scaler: the configured :class:`RewardScaler` (for rm_norm: mode "none" with the clip).
         rm_normalizer: a :class:`RewardScaler` in mode "rm_norm" (no clip) when reward_scaling is
@@ -99,6 +114,7 @@ def shape_scores(rm: Tensor | None, task: Tensor | None, has_eos: Tensor, *, rew
         raw += reward_weight * rm
         combined += reward_weight * (rm_normalizer.scale(rm) if rm_normalizer is not None else rm)
     if task is not None:
+        task = torch.nan_to_num(task, nan=0.0)
         raw += task_weight * task
         combined += task_weight * task
     penalized = missing_eos_penalty(combined, has_eos, eos_penalty)

@@ -18,9 +18,10 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
     8. PPO epochs            shuffled mini-batches: clipped policy loss + clipped value loss
                              (critic only during the warm-up steps), one optimizer step each
     9. KL control            the controller moves beta from the step's measured KL
-    10. log and checkpoint   metrics.jsonl, plots, atomic checkpoint (actor servable as is;
-                             critic, optimizers, schedules, KL controller, reward scaler, RNG
-                             in trainer_state/)
+    10. log and checkpoint   metrics.jsonl, plots (one per metric, and ppo_curves.png: reward
+                             components, KL per reply and per token, beta, entropy), atomic
+                             checkpoint (actor servable as is; critic, optimizers, schedules,
+                             KL controller, reward scaler, RNG in trainer_state/)
 
 The math lives in :mod:`training.ppo.math`; phase 5 is :func:`training.ppo.rewards.shape_scores`,
 phases 6-7 the function :func:`shape_rollout`.
@@ -66,6 +67,7 @@ from torch import Tensor
 from training import distributed
 from training.config import ConfigError
 from training.distributed import SINGLE, Distributed
+from training.evaluate.report_plots import plot_ppo
 from training.loop import TRAINABLE_FILE, StepSampler, build_optimizer, divergence_error, finite_metrics, restore_state
 from training.models import is_peft, load_tokenizer, pick_device, resolve_start_model, save_checkpoint, trainable_state
 from training.ppo.config import PPOConfig
@@ -81,7 +83,8 @@ from training.ppo.math import (
 )
 from training.ppo.policy import PPOModels, build_models, policy_forward, rollout_forward, save_critic, token_values
 from training.ppo.prompts import Prompt, check_prompt_sources, load_prompts
-from training.ppo.rewards import build_scalers, reward_model_scores, shape_scores, task_scores
+from training.ppo.rewards import (build_scalers, component_means, reward_model_scores, shape_scores, source_weights,
+                                  task_scores)
 from training.ppo.rollout import Rollout, RolloutSample, collate, stack_responses, unstack_responses
 from training.ppo.rollout_engine import build_rollout
 from training.runs import MetricsLog, RunDir, capture_rng, open_run, plot_metrics, restore_rng
@@ -117,7 +120,7 @@ def shape_rollout(scores: Tensor, logprobs: Tensor, ref_logprobs: Tensor, values
 def build_kl_controller(config: PPOConfig) -> FixedKLController | AdaptiveKLController:
     if config.kl_control == "fixed":
         return FixedKLController(config.init_kl_coef)
-    return AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon)
+    return AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon_steps)
 
 
 def prompt_seed(seed: int, step: int, index: int) -> int:
@@ -168,16 +171,22 @@ class PPOTrainer:
         return samples
 
     def raw_scores(self, samples: Sequence[RolloutSample]) -> tuple[Tensor | None, Tensor | None]:
-        """Phase 3: reward-model and task scores [N] (None for a term not in use)."""
+        """Phase 3: reward-model and task scores [N] (None for a term not in use; task NaN where none applies)."""
         c, m = self.config, self.models
         prompts, texts = [s.prompt for s in samples], [s.text for s in samples]
         rm = task = None
         if m.reward_model is not None:
             rm = reward_model_scores(m.reward_model, m.reward_tokenizer, prompts, texts, c.max_seq_len,
                                      c.batch_size, self.device)
-        if c.task_reward != "none" and c.task_weight > 0:
-            task = task_scores(c.task_reward, prompts, texts, [s.finished for s in samples])
+        sources = {source for source, weight in c.task_rewards.items() if weight > 0}
+        if sources:
+            task = task_scores(prompts, texts, [s.finished for s in samples], sources)
         return rm, task
+
+    def weights(self, samples: Sequence[RolloutSample]) -> tuple[Tensor, Tensor]:
+        """[N] reward-model and [N] task weights of the samples, by their prompts' sources."""
+        c = self.config
+        return source_weights([s.prompt.source for s in samples], c.reward_weight, c.reward_weights, c.task_rewards)
 
     # -- phase 4 ------------------------------------------------------------------------------
     def forward_rollout(self, samples: Sequence[RolloutSample]) -> float:
@@ -292,7 +301,8 @@ class PPOTrainer:
         samples, rm, task = self.gather_rollout(samples, rm, task)
         has_eos = torch.tensor([s.finished for s in samples])
         # 5. reward scaling: missing-EOS penalty, scaling, clip
-        raw, scaled = shape_scores(rm, task, has_eos, reward_weight=c.reward_weight, task_weight=c.task_weight,
+        rm_weight, task_weight = self.weights(samples)
+        raw, scaled = shape_scores(rm, task, has_eos, reward_weight=rm_weight, task_weight=task_weight,
                                    eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
         self._guard(step, "reward", raw.sum().item() + scaled.sum().item(), math.inf)
         logprobs, mask = stack_responses([s.logprobs for s in samples])
@@ -316,12 +326,12 @@ class PPOTrainer:
         self.critic_sched.step()
         # 9. KL control from the rollout's KL (nats per reply)
         mean_kl = shaped["kl_sum"].mean().item()
-        self.kl_ctl.update(mean_kl, len(samples))
+        self.kl_ctl.update(mean_kl, 1)  # the horizon counts PPO steps
         record = {
             "reward": raw.mean().item(), "reward_scaled": scaled.mean().item(),
-            **({"reward_model_score": rm.mean().item()} if rm is not None else {}),
-            **({"task_score": task.mean().item()} if task is not None else {}),
-            "kl": mean_kl, "kl_coef": kl_coef, "entropy": entropy, **losses,
+            **component_means(rm, task, [s.prompt.source for s in samples]),
+            "kl": mean_kl, "kl_token": shaped["kl"].sum().item() / max(sum(lengths), 1), "kl_coef": kl_coef,
+            "entropy": entropy, **losses,
             "explained_variance": explained_variance(values, shaped["returns"], mask).item(),
             "response_length": sum(lengths) / len(lengths), "eos_rate": has_eos.float().mean().item(),
             "actor_trained": step > c.critic_warmup_steps, "lr": lr,
@@ -332,27 +342,29 @@ class PPOTrainer:
     # -- evaluation -----------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Greedy replies to the held-out prompts, scored raw (reward model and task terms)."""
+        """Greedy replies to the held-out prompts, scored raw (reward model and task terms, weighted
+        per source as in training), with every component's mean."""
         c = self.config
-        rows: list[tuple[float | None, float | None, int, bool]] = []  # (rm, task, length, finished) per prompt
+        rows: list[tuple[RolloutSample, float, float]] = []  # (sample, rm or NaN, task or NaN) per prompt
         for chunk in _chunks(self.dist.shard(self.eval_prompts), c.rollout_batch_size):
             samples = self.generate(chunk, [0] * len(chunk), greedy=True)
             rm, task = self.raw_scores(samples)
             for row, sample in enumerate(samples):
-                rows.append((None if rm is None else rm[row].item(), None if task is None else task[row].item(),
-                             len(sample.response_ids), sample.finished))
-        rm_all, task_all, lengths, finished = zip(*self.dist.gather(rows), strict=True)
-        rm_all, task_all = [v for v in rm_all if v is not None], [v for v in task_all if v is not None]
-        n = len(lengths)
-        rm_mean = sum(rm_all) / n if rm_all else None
-        task_mean = sum(task_all) / n if task_all else None
-        reward = (c.reward_weight * rm_mean if rm_mean is not None else 0.0) + (c.task_weight * task_mean if task_mean is not None else 0.0)
-        metrics = {"reward": reward, "response_length": sum(lengths) / n, "eos_rate": sum(finished) / n}
-        if rm_mean is not None:
-            metrics["reward_model_score"] = rm_mean
-        if task_mean is not None:
-            metrics["task_score"] = task_mean
-        return metrics
+                rows.append((sample, math.nan if rm is None else rm[row].item(), math.nan if task is None else task[row].item()))
+        rows = self.dist.gather(rows)
+        samples = [sample for sample, _, _ in rows]
+        rm = torch.tensor([r for _, r, _ in rows]) if self.models.reward_model is not None else None
+        task = torch.tensor([t for _, _, t in rows]) if any(w > 0 for w in c.task_rewards.values()) else None
+        rm_weight, task_weight = self.weights(samples)
+        raw = torch.zeros(len(samples))
+        if rm is not None:
+            raw += rm_weight * rm
+        if task is not None:
+            raw += task_weight * task.nan_to_num(0.0)
+        n = len(samples)
+        return {"reward": raw.mean().item(), "response_length": sum(len(s.response_ids) for s in samples) / n,
+                "eos_rate": sum(s.finished for s in samples) / n,
+                **component_means(rm, task, [s.prompt.source for s in samples])}
 
     def _log_eval(self, step: int) -> dict[str, float]:
         metrics = self.evaluate()
@@ -373,7 +385,7 @@ class PPOTrainer:
 
         def write_model(dest: Path) -> None:
             marker = {"kind": "causal_lm", "stage": "ppo", "step": step, "base_model": str(self.base),
-                      "reward_model": self.config.reward_model, "task_reward": self.config.task_reward,
+                      "reward_model": self.config.reward_model, "task_rewards": self.config.task_rewards,
                       "run": self.config.name, "last_metrics": finite_metrics(last)}
             save_checkpoint(m.actor, self.tokenizer, dest, marker)
 
@@ -393,6 +405,7 @@ class PPOTrainer:
 
         self.run.save(step, write_model, write_state)
         plot_metrics(self.run.metrics_file, self.run.plots_dir)
+        plot_ppo(self.metrics.read(), self.run.plots_dir / "ppo_curves.png")
         self.dist.barrier()
 
     def restore(self) -> None:

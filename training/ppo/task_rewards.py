@@ -1,0 +1,67 @@
+"""PPO's verifiable task rewards, keyed by prompt source.
+
+A task reward scores one reply to one prompt: ``reward(prompt, text, finished) -> float | None``,
+a score in [0, 1], or None when the prompt carries no reference for it (then only the reward model
+scores the reply). `finished` is False for a reply cut off by ``max_new_tokens``. The task logic
+lives in the task's package (``tasks/<task>/reward.py``), shared with ``icegrt rank --by scorer``:
+
+    ad_compliance      :func:`tasks.ad_compliance.reward.judgement_reward`: F1 of the policy ids of
+                       the reply's JSON judgement against the ad's labels (``prompt.gold``, the
+                       :class:`~tasks.ad_compliance.data.LabelledAd`)
+    e2e_text_to_table  :func:`tasks.text_to_table.reward.table_reward`: cell F1 of the reply's table
+                       against the table of the example's E2E meaning representation (``prompt.gold``)
+    gsm8k              1 when the reply's final answer (after ``####``, else its last number) equals
+                       the reference solution's (``prompt.reference``), else 0
+
+The PPO config weighs each with ``task_rewards: {source: weight}``. To add a reward (an ad
+revision's, say): write its function, register it here under the prompt source whose prompts it
+scores, and give that source a weight in ``task_rewards``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from training.ppo.prompts import Prompt
+
+TaskReward = Callable[["Prompt", str, bool], "float | None"]
+
+
+def ad_compliance_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
+    from tasks.ad_compliance.reward import judgement_reward
+
+    return None if prompt.gold is None else judgement_reward(text, prompt.gold, finished)
+
+
+def table_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
+    from tasks.text_to_table.reward import table_reward as cell_f1
+
+    return None if prompt.gold is None else cell_f1(text, prompt.gold)
+
+
+def gsm8k_answer_reward(text: str, reference: str) -> float | None:
+    """1.0 when the final answer of `text` equals the one after ``####`` in `reference`, else 0.0;
+    None when the reference has no ``#### answer``."""
+    from training.evaluate.general.metrics import INVALID, exact_match, flexible_answer, strict_answer
+
+    answer = strict_answer(reference)
+    if answer == INVALID:
+        return None
+    predicted = strict_answer(text)
+    if predicted == INVALID:
+        predicted = flexible_answer(text)
+    return 1.0 if predicted != INVALID and exact_match(predicted, answer) else 0.0
+
+
+def gsm8k_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
+    return None if prompt.reference is None else gsm8k_answer_reward(text, prompt.reference)
+
+
+TASK_REWARDS: dict[str, TaskReward] = {
+    "ad_compliance": ad_compliance_reward,
+    "e2e_text_to_table": table_reward,
+    "gsm8k": gsm8k_reward,
+}
+"""prompt source -> its task reward."""
