@@ -86,24 +86,25 @@ def test_report_uses_the_paired_difference_when_both_have_rows():
 
 
 def test_domain_evaluations_write_one_row_per_example(monkeypatch):
-    """evaluate_ads and evaluate_tables with the serving calls faked: rows carry what pairing needs."""
+    """evaluate_ads and evaluate_tables with the task flows faked: rows carry what pairing needs."""
     import asyncio
     from types import SimpleNamespace
 
     from tasks.ad_compliance.data import generate_dataset
     from tasks.text_to_table.e2e import load_e2e
+    from tasks.text_to_table.table import Table
     from training.evaluate import domain
 
     ads = [a for a in generate_dataset(seed=0, sizes={"test": 6}) if a.split == "test"][:3]
-    usage = SimpleNamespace(prompt_tokens=1, completion_tokens=1)
 
-    async def check(engine, request, request_id):
-        i = int(request_id.rsplit("-", 1)[1])  # ad 0: judged compliant; others flagged with the first gold label
+    async def check_ad(ad, generate, **options):
+        i = int(generate.request_id.rsplit("-", 1)[1])  # ad 0: judged compliant; others flagged with the first gold label
         labels = ads[i].labels[:1] if i else []
-        return SimpleNamespace(violations=[SimpleNamespace(policy_id=p) for p in labels], compliant=not labels,
-                               model_checked=True, suggested_revision=None, revision_compliant=i == 1, usage=usage)
+        verdict = SimpleNamespace(violations=[SimpleNamespace(policy_id=p) for p in labels], compliant=not labels,
+                                  model_checked=True)
+        return SimpleNamespace(verdict=verdict, suggested_revision=None, revision_compliant=i == 1)
 
-    monkeypatch.setattr(domain, "check", check)
+    monkeypatch.setattr(domain, "check_ad", check_ad)
     report = asyncio.run(domain.evaluate_ads(None, ads, suggest=True, concurrency=2))
     rows = report["rows"]
     assert [r["id"] for r in rows] == [a.id for a in ads]
@@ -114,11 +115,12 @@ def test_domain_evaluations_write_one_row_per_example(monkeypatch):
 
     examples = load_e2e("test")[:2]
 
-    async def extract(engine, request, request_id):
-        table = next(ex.table for ex in examples if ex.text == request.text)
-        return SimpleNamespace(columns=table.columns, rows=table.rows if request_id.endswith("0") else [], complete=True)
+    async def extract_table(text, columns, generate):
+        table = next(ex.table for ex in examples if ex.text == text)
+        rows = table.rows if generate.request_id.endswith("0") else []
+        return SimpleNamespace(table=Table(columns=table.columns, rows=rows), complete=True)
 
-    monkeypatch.setattr(domain, "extract", extract)
+    monkeypatch.setattr(domain, "extract_table", extract_table)
     tables = asyncio.run(domain.evaluate_tables(None, "test", 2, concurrency=1))
     assert [r["id"] for r in tables["rows"]] == [ex.id for ex in examples]
     assert tables["rows"][0]["f1"] == 1.0 and tables["rows"][1]["f1"] == 0.0 and tables["rows"][1]["predicted"] == 0

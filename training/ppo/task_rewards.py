@@ -21,12 +21,19 @@ scores, and give that source a weight in ``task_rewards``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from training.ppo.prompts import Prompt
 
-TaskReward = Callable[["Prompt", str, bool], "float | None"]
+class Prompt(Protocol):
+    """What a task reward reads of a prompt (:class:`training.ppo.prompts.Prompt` has it; a
+    protocol here, since the PPO config, which the prompts import, checks names against this
+    registry)."""
+
+    gold: Any
+    reference: str | None
+
+
+TaskReward = Callable[[Prompt, str, bool], "float | None"]
 
 
 def ad_compliance_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
