@@ -38,6 +38,7 @@ def tidy(text: str) -> str:
     text = re.sub(r"([,;:])(?=[.!?])", "", text)
     text = re.sub(r"([.!?])[,;:]+", r"\1", text)
     text = re.sub(r"([,;:.])\1+", r"\1", text)
+    text = re.sub(r"([.!?])[.!?]+", r"\1", text)
     text = re.sub(r"^[,;:.!?\-–—\s]+", "", text)
     text = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     return text.strip()
@@ -45,7 +46,7 @@ def tidy(text: str) -> str:
 
 def apply_edits(ad: Ad, edits: Sequence[Edit]) -> Revision | None:
     """The revision with every edit applied to the original copy (overlapping edits: the first
-    wins); None when the result is not a valid ad (e.g. the body ends up empty)."""
+    wins, edited fields tidied); None when the result is not a valid ad (e.g. an empty body)."""
     texts = {f: ad.text_of(f) for f in _COPY_FIELDS}
     taken: dict[str, list[tuple[int, int]]] = {f: [] for f in _COPY_FIELDS}
     kept: list[Edit] = []
@@ -58,8 +59,10 @@ def apply_edits(ad: Ad, edits: Sequence[Edit]) -> Revision | None:
         kept.append(e)
     for e in sorted(kept, key=lambda e: e.start, reverse=True):
         texts[e.field] = texts[e.field][: e.start] + e.text + texts[e.field][e.end :]
-    revision = Revision(headline=tidy(texts["headline"]) or None, body=tidy(texts["body"]),
-                        call_to_action=tidy(texts["call_to_action"]) or None)
+    edited = {e.field for e in kept}  # untouched fields stay exactly as submitted
+    texts = {f: tidy(t) if f in edited else t for f, t in texts.items()}
+    revision = Revision(headline=texts["headline"] or None, body=texts["body"],
+                        call_to_action=texts["call_to_action"] or None)
     try:
         revision.to_ad(ad)
     except ValidationError:

@@ -62,7 +62,7 @@ def _sentence_span(text: str, start: int, end: int) -> tuple[int, int]:
     return begin, len(text)
 
 
-def _edits(ad: Ad, violations: Sequence[Violation], drastic: bool, whole_sentences: bool) -> list[Edit]:
+def _edits(ad: Ad, violations: Sequence[Violation], drastic: bool) -> list[Edit]:
     edits = []
     for v in violations:
         for ev in v.evidence:
@@ -75,23 +75,19 @@ def _edits(ad: Ad, violations: Sequence[Violation], drastic: bool, whole_sentenc
                 rest = (text[: ev.start] + text[ev.end :]).split()
                 whole = drastic or 5 * (ev.end - ev.start) >= 2 * len(text.strip()) or len(rest) < 3
                 edits.append(Edit(ev.field, 0, len(text), "") if whole else Edit(ev.field, ev.start, ev.end, ""))
-            elif whole_sentences:
+            else:
                 start, end = _sentence_span(text, ev.start, ev.end)
                 edits.append(Edit(ev.field, start, end, " "))
-            else:
-                edits.append(Edit(ev.field, ev.start, ev.end, ""))
     return edits
 
 
 def _one_round(ad: Ad, violations: Sequence[Violation], drastic: bool) -> Revision:
-    revision = apply_edits(ad, _edits(ad, violations, drastic, whole_sentences=True))
-    if revision is None:  # every body sentence was flagged: cut only the flagged spans
-        revision = apply_edits(ad, _edits(ad, violations, drastic, whole_sentences=False))
-        if revision is not None and len(revision.body.split()) < 3:
-            revision = revision.model_copy(update={"body": NEUTRAL_BODY})
-    if revision is None:
-        revision = Revision(headline=tidy(ad.headline or "") or None, body=NEUTRAL_BODY,
-                            call_to_action=ad.call_to_action)
+    edits = _edits(ad, violations, drastic)
+    revision = apply_edits(ad, edits)
+    if revision is None:  # every body sentence was flagged: nothing of the body can stay
+        revision = apply_edits(ad.model_copy(update={"body": NEUTRAL_BODY}),
+                               [e for e in edits if e.field != "body"])
+        assert revision is not None  # the neutral body is valid whatever the other fields become
     return revision
 
 
