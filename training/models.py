@@ -16,9 +16,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from common.task_formats import CHECKPOINT_MARKER
 from training.config import ConfigError, TrainConfig
 
-MARKER = "icegrt-checkpoint.json"
+MARKER = CHECKPOINT_MARKER
 REWARD_STATS = "reward_stats.json"
 Kind = Literal["causal_lm", "reward"]
 

@@ -13,6 +13,9 @@ Built-in sources:
     e2e_text_to_table  E2E sentences -> JSON table, with the task's own prompt (tasks.text_to_table)
     ad_compliance      the generated ad-compliance train split -> JSON judgement (tasks.ad_compliance);
                        its prompt holds the policy catalogue: about 2,300 tokens per example
+    ad_compliance_compact  the same ads in the compact format (tasks.ad_compliance.compact): verdict
+                       with quotes and fixes, plus each gold revision judged compliant; ~250 tokens;
+                       a model trained on it is served and evaluated in that format
 
 The preference sources use the ``train`` split of :mod:`training.data.preference` only, so the
 reward model's held-out pairs stay unseen. MT-Bench and Vicuna-Bench (``multiturn/``) are
@@ -31,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.shared_data import shared_file
+from common.task_formats import AD_COMPLIANCE, AD_COMPLIANCE_COMPACT
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class DataSource:
     load: Callable[[], list[Conversation]]
     files: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
+    task_format: tuple[str, str] | None = None
+    """``(task, format)`` a model trained on this source answers in (recorded in its checkpoint)."""
 
     def check(self) -> None:
         """Raise now if a file or module the loader needs is missing."""
@@ -132,6 +138,17 @@ def _ad_compliance() -> list[Conversation]:
     return load_ad_compliance()
 
 
+def _ad_compliance_compact() -> list[Conversation]:
+    from training.data.ad_compliance import load_ad_compliance_compact
+
+    return load_ad_compliance_compact()
+
+
+def mix_task_formats(mix: dict[str, int]) -> dict[str, str]:
+    """``{task: format}`` of the sources a mix draws from."""
+    return dict(SFT_SOURCES[name].task_format for name in mix if mix[name] and SFT_SOURCES[name].task_format)
+
+
 for _source in (
     DataSource("gsm8k", "GSM8K train math word problems", load_gsm8k, ("sft/gsm8k_train.jsonl",)),
     DataSource("self_instruct", "self-instruct seed tasks", load_self_instruct, ("sft/self_instruct_seed_tasks.jsonl",)),
@@ -151,6 +168,13 @@ for _source in (
         "ad_compliance", "generated ad-compliance train split -> JSON judgement (needs max_seq_len ~2300)",
         lambda: _ad_compliance(),
         (), ("tasks.ad_compliance.data", "tasks.ad_compliance.prompt"),
+    ),
+    DataSource(
+        "ad_compliance_compact",
+        "generated ad-compliance train split -> compact verdict with fixes; revised ads -> compliant (~250 tokens)",
+        lambda: _ad_compliance_compact(),
+        (), ("tasks.ad_compliance.data", "tasks.ad_compliance.compact"),
+        task_format=(AD_COMPLIANCE, AD_COMPLIANCE_COMPACT),
     ),
 ):
     register_source(_source)
