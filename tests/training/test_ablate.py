@@ -62,6 +62,31 @@ def test_variant_runs_share_the_seed_and_live_under_the_ablation(tmp_path):
     assert [c.run_dir() for c in configs] == [tmp_path / "abl" / v for v in VARIANTS]
 
 
+def _entry(counts: list[tuple[int, int, int]]) -> dict:
+    rows = [{"id": f"e{i}", "matched": m, "predicted": p, "reference": r} for i, (m, p, r) in enumerate(counts)]
+    return {"value": 0.0, "stderr": 0.0, "report": {"rows": rows}}
+
+
+def test_a_variant_is_compared_with_full_on_the_same_examples():
+    from training.ablate.summary import domain_difference, render_markdown
+
+    # full finds 1 of 2 cells in every example (F1 .5); the variant 2 of 2 in every one (F1 1): every
+    # resample differs by exactly .5, so the paired stderr is 0 and the difference is significant
+    full, variant = _entry([(1, 2, 2)] * 4), _entry([(2, 2, 2)] * 4)
+    paired = domain_difference(variant, full)
+    assert paired["diff"] == pytest.approx(0.5) and paired["stderr"] == pytest.approx(0.0) and paired["n"] == 4
+    assert domain_difference(variant, {"value": 0.5, "stderr": 0.1}) is None  # no rows: nothing to pair
+    summary = {"steps": 2, "final_reward": 0.1, "final_kl": 0.2, "final_kl_coef": 0.05, "reward_variance": 0.01,
+               "diverged": False, "divergence": None}
+    result = {"name": "a", "command": "c", "seed": 0, "runs_dir": "runs/a", "domain_metric_label": "cell F1",
+              "config": {"last_k": 2, "base_config": "b.yaml", "ppo": {}}, "start": None,
+              "variants": {"full": {"summary": summary, "domain": full, "domain_vs_full": None},
+                           "no_kl_control": {"summary": summary, "domain": variant, "domain_vs_full": paired}}}
+    markdown = render_markdown(result)
+    assert "| cell F1 − full (paired) |" in markdown
+    assert "| **+0.500 ± 0.000** |" in markdown and "| n/a |" in markdown
+
+
 def test_bad_ablation_configs_are_refused():
     with pytest.raises(ConfigError, match="unknown variant"):
         load_config(AblationConfig, None, {"base_config": "x.yaml", "variants": ["full", "no_critic"]})

@@ -94,6 +94,10 @@ def test_eval_domain_end_to_end_on_the_tiny_model(tmp_path, tiny_reward_checkpoi
     assert report["ads"]["test"]["n"] == 1 and report["ads"]["handwritten"]["n"] == 1
     assert 0.0 <= report["ads"]["test"]["detection"]["micro"]["f1"] <= 1.0
     assert report["table"]["test"]["n"] == 1 and "cell_f1_stderr" in report["table"]["test"]
+    # per-example rows, so that two runs can be paired by example id later
+    ad_row, table_row = report["ads"]["test"]["rows"][0], report["table"]["test"]["rows"][0]
+    assert ad_row.keys() == {"id", "gold", "predicted", "f1", "flagged", "revision_passed"}
+    assert table_row.keys() == {"id", "matched", "predicted", "reference", "f1"}
     chat = report["chat"]
     assert [t["id"] for t in chat["transcripts"]] == [t["id"] for t in chat["versus"]["transcripts"]]
     assert chat["reward"]["n"] == 2 and chat["reward"]["per_set"].keys() == {"preference_eval", "mt_bench"}

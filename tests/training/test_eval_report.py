@@ -84,8 +84,8 @@ def test_report_renders_every_section_from_the_inputs(tmp_path, inputs):
                     "## sft against base", "## Training curves"):
         assert heading in text
     # table cell F1: 0.40 vs 0.30, stderr sqrt(2) * 0.01 -> higher; boolq 0.45 vs 0.56 (se 0.028) -> lower
-    assert "| Text to table, E2E test: cell F1 | 0.300 ± 0.010 | 0.400 ± 0.010 | +0.100 ± 0.014 | higher |" in text
-    assert "| boolq | 0.560 ± 0.020 | 0.450 ± 0.020 | -0.110 ± 0.028 | lower |" in text
+    assert "| Text to table, E2E test: cell F1 | 0.300 ± 0.010 | 0.400 ± 0.010 | +0.100 ± 0.014 | **higher** |" in text
+    assert "| boolq | 0.560 ± 0.020 | 0.450 ± 0.020 | -0.110 ± 0.028 | **lower** |" in text
     assert "general benchmarks, ppo lower than sft: boolq; General average." in text  # 0.560 vs 0.597 ± 0.016
     assert ("ppo wins 0.620 ± 0.050 of 94 conversations against sft (55 wins, 7 ties, 32 losses; "
             "beyond 2 stderr of 0.5)") in text

@@ -99,3 +99,7 @@ def test_evaluate_routes_results_to_their_tasks():
                                                           ("gen", 0), ("gen", 1), ("gen", 2)]
     assert samples[1] == {"task": "mc", "index": 1, "loglikelihoods": [-1.0, -4.0], "greedy": [False, False], "gold": 1}
     assert samples[5]["strict"] == "34" and samples[5]["answer"] == "35"
+    # per-example rows, paired later by id (index in file order)
+    assert scores["mc"]["rows"] == [{"id": 0, "acc": 1.0, "acc_norm": 0.0}, {"id": 1, "acc": 0.0, "acc_norm": 0.0}]
+    assert scores["word"]["rows"] == [{"id": 0, "acc": 1.0}, {"id": 1, "acc": 0.0}]
+    assert [r["exact_match"] for r in scores["gen"]["rows"]] == [1.0, 0.0, 1.0]

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.training.conftest import CONFIGS
+
 from training.ppo.kl import AdaptiveKLController, FixedKLController
 
 
@@ -60,3 +62,33 @@ def test_adaptive_controller_rejects_bad_arguments(kwargs, message):
 def test_fixed_controller_rejects_negative_coefficient():
     with pytest.raises(ValueError, match="kl_coef"):
         FixedKLController(-0.1)
+
+
+def test_adaptive_controller_horizon_counts_ppo_steps():
+    # horizon 10 steps, KL 3x target: error 2 clipped to 0.2; one step (n_steps=1) multiplies by 1.02;
+    # ten steps by 1.02^10 = 1.21899442
+    controller = AdaptiveKLController(init_kl_coef=0.1, target=1.0, horizon=10)
+    controller.update(current_kl=3.0, n_steps=1)
+    assert controller.value == pytest.approx(0.102, abs=1e-12)
+    for _ in range(9):
+        controller.update(current_kl=3.0, n_steps=1)
+    assert controller.value == pytest.approx(0.1 * 1.02**10, rel=1e-12)
+    assert 0.1 * 1.02**10 == pytest.approx(0.121899442, abs=1e-9)
+
+
+@pytest.mark.parametrize("config_file", ["ppo_cpu.yaml", "ppo_tiny.yaml", "ppo_gpu.yaml"])
+def test_configured_beta_changes_twofold_within_a_run_when_kl_is_off_target(config_file):
+    """With the shipped defaults, KL held at 3x the target doubles beta within max_steps, and KL
+    held at 0 halves it: the controller acts within one run."""
+    from training.config import load_config
+    from training.ppo.config import PPOConfig
+    from training.ppo.trainer import build_kl_controller
+
+    config = load_config(PPOConfig, CONFIGS / config_file, {})
+    assert config.kl_control == "adaptive"
+    for kl, moved in ((3 * config.kl_target, lambda beta: beta / config.init_kl_coef),
+                      (0.0, lambda beta: config.init_kl_coef / beta)):
+        controller = build_kl_controller(config)
+        for _ in range(config.max_steps):
+            controller.update(kl, 1)
+        assert moved(controller.value) >= 2.0, (config_file, kl, controller.value)

@@ -51,7 +51,7 @@ def ppo_settings(runs_dir: Path, reward_model: Path | None, **changes) -> dict:
         "rollout_batch_size": 4, "mini_batch_size": 2, "batch_size": 2, "ppo_epochs": 2,
         "max_steps": 3, "save_every": 2, "learning_rate": 1e-3, "critic_learning_rate": 1e-3,
         "lr_schedule": "constant", "kl_control": "adaptive", "init_kl_coef": 0.2, "kl_target": 0.5,
-        "kl_horizon": 8, "critic_warmup_steps": 1,
+        "kl_horizon_steps": 8, "critic_warmup_steps": 1,
     }
     settings.update(changes)
     return settings
@@ -108,9 +108,9 @@ def test_ppo_run_logs_trains_and_writes_a_servable_actor(finished, tiny_model):
     for key in ACTOR_METRICS:
         assert math.isfinite(steps[2][key])
     assert steps[2]["kl"] != 0.0
-    # adaptive control moved beta (KL 0 < target: it shrinks by the clipped error)
+    # adaptive control moved beta (KL 0 < target: it shrinks by the clipped error, one step of the 8-step horizon)
     coefs = [r["kl_coef"] for r in steps]
-    assert coefs[0] == pytest.approx(0.2) and coefs[1] == pytest.approx(0.2 * (1 - 0.2 * 4 / 8))
+    assert coefs[0] == pytest.approx(0.2) and coefs[1] == pytest.approx(0.2 * (1 - 0.2 * 1 / 8))
     assert coefs[2] < coefs[1]
     # evaluation at the start and the end
     assert [r["step"] for r in _records(run) if "eval_reward" in r] == [0, 3]
@@ -125,7 +125,7 @@ def test_ppo_run_logs_trains_and_writes_a_servable_actor(finished, tiny_model):
     assert {"optimizer.pt", "critic_optimizer.pt", "critic.safetensors", "ppo_state.json", "rng.pt"} <= state
     error = min(max(steps[2]["kl"] / 0.5 - 1, -0.2), 0.2)
     saved_coef = json.loads((run / "trainer_state" / "ppo_state.json").read_text())["kl_controller"]["value"]
-    assert saved_coef == pytest.approx(coefs[2] * (1 + error * 4 / 8))
+    assert saved_coef == pytest.approx(coefs[2] * (1 + error * 1 / 8))  # one PPO step of the 8-step horizon
     assert {"reward.png", "kl.png", "kl_coef.png", "value_loss.png"} <= {p.name for p in (run / "plots").iterdir()}
 
 
@@ -254,7 +254,7 @@ def test_cli_lists_every_control_with_its_default_and_returns_2_on_errors(capsys
     add_train_parser(parser.add_subparsers(dest="command", required=True))
     stage = parser._subparsers._group_actions[0].choices["train"]._subparsers._group_actions[0].choices["ppo"]
     text = " ".join(stage.format_help().split())
-    for field in ("kl_estimator", "kl_control", "init_kl_coef", "kl_target", "kl_horizon", "reward_scaling",
+    for field in ("kl_estimator", "kl_control", "init_kl_coef", "kl_target", "kl_horizon_steps", "reward_scaling",
                   "reward_clip", "whiten_advantages", "gamma", "lam", "clip_range", "clip_range_value", "vf_coef",
                   "missing_eos_penalty", "critic_warmup_steps", "ppo_epochs", "rollout_batch_size",
                   "mini_batch_size", "max_new_tokens", "temperature", "top_p", "reward_model", "reward_weight",
@@ -325,7 +325,7 @@ def test_kl_control_switch():
 
     fixed = build_kl_controller(PPOConfig(reward_model="rm", kl_control="fixed", init_kl_coef=0.3))
     adaptive = build_kl_controller(PPOConfig(reward_model="rm", kl_control="adaptive", init_kl_coef=0.3,
-                                             kl_target=2.0, kl_horizon=100))
+                                             kl_target=2.0, kl_horizon_steps=100))
     assert isinstance(fixed, FixedKLController) and isinstance(adaptive, AdaptiveKLController)
     fixed.update(10.0, 50)
     adaptive.update(10.0, 50)

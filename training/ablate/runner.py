@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from training.ablate.config import AblationConfig
-from training.ablate.summary import plot_curves, render_markdown, summarize_variant
+from training.ablate.summary import domain_difference, plot_curves, render_markdown, summarize_variant
 from training.ablate.variants import variant_settings
 from training.config import ConfigError, load_config
 from training.ppo.config import PPOConfig
@@ -80,7 +80,8 @@ def domain_metric(config: AblationConfig, checkpoint: Path, cache: Path, step: i
 
     if config.domain_metric == "none" or not checkpoint.is_dir():
         return None
-    key = {"metric": config.domain_metric, "limit": config.domain_limit, "step": step, "checkpoint": str(checkpoint)}
+    key = {"metric": config.domain_metric, "limit": config.domain_limit, "step": step, "checkpoint": str(checkpoint),
+           "per_example_rows": True}  # caches written before rows existed are evaluated again
     if cache.is_file():
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:
@@ -115,10 +116,13 @@ def run_ablation(config: AblationConfig, command: str) -> dict[str, Any]:
             "summary": summarize_variant(run_dir / "metrics.jsonl", config.last_k, diverged[variant]),
             "domain": domain_metric(config, run_dir / "checkpoint", run_dir / DOMAIN_CACHE, _checkpoint_step(run_dir)),
         }
+    full = rows.get("full", {}).get("domain")
+    for variant, row in rows.items():
+        row["domain_vs_full"] = None if variant == "full" else domain_difference(row["domain"], full)
     result = {"name": config.name, "command": command, "config": config.model_dump(mode="json"),
               "seed": next(iter(configs.values())).seed, "runs_dir": str(config.variant_runs_dir()),
               "domain_metric_label": DOMAIN_LABELS[config.domain_metric].format(limit=config.domain_limit),
-              "start": start, "variants": rows}
+              "start": start, "start_vs_full": domain_difference(start, full), "variants": rows}
     write_results(config, result, {v: c.run_dir() / "metrics.jsonl" for v, c in configs.items()})
     return result
 

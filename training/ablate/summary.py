@@ -4,6 +4,10 @@ Figures are read from each variant's ``metrics.jsonl`` (PPO step records, those 
 ``reward``): the mean raw reward and mean KL over the last k steps, the sample variance of the
 reward over those steps (stability), and whether the run diverged (the trainer stopped it on a
 NaN/inf or too large loss, gradient or reward, or a logged figure is not finite).
+
+A variant's domain metric is compared with ``full``'s on the same examples: the paired difference
+of :func:`domain_difference` (per-example cell counts of both evaluations, paired bootstrap), the
+figure that says whether switching the factor off changed what the model does.
 """
 
 from __future__ import annotations
@@ -44,6 +48,22 @@ def summarize_variant(metrics_file: Path, last_k: int, diverged: dict[str, Any] 
     }
 
 
+def domain_difference(entry: dict[str, Any] | None, reference: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Paired difference of two domain-metric entries (``{"value", "stderr", "report": {"rows"}}``) on
+    the examples both were scored on; None when either has no per-example rows."""
+    from training.evaluate.paired import cell_f1, compare_rows
+
+    rows = [((e or {}).get("report") or {}).get("rows") for e in (entry, reference)]
+    return None if None in rows else compare_rows(rows[0], rows[1], cell_f1)
+
+
+def _paired(entry: dict[str, Any] | None) -> str:
+    if entry is None or entry["diff"] is None:
+        return "n/a"
+    text = f"{entry['diff']:+.3f}" + ("" if entry["stderr"] is None else f" ± {entry['stderr']:.3f}")
+    return f"**{text}**" if entry["significant"] else text
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -64,20 +84,24 @@ def render_markdown(result: dict[str, Any]) -> str:
              f"`{result['config']['ppo']}`; seed {result['seed']} for all. One run per variant under "
              f"`{result['runs_dir']}`.", "",
              f"| variant | change | steps | mean reward, last {k} | mean KL, last {k} | final KL coef | "
-             f"{metric} | reward variance, last {k} | diverged |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{metric} | {metric} − full (paired) | reward variance, last {k} | diverged |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     if result.get("start") is not None:
-        lines.append(f"| start model (before PPO) | | 0 | | | | {_domain(result['start'])} | | |")
+        lines.append(f"| start model (before PPO) | | 0 | | | | {_domain(result['start'])} | "
+                     f"{_paired(result.get('start_vs_full'))} | | |")
     for name, row in result["variants"].items():
         s = row["summary"]
         lines.append(f"| {name} | {VARIANTS[name][0]} | {s['steps']} | {_fmt(s['final_reward'])} | {_fmt(s['final_kl'])} | "
-                     f"{_fmt(s['final_kl_coef'], 4)} | {_domain(row.get('domain'))} | {_fmt(s['reward_variance'], 4)} | "
+                     f"{_fmt(s['final_kl_coef'], 4)} | {_domain(row.get('domain'))} | {_paired(row.get('domain_vs_full'))} | "
+                     f"{_fmt(s['reward_variance'], 4)} | "
                      f"{'yes' if s['diverged'] else 'no'} |")
     lines += ["", "Reward is the raw score (reward model and task terms, weighted, before scaling and the KL "
               "penalty), so it compares across variants; KL is nats per reply (sum over its tokens). "
               f"Variance is the sample variance of the per-step mean reward over the last {k} steps. "
               "Diverged: the trainer stopped the run on a NaN/inf or too large loss, gradient or reward, "
-              "or a logged figure was not finite.", ""]
+              "or a logged figure was not finite. The paired difference from full is taken on the examples both "
+              "checkpoints were scored on (paired bootstrap standard error); bold when it exceeds 2 standard "
+              "errors, n/a without per-example rows.", ""]
     for name, row in result["variants"].items():
         if row["summary"]["divergence"]:
             lines.append(f"- {name}: {row['summary']['divergence']}")

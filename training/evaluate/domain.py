@@ -4,6 +4,13 @@ Requests go through the endpoints' own serving functions (`server.ads.serving.ch
 `server.tables.serving.extract`) on an in-process vLLM engine, so the figures are those a
 client of the API would see, without HTTP in the way. Requests run concurrently (bounded) so
 vLLM batches them.
+
+Each report keeps one row per example (``"rows"``, keyed by the example's id) beside its
+aggregates, so two checkpoints' runs can be paired later (:mod:`training.evaluate.paired`):
+
+    ads     ``{"id", "gold", "predicted", "f1", "flagged", "revision_passed"}`` (revision_passed
+            None for an ad the model did not flag, or when revisions were not asked for)
+    table   ``{"id", "matched", "predicted", "reference", "f1"}`` (cell counts of the example)
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from server.tables.serving import extract
 from tasks.ad_compliance.data import LabelledAd, generate_dataset, load_handwritten
 from tasks.ad_compliance.datatypes import Revision
 from tasks.ad_compliance.detectors import detected_policy_ids
-from tasks.ad_compliance.scorer import score_detection, score_revisions
+from tasks.ad_compliance.scorer import example_f1, score_detection, score_revisions
 from tasks.text_to_table.e2e import load_e2e
-from tasks.text_to_table.score import score_tables
+from tasks.text_to_table.score import score_table, score_tables
 from tasks.text_to_table.table import Table
 from training.evaluate.stats import bootstrap_stderr, proportion_stderr
 
@@ -71,6 +78,9 @@ async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bo
         "model_checked_rate": sum(r.model_checked for r in responses) / max(len(responses), 1),
         "usage": {"prompt_tokens": sum(r.usage.prompt_tokens for r in responses),
                   "completion_tokens": sum(r.usage.completion_tokens for r in responses)},
+        "rows": [{"id": a.id, "gold": list(g), "predicted": p, "f1": example_f1(g, p), "flagged": not r.compliant,
+                  "revision_passed": r.revision_compliant is True if suggest and not r.compliant else None}
+                 for a, g, p, r in zip(ads, gold, predicted, responses, strict=True)],
     }
     if suggest:
         flagged = [(a, r) for a, r in zip(ads, responses) if not r.compliant]
@@ -117,4 +127,11 @@ async def evaluate_tables(engine: Engine, split: str, limit: int | None, concurr
         "cell_f1": score.f1,
         "cell_f1_stderr": bootstrap_stderr(pairs, lambda sample: score_tables(sample).f1),
         "complete_rate": sum(r.complete for r in responses) / max(len(responses), 1),
+        "rows": [_table_row(ex.id, predicted, reference) for ex, (predicted, reference) in zip(examples, pairs, strict=True)],
     }
+
+
+def _table_row(example_id: str, predicted: Table, reference: Table) -> dict[str, Any]:
+    cells = score_table(predicted, reference)
+    return {"id": example_id, "matched": cells.matched, "predicted": cells.predicted, "reference": cells.reference,
+            "f1": cells.f1}

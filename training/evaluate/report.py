@@ -10,8 +10,10 @@ Inputs, each optional (a missing one is declared in the report, never guessed):
 
 :func:`build_report` gathers them into one dict (written as report.json), :func:`render_markdown`
 states every comparison as a difference with its standard error. A difference is called higher
-or lower only when it exceeds twice its standard error (independent errors added in quadrature);
-otherwise the report says so.
+or lower only when it exceeds twice its standard error; otherwise the report says so. When both
+JSONs carry per-example rows the difference is paired (:mod:`training.evaluate.paired`: on the
+examples both checkpoints were scored on, paired standard error or paired bootstrap); only for
+inputs without rows are the two standard errors added in quadrature, and the row says so.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from training.evaluate.stats import SIGNIFICANCE
+
 Value = tuple[float, float | None]  # (value, stderr)
-SIGNIFICANCE = 2.0  # a difference is reported as higher/lower beyond this many standard errors
 
 
 def _get(data: dict, *keys: str) -> Any:
@@ -90,17 +93,27 @@ def domain_values(report: dict) -> dict[str, Value]:
     return {key: value for key, (_, read) in DOMAIN_METRICS.items() if (value := read(report)) is not None}
 
 
-def difference(a: Value, b: Value) -> dict[str, Any]:
-    """``a - b`` with its stderr and a reading: higher / lower beyond 2 stderr, within, or unknown."""
-    diff = a[0] - b[0]
-    stderr = math.sqrt(a[1] ** 2 + b[1] ** 2) if a[1] is not None and b[1] is not None else None
+def _reading(diff: float, stderr: float | None) -> str:
     if stderr is None:
         reading = "no stderr"
     elif abs(diff) > SIGNIFICANCE * stderr:
         reading = "higher" if diff > 0 else "lower"
     else:
         reading = "within 2 stderr"
-    return {"diff": diff, "stderr": stderr, "reading": reading}
+    return reading
+
+
+def difference(a: Value, b: Value) -> dict[str, Any]:
+    """Unpaired ``a - b``: stderrs in quadrature, and a reading: higher / lower beyond 2 stderr, within, or unknown."""
+    diff = a[0] - b[0]
+    stderr = math.sqrt(a[1] ** 2 + b[1] ** 2) if a[1] is not None and b[1] is not None else None
+    return {"diff": diff, "stderr": stderr, "reading": _reading(diff, stderr), "method": "unpaired"}
+
+
+def paired_row(paired: dict[str, Any]) -> dict[str, Any]:
+    """A comparison row from a paired difference of :mod:`training.evaluate.paired` (diff on the common examples)."""
+    return {key: paired[key] for key in ("diff", "stderr", "n", "ci_low", "ci_high", "method")} | {
+        "reading": _reading(paired["diff"], paired["stderr"])}
 
 
 def stage_of(run_dir: Path, records: list[dict]) -> str:
@@ -135,13 +148,19 @@ def build_report(name: str, command: str, checkpoints: dict[str, str], general: 
     """Everything the Markdown and the plots are made from (written as report.json)."""
     general_table = {label: general_values(data) if data else None for label, data in general.items()}
     domain_table = {label: domain_values(data) if data else None for label, data in domain.items()}
+    from training.evaluate.paired import DOMAIN_PAIRED, general_paired
+
     compared = []
     for a, b in comparisons:
         rows = []
-        for kind, table in (("domain", domain_table), ("general", general_table)):
+        for kind, table, raw in (("domain", domain_table, domain), ("general", general_table, general)):
             left, right = table.get(a) or {}, table.get(b) or {}
+            both = raw.get(a) and raw.get(b)
+            paired_general = general_paired(raw[a], raw[b]) if kind == "general" and both else {}
             for key in [k for k in left if k in right]:
-                rows.append({"kind": kind, "metric": key, a: left[key], b: right[key], **difference(left[key], right[key])})
+                paired = (DOMAIN_PAIRED[key](raw[a], raw[b]) if both else None) if kind == "domain" else paired_general.get(key)
+                row = paired_row(paired) if paired is not None and paired["diff"] is not None else difference(left[key], right[key])
+                rows.append({"kind": kind, "metric": key, a: left[key], b: right[key], **row})
         win = _win_rate(domain.get(a), checkpoints.get(b), b)
         compared.append({"a": a, "b": b, "rows": rows, "win_rate": win})
     return {"name": name, "command": command, "checkpoints": checkpoints,

@@ -1,5 +1,6 @@
 """report.md from the dict of :func:`training.evaluate.report.build_report`: tables of numbers with
-standard errors and plain statements of which differences exceed 2 standard errors."""
+standard errors and plain statements of which differences exceed 2 standard errors (paired ones,
+on per-example differences, marked *paired, n = ...*; significant readings in bold)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ def _fmt(value: tuple[float, float | None] | None) -> str:
 
 
 def _signed(row: dict[str, Any]) -> str:
-    return f"{row['diff']:+.3f}" + ("" if row["stderr"] is None else f" ± {row['stderr']:.3f}")
+    text = f"{row['diff']:+.3f}" + ("" if row["stderr"] is None else f" ± {row['stderr']:.3f}")
+    if row.get("method", "unpaired") == "unpaired":
+        return text
+    ci = "" if row.get("ci_low") is None else f", 95% CI [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+    return f"{text} (paired, n = {row['n']}{ci})"
+
+
+def _marked(reading: str) -> str:
+    return f"**{reading}**" if reading in ("higher", "lower") else reading
 
 
 def _label(kind: str, metric: str) -> str:
@@ -51,12 +60,16 @@ def _comparison(report: dict[str, Any], compared: dict[str, Any]) -> list[str]:
     lines = [f"## {a} against {b}", ""]
     if not compared["rows"] and compared["win_rate"] is None:
         return lines + [f"No metric was measured for both {a} and {b}.", ""]
-    rows = [[_label(r["kind"], r["metric"]), _fmt(tuple(r[b])), _fmt(tuple(r[a])), _signed(r), r["reading"]]
+    rows = [[_label(r["kind"], r["metric"]), _fmt(tuple(r[b])), _fmt(tuple(r[a])), _signed(r), _marked(r["reading"])]
             for r in compared["rows"]]
     if rows:
         lines += _table(rows, ["metric", b, a, f"{a} − {b}", "reading"])
-        lines += ["", f"Reading: *higher*/*lower* when |difference| > {SIGNIFICANCE:g} × its stderr (stderrs of the "
-                  "two checkpoints added in quadrature); otherwise *within 2 stderr*.", ""]
+        lines += ["", f"Reading: **higher**/**lower** when |difference| > {SIGNIFICANCE:g} × its stderr; otherwise "
+                  "*within 2 stderr*. A *paired* difference is taken on the n examples both checkpoints were scored "
+                  "on (per-example rows of the two evaluations): its stderr is that of the per-example differences, "
+                  "or of a paired bootstrap for F1 and pass rates, and its CI a paired bootstrap percentile interval. "
+                  "A difference not marked paired comes from evaluations without per-example rows: the two "
+                  "checkpoints' stderrs are added in quadrature, which overstates the noise.", ""]
     for kind, what in (("domain", "domain metrics"), ("general", "general benchmarks")):
         rows_of = [r for r in compared["rows"] if r["kind"] == kind]
         if not rows_of:

@@ -20,7 +20,7 @@ in PPO they mean:
 The paper's factors (arXiv 2401.02072): appropriate data (``prompt_source``: prompts from
 ICE-Instruct's own data, or the external preference set for the ablation), reward size scaling
 (``reward_scaling``, ``reward_clip``), KL control (``kl_control``, ``kl_estimator``,
-``init_kl_coef``, ``kl_target``, ``kl_horizon``), advantage normalization
+``init_kl_coef``, ``kl_target``, ``kl_horizon_steps``), advantage normalization
 (``whiten_advantages``) and the PPO clip range (``clip_range``, 0.2).
 """
 
@@ -138,7 +138,12 @@ class PPOConfig(TrainConfig):
     )
     init_kl_coef: float = Field(0.1, ge=0, description="Starting KL coefficient beta (must be > 0 for adaptive control)")
     kl_target: float = Field(6.0, gt=0, description="Adaptive control's target KL, in nats per reply (sum over its tokens)")
-    kl_horizon: float = Field(10_000, gt=0, description="Adaptive control's horizon in replies: beta moves by at most 20 percent per horizon")
+    kl_horizon_steps: float = Field(
+        10, gt=0,
+        description="Adaptive control's horizon in PPO steps (rollout batches): each step beta moves by a factor "
+                    "1 + clip(kl / kl_target - 1, -0.2, 0.2) / kl_horizon_steps, so off target it changes 2x in "
+                    "about 3.5 horizons",
+    )
 
     # -- 7. advantages ------------------------------------------------------------------------
     gamma: float = Field(1.0, ge=0, le=1, description="GAE discount factor")

@@ -118,7 +118,7 @@ def shape_rollout(scores: Tensor, logprobs: Tensor, ref_logprobs: Tensor, values
 def build_kl_controller(config: PPOConfig) -> FixedKLController | AdaptiveKLController:
     if config.kl_control == "fixed":
         return FixedKLController(config.init_kl_coef)
-    return AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon)
+    return AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon_steps)
 
 
 def prompt_seed(seed: int, step: int, index: int) -> int:
@@ -317,7 +317,7 @@ class PPOTrainer:
         self.critic_sched.step()
         # 9. KL control from the rollout's KL (nats per reply)
         mean_kl = shaped["kl_sum"].mean().item()
-        self.kl_ctl.update(mean_kl, len(samples))
+        self.kl_ctl.update(mean_kl, 1)  # the horizon counts PPO steps
         record = {
             "reward": raw.mean().item(), "reward_scaled": scaled.mean().item(),
             **({"reward_model_score": rm.mean().item()} if rm is not None else {}),

@@ -81,11 +81,11 @@ def run_general(args: argparse.Namespace) -> int:
         "command": shlex.join(["icegrt", *sys.argv[1:]]),
         "wall_s": round(time.monotonic() - started, 1),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
+    headline = {**report, "tasks": {name: {k: v for k, v in task.items() if k != "rows"} for name, task in scores.items()}}
+    print(json.dumps(headline, indent=2))  # the per-example rows go to --output only
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
     if args.samples:
         args.samples.parent.mkdir(parents=True, exist_ok=True)
         args.samples.write_text("".join(json.dumps(record) + "\n" for record in samples))

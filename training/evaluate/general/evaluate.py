@@ -1,5 +1,9 @@
 """Requests in, per-task scores out: every log-likelihood request of every selected task goes
-to the backend in one call (vLLM batches them all), generations in a second call."""
+to the backend in one call (vLLM batches them all), generations in a second call.
+
+Each task's scores keep one row per example (``"rows": [{"id": index in file order, metric:
+0/1 per example, ...}]``) beside the aggregates, so that two checkpoints' runs on the same examples
+can be paired later (:mod:`training.evaluate.paired`)."""
 
 from __future__ import annotations
 
@@ -28,19 +32,26 @@ def _metric(name: str, values: Sequence[float]) -> dict:
     return {name: mean, f"{name}_stderr": stderr}
 
 
+def _rows(**per_example: Sequence[float]) -> list[dict]:
+    """One ``{"id": i, name: value, ...}`` per example from equal-length per-example lists."""
+    columns = list(per_example.items())
+    return [{"id": i, **{name: values[i] for name, values in columns}} for i in range(len(columns[0][1]))]
+
+
 def score_choices(docs: Sequence[ChoiceDoc], results: Sequence[Sequence[tuple[float, bool]]]) -> dict:
     acc, acc_norm = [], []
     for doc, doc_results in zip(docs, results):
         pred, pred_norm = choice_predictions([ll for ll, _ in doc_results], doc.lengths)
         acc.append(float(pred == doc.gold))
         acc_norm.append(float(pred_norm == doc.gold))
-    return {**_metric("acc", acc), **_metric("acc_norm", acc_norm)}
+    return {**_metric("acc", acc), **_metric("acc_norm", acc_norm), "rows": _rows(acc=acc, acc_norm=acc_norm)}
 
 
 def score_words(results: Sequence[Sequence[tuple[float, bool]]]) -> dict:
     """LAMBADA: acc is greedy match of the last word; perplexity is exp of its mean negative log-likelihood."""
     lls = [r[0][0] for r in results]
-    return {**_metric("acc", [float(r[0][1]) for r in results]), "perplexity": math.exp(-sum(lls) / len(lls))}
+    acc = [float(r[0][1]) for r in results]
+    return {**_metric("acc", acc), "perplexity": math.exp(-sum(lls) / len(lls)), "rows": _rows(acc=acc)}
 
 
 def score_generations(docs: Sequence[GenerationDoc], outputs: Sequence[str]) -> dict:
@@ -49,7 +60,8 @@ def score_generations(docs: Sequence[GenerationDoc], outputs: Sequence[str]) -> 
     flexible = [float(exact_match(flexible_answer(o), d.answer)) for d, o in zip(docs, outputs)]
     scores = _metric("exact_match", strict)
     return {**scores, "acc": scores["exact_match"], "acc_stderr": scores["exact_match_stderr"],
-            **_metric("exact_match_flexible", flexible)}
+            **_metric("exact_match_flexible", flexible),
+            "rows": _rows(exact_match=strict, acc=strict, exact_match_flexible=flexible)}
 
 
 def evaluate(tasks: Sequence[Task], docs: Mapping[str, Sequence[Doc]], backend: Backend,
