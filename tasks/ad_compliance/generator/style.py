@@ -84,8 +84,8 @@ GIMMICKY_FORMATTING: list[Form] = [
             core=("CLICK HERE NOW", "BUY NOW!!!", "SHOP NOW", "Click here >>>", "GET IT NOW",
                   "ORDER TODAY!!", "B-U-Y N-O-W", "Tap here 👉👉👉", "SIGN UP", "DOWNLOAD NOW")),
     *family("gf_head", "gimmicky_formatting", "headline", EVERY, "[core]", fixes=(RESTORE,),
-            core=("{headline_upper}!!!", "{headline_upper}", "{headline}!!!", "{headline} 🔥🔥🔥",
-                  "{headline}?!", ">>> {headline} <<<")),
+            core=("{headline_upper}!!!", "{headline}!!!", "{headline} 🔥🔥🔥", "{headline}?!",
+                  ">>> {headline} <<<", "{headline_upper} 💥💥💥")),
     # Two labels: shouted pressure, shouted "free".
     *family("gf_urgent", ("gimmicky_formatting", "false_urgency"), "body_end", EVERY,
             "[core][tail]", fixes=("", "In stock now."),
@@ -210,7 +210,7 @@ CLICKBAIT: list[Form] = [
             core=("Find out what happened when she tried {name}",
                   "The reason will surprise you", "Nobody saw this coming",
                   "Wait until you see the final picture", "Insiders are furious about this",
-                  "There's one thing they never tell you", "The ending made us cry",
+                  "There's one thing they never tell you", "You have to see how this ends",
                   "Nobody believed it until they saw the photos"),
             tail=_CB_BODY_TAIL),
 ]
