@@ -4,7 +4,7 @@ For each ad, with the caller's ``random.Random``:
 
 1. how many violations: 0, 1 or 2 (probabilities 0.35 / 0.45 / 0.20);
 2. none: a compliant ad for a product of a random allowed category. Otherwise a policy drawn
-   uniformly; for ``prohibited_products`` 40% of the time an ad *for* a prohibited product (its
+   uniformly; for ``prohibited_products`` 30% of the time an ad *for* a prohibited product (its
    finding quotes the sentence naming the product, with no fix). Else one of the policy's forms
    from the split's pool, then a product the form fits. A second violation, if any, is a form of
    another policy that fits the same product and a free slot;
@@ -84,7 +84,7 @@ def _fits(form: Form, category: str, used_slots: set[str]) -> bool:
 
 def _choose_forms(rng: random.Random, pool: Pool, n: int) -> tuple[Product, list[Form]]:
     policy = rng.choice(POLICIES)
-    if policy == "prohibited_products" and rng.random() < 0.4:
+    if policy == "prohibited_products" and rng.random() < 0.3:
         product = draw_product(rng, rng.choice(PROHIBITED_CATEGORIES))
         first: list[Form] = []
     else:
