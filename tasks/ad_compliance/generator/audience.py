@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .forms import RESTORE, Form, family
 
-SHOPS = ("retail", "food")
+SHOPS = ("retail", "food", "home")
 ALCOHOL = ("alcohol",)
 
 _STOCK_LEAD = ("We now also stock", "Also in store:", "New in:", "Ask at the counter for",

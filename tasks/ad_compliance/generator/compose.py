@@ -4,12 +4,14 @@ For each ad, with the caller's ``random.Random``:
 
 1. how many violations: 0, 1 or 2 (probabilities 0.35 / 0.45 / 0.20);
 2. none: a compliant ad for a product of a random allowed category. Otherwise a policy drawn
-   uniformly; for ``prohibited_products`` 40% of the time an ad *for* a prohibited product (its
+   uniformly; for ``prohibited_products`` 30% of the time an ad *for* a prohibited product (its
    finding quotes the sentence naming the product, with no fix). Else one of the policy's forms
    from the split's pool, then a product the form fits. A second violation, if any, is a form of
    another policy that fits the same product and a free slot;
 3. hard negatives (compliant trigger-full sentences whose ``mimics`` avoid the ad's labels): on
-   35% of compliant ads (a second one on a quarter of those) and 20% of violating ones;
+   35% of compliant ads (a second one on a quarter of those) and 20% of violating ones. Body
+   violations and hard negatives open the body or close it, or (about a third of the closing
+   ones) follow the product's benefit sentence mid-body;
 4. a landing page: on 5% of violating ads one body violation moves there (the revision is then
    None: revisions cannot change the landing page); otherwise 20% of ads get a plain one;
 5. gold findings: one per label of each form, quoting its text exactly as it appears; the gold
@@ -82,7 +84,7 @@ def _fits(form: Form, category: str, used_slots: set[str]) -> bool:
 
 def _choose_forms(rng: random.Random, pool: Pool, n: int) -> tuple[Product, list[Form]]:
     policy = rng.choice(POLICIES)
-    if policy == "prohibited_products" and rng.random() < 0.4:
+    if policy == "prohibited_products" and rng.random() < 0.3:
         product = draw_product(rng, rng.choice(PROHIBITED_CATEGORIES))
         first: list[Form] = []
     else:
@@ -166,7 +168,11 @@ def _compose(rng: random.Random, product: Product, forms: list[Form], negs: list
         findings += [Finding(label, field, text, fix) for label in form.labels]
     neg_texts = [neg.text.format(**fmt) for neg in negs]
     body_end += neg_texts
-    body = " ".join(body_start + [rng.choice(BODIES).format(**fmt)] + body_end)
+    # Not always last: about a third of the end-of-body sentences go right after the benefit.
+    mid = [t for t in body_end if rng.random() < 0.35]
+    body_end = [t for t in body_end if t not in mid]
+    middle = rng.choice(BODIES).format(**{**fmt, "benefit": " ".join([product.benefit, *mid])})
+    body = " ".join(body_start + [middle] + body_end)
     if product.prohibited:
         findings.insert(0, Finding("prohibited_products", "body", product.benefit, None))
     landing = None

@@ -115,16 +115,21 @@ _HURRY_TAIL = (", only 3 left in stock!", ", this offer disappears forever tonig
                ", stock is selling fast.", ", before it's gone.", ", prices rise at midnight.",
                "!")
 
+_ONLY_LEAD = ("", "Warning: ", "Heads up: ")
+_ONLY_TAIL = ("!", ".", ", then the price goes up.")
+
 FALSE_URGENCY: list[Form] = [
     *family("fu_hurry", "false_urgency", "body_end", EVERY, "[core][tail]",
-            fixes=("", "In stock now."),
             core=("Hurry", "Act now", "Act fast", "Hurry up", "Don't wait"), tail=_HURRY_TAIL),
-    *family("fu_only", "false_urgency", "body_end", EVERY, "[lead]only [core][tail]",
-            fixes=("", "In stock now."),
-            lead=("", "Warning: ", "Heads up: "),
-            core=("2 left in stock", "3 seats remaining", "4 spots left",
-                  "5 places left at this price", "3 units available", "2 rooms left"),
-            tail=("!", ".", ", then the price goes up.")),
+    *family("fu_only_stock", "false_urgency", "body_end", EVERY, "[lead]only [core][tail]",
+            fixes=("", "In stock now."), lead=_ONLY_LEAD,
+            core=("2 left in stock", "3 units available", "4 items left", "5 left in stock"),
+            tail=_ONLY_TAIL),
+    *family("fu_only_places", "false_urgency", "body_end", EVERY, "[lead]only [core][tail]",
+            fixes=("", "Places available."), lead=_ONLY_LEAD,
+            core=("3 seats remaining", "4 spots left", "5 places left at this price",
+                  "2 rooms left"),
+            tail=_ONLY_TAIL),
     *family("fu_countdown", "false_urgency", "body_end", EVERY, "[core] [n][tail]",
             core=("This price expires in", "Offer ends in", "Your discount expires in",
                   "The sale ends in"),
@@ -136,7 +141,6 @@ FALSE_URGENCY: list[Form] = [
                   "Act now: {name}")),
     # No trigger words: invented scarcity and pressure without the stock phrases.
     *family("fu_implied", "false_urgency", "body_end", EVERY, "[lead][core][tail].",
-            fixes=("", "In stock now."),
             lead=("", "Heads up: ", "Quick: "),
             core=("thousands are grabbing this deal right now",
                   "your reserved spot goes to someone else within the hour",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 
-from ..data import generate_drafts
+from ..data import DEFAULT_SIZES, generate_drafts
 from ..datatypes import Ad
 from ..detectors import detected_policy_ids
 from .compose import Draft
@@ -40,9 +41,10 @@ def distinct_forms(drafts: list[Draft]) -> dict[str, int]:
     return {p: len(q) for p, q in sorted(seen.items())}
 
 
-def report(seed: int = 0) -> dict:
+def report(seed: int = 0, sizes: Mapping[str, int] = DEFAULT_SIZES) -> dict:
+    """The statistics of ``generate_dataset(seed, sizes)`` (see the module doc)."""
     by_split: dict[str, list[Draft]] = defaultdict(list)
-    for split, draft in generate_drafts(seed):
+    for split, draft in generate_drafts(seed, sizes):
         by_split[split].append(draft)
     out: dict = {"seed": seed, "sizes": {s: len(d) for s, d in by_split.items()}}
     out["distinct_forms"] = {s: distinct_forms(d) for s, d in by_split.items()}

@@ -26,40 +26,44 @@ _RULE_CAPS = frozenset("FREE NOW HURRY SALE LIMITED URGENT CASH GUARANTEED AMAZI
                        "ONLY SECRET SHOCKING WOW HUGE MEGA INSANE".split())
 
 
+def _cap(p: str) -> str:
+    return p[0].upper() + p[1:]
+
+
 def _shout_one(p: str) -> str | None:
     """Capitals on the longest word only, when that word is not one the rules list."""
     words = p.split()
     longest = max(words, key=len)
     if len(longest) < 4 or longest.upper() in _RULE_CAPS:
         return None
-    return " ".join(w.upper() if w is longest else w for w in words)
+    return _cap(" ".join(w.upper() if w is longest else w for w in words)) + "."
 
 
 def _spell(p: str, sep: str) -> str:
-    return " ".join(sep.join(w.upper()) for w in p.split())
+    return " ".join(sep.join(w.upper()) for w in p.split()) + "."
 
 
 def _leet(p: str) -> str | None:
     out = p.translate(str.maketrans({"e": "3", "a": "4", "o": "0"}))
-    return out if out != p else None
+    return _cap(out) + "." if out != p else None
 
 
 _GIMMICKS: dict[str, Callable[[str], str | None]] = {
     # Caught by the rules.
     "caps_bang": lambda p: p.upper() + "!!!",
-    "bangs": lambda p: p[0].upper() + p[1:] + "!!!",
-    "dollars": lambda p: f"$$$ {p[0].upper() + p[1:]} $$$",
-    "spaced": lambda p: " ".join(p.upper().replace(" ", "")) if len(p) <= 12 else None,
-    "emoji": lambda p: p[0].upper() + p[1:] + " 🔥🔥🔥",
-    "interrobang": lambda p: p[0].upper() + p[1:] + "?!",
-    "stars": lambda p: f"*** {p[0].upper() + p[1:]} ***",
+    "bangs": lambda p: _cap(p) + "!!!",
+    "dollars": lambda p: f"$$$ {_cap(p)} $$$",
+    "spaced": lambda p: " ".join(p.upper().replace(" ", "")) + "." if len(p) <= 12 else None,
+    "emoji": lambda p: _cap(p) + " 🔥🔥🔥",
+    "interrobang": lambda p: _cap(p) + "?!",
+    "stars": lambda p: f"*** {_cap(p)} ***",
     # Missed by the rules.
     "shout_one": _shout_one,
     "hyphens": lambda p: _spell(p, "-") if len(p) <= 14 else None,
     "dots": lambda p: _spell(p, ".") if len(p) <= 12 else None,
     "leet": _leet,
-    "arrows": lambda p: f"→→→ {p[0].upper() + p[1:]} ←←←",
-    "chevrons": lambda p: f">>> {p[0].upper() + p[1:]} <<<",
+    "arrows": lambda p: f"→→→ {_cap(p)} ←←←",
+    "chevrons": lambda p: f">>> {_cap(p)} <<<",
 }
 
 
@@ -68,7 +72,7 @@ def _gimmicky_phrases() -> list[Form]:
     held = heldout_keys([f"gf_phrase:{p}" for p in _PHRASES])
     forms = []
     for phrase in _PHRASES:
-        fix = phrase[0].upper() + phrase[1:] + "."
+        fix = _cap(phrase) + "."
         key = f"gf_phrase:{phrase}"
         for gimmick in _GIMMICKS.values():
             text = gimmick(phrase)
@@ -84,11 +88,11 @@ GIMMICKY_FORMATTING: list[Form] = [
             core=("CLICK HERE NOW", "BUY NOW!!!", "SHOP NOW", "Click here >>>", "GET IT NOW",
                   "ORDER TODAY!!", "B-U-Y N-O-W", "Tap here 👉👉👉", "SIGN UP", "DOWNLOAD NOW")),
     *family("gf_head", "gimmicky_formatting", "headline", EVERY, "[core]", fixes=(RESTORE,),
-            core=("{headline_upper}!!!", "{headline_upper}", "{headline}!!!", "{headline} 🔥🔥🔥",
-                  "{headline}?!", ">>> {headline} <<<")),
+            core=("{headline_upper}!!!", "{headline}!!!", "{headline} 🔥🔥🔥", "{headline}?!",
+                  ">>> {headline} <<<", "{headline_upper} 💥💥💥")),
     # Two labels: shouted pressure, shouted "free".
     *family("gf_urgent", ("gimmicky_formatting", "false_urgency"), "body_end", EVERY,
-            "[core][tail]", fixes=("", "In stock now."),
+            "[core][tail]", fixes=("", "Available now."),
             core=("HURRY", "ACT NOW", "LAST CHANCE", "ENDS TONIGHT", "DON'T WAIT", "GO GO GO"),
             tail=("!!! Only 2 left!", "!!!", " 🔥🔥🔥", "!! Selling fast.")),
     *family("gf_free", ("gimmicky_formatting", "misleading_pricing"), "body_end", EVERY,
@@ -210,7 +214,7 @@ CLICKBAIT: list[Form] = [
             core=("Find out what happened when she tried {name}",
                   "The reason will surprise you", "Nobody saw this coming",
                   "Wait until you see the final picture", "Insiders are furious about this",
-                  "There's one thing they never tell you", "The ending made us cry",
+                  "There's one thing they never tell you", "You have to see how this ends",
                   "Nobody believed it until they saw the photos"),
             tail=_CB_BODY_TAIL),
 ]

@@ -13,7 +13,7 @@ from tasks.ad_compliance.generator.catalogue import FORMS, FORMS_BY
 from tasks.ad_compliance.generator.compose import _article
 from tasks.ad_compliance.generator.forms import RESTORE, expand, family, heldout_keys, tidy
 from tasks.ad_compliance.generator.negatives import NEGATIVES
-from tasks.ad_compliance.generator.stats import distinct_forms, masked
+from tasks.ad_compliance.generator.stats import distinct_forms, masked, report
 from tasks.ad_compliance.policies import policy_ids
 
 _PRICE = re.compile(r"[$£€]\d[\d,]*(?:\.\d+)?")
@@ -225,3 +225,12 @@ def test_articles():
     assert _article("IELTS preparation course") == "an IELTS preparation course"
     assert _article("trail running shoes") == "trail running shoes"
     assert _article("granola") == "granola"
+
+
+def test_stats_report():
+    out = report(seed=1, sizes={"train": 300, "test": 100})
+    assert out["sizes"] == {"train": 300, "test": 100}
+    assert set(out["distinct_forms"]) == {"train", "test"}
+    test = out["test"]
+    assert 0 < test["rules_ad_recall"] < 1 and 0 < test["rules_ad_fpr"] < 1
+    assert out["rules_recall_per_label"]["train"]["shocking_content"] == 0.0  # no detector
