@@ -1,14 +1,13 @@
 """``icegrt train pack-adapter``: ship a LoRA run's adapter in the repository (``adapters/<name>/``).
 
 The info file records what made the adapter, so a shipped model can be traced and rebuilt: the
-run's config, the git commit, and a sha256 per SFT data source of the exact conversations the
-source gives (bundle files and the seeded ad generator alike).
+run's config, the git commit it is packed at, and the sha256 per data source of the exact
+conversations the run trained on (``data.json``, written by the run itself).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -18,18 +17,6 @@ import yaml
 
 from common.adapters import pack_adapter
 from common.paths import REPO_ROOT
-from training.data.sources import SFT_SOURCES
-
-
-def source_fingerprints(mix: dict[str, int]) -> dict[str, str]:
-    """sha256 of every conversation each source of ``mix`` gives, in order."""
-    prints = {}
-    for name in sorted(mix):
-        digest = hashlib.sha256()
-        for conv in SFT_SOURCES[name].load():
-            digest.update(json.dumps([conv.id, list(conv.messages)], ensure_ascii=False).encode())
-        prints[name] = digest.hexdigest()
-    return prints
 
 
 def _git_commit() -> str | None:
@@ -55,8 +42,8 @@ def run_pack_command(args: argparse.Namespace) -> int:
         return 2
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     base = args.base or config["model"]
-    recipe = {"config": config, "git_commit": _git_commit(),
-              "data_sha256": source_fingerprints(config.get("mix") or {})}
+    data = json.loads((args.run / "data.json").read_text(encoding="utf-8")) if (args.run / "data.json").is_file() else {}
+    recipe = {"config": config, "git_commit": _git_commit(), "data_sha256": data.get("data_sha256")}
     try:
         dest = pack_adapter(args.run, args.name, base, recipe)
     except ValueError as exc:

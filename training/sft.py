@@ -114,7 +114,7 @@ def _check_before_work(config: SFTConfig) -> Path:
 
 def prepare_data(config: SFTConfig, tokenizer: Any) -> tuple[list[EncodedExample], list[EncodedExample], dict]:
     """Encoded train and held-out examples of the mix, and a summary of what was drawn."""
-    from training.data.sources import build_mix
+    from training.data.sources import build_mix, fingerprints
 
     conversations, counts = build_mix(config.mix, config.seed)
     if len(conversations) <= config.eval_examples:
@@ -137,6 +137,7 @@ def prepare_data(config: SFTConfig, tokenizer: Any) -> tuple[list[EncodedExample
         "dropped_truncated": len(conversations) - len(train_set) - len(eval_set),
         "train_label_tokens": sum(e.n_label_tokens for e in train_set),
         "train_tokens": sum(len(e.input_ids) for e in train_set),
+        "data_sha256": fingerprints(conversations),
     }
     return train_set, eval_set, summary
 

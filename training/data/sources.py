@@ -32,6 +32,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from common.shared_data import shared_file
 from common.task_formats import AD_COMPLIANCE, AD_COMPLIANCE_COMPACT
@@ -186,6 +187,16 @@ def check_sources(names: list[str]) -> None:
         if name not in SFT_SOURCES:
             raise KeyError(f"unknown data source {name!r}; known: {', '.join(sorted(SFT_SOURCES))}")
         SFT_SOURCES[name].check()
+
+
+def fingerprints(conversations: list[Conversation]) -> dict[str, str]:
+    """sha256 per source of the conversations drawn from it (ids and messages, in order): what a
+    trained model can be traced back to, whatever the files or generator become later."""
+    digests: dict[str, Any] = {}
+    for conv in conversations:
+        digest = digests.setdefault(conv.source, hashlib.sha256())
+        digest.update(json.dumps([conv.id, list(conv.messages)], ensure_ascii=False).encode())
+    return {source: digest.hexdigest() for source, digest in sorted(digests.items())}
 
 
 def build_mix(mix: dict[str, int], seed: int) -> tuple[list[Conversation], dict[str, int]]:
