@@ -161,6 +161,8 @@ class ComplianceOutcome(BaseModel):
     revision_note: str | None = None
     model_revision_compliant: bool | None = None
     """Whether the model's own revision passed its re-check (None: the model wrote none)."""
+    model_policies: list[str] | None = None
+    """The policies the model's own judgement named (None: no usable model judgement)."""
     calls: list[ModelCall] = []
 
 
@@ -248,6 +250,8 @@ async def check_ad(ad: Ad, generate: Generate, policies: Iterable[str] | None = 
     verdict = merge(ad, detect(ad, ids), model_result, ids)
     outcome = ComplianceOutcome(verdict=verdict, mode=resolved, calls=calls,
                                 verdict_source="model+rules" if verdict.model_checked else "rules")
+    if isinstance(model_result, ModelJudgement):
+        outcome.model_policies = [f.policy_id for f in model_result.violations]
     if verdict.compliant or not suggest:
         return outcome
     model_generate = generate if resolved == "hybrid" and recheck_with_model else None

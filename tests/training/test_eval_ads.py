@@ -55,6 +55,7 @@ def test_rows_and_figures_against_rules_alone():
     assert [r["id"] for r in rows] == ["u", "s", "c"]
     by_id = {r["id"]: r for r in rows}
     assert by_id["s"]["predicted"] == ["health_claims"] and by_id["s"]["rules"] == []
+    assert by_id["s"]["model"] == ["health_claims"] and by_id["c"]["model"] == []
     assert by_id["s"]["model_revision_passed"] is True and by_id["s"]["revision_source"] == "model"
     summary = summarize(rows)
     subtle = summary["handwritten_subtle"]

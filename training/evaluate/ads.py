@@ -68,7 +68,8 @@ def row_for(subset: str, record: LabelledAd, outcome: ComplianceOutcome, seconds
         keeps = keeps_product_and_offer(record.ad, revision, outcome.verdict.violations).keeps
     return {"id": record.id, "subset": subset, "gold": list(record.labels),
             "predicted": [v.policy_id for v in outcome.verdict.violations],
-            "rules": list(detected_policy_ids(record.ad)), "verdict_source": outcome.verdict_source,
+            "rules": list(detected_policy_ids(record.ad)), "model": outcome.model_policies,
+            "verdict_source": outcome.verdict_source,
             "revisable": revisable(record), "revision_source": outcome.revision_source,
             "model_revision_passed": model_passed, "revision_passed": outcome.revision_compliant,
             "keeps_product": keeps, "model_calls": len(outcome.calls), "seconds": round(seconds, 3)}
