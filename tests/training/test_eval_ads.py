@@ -67,3 +67,26 @@ def test_rows_and_figures_against_rules_alone():
                                    "any_pass_rate": 1.0, "rules_fallback_rate": 0.0}
     generated = summary["generated_test"]
     assert generated["ad_level"]["recall"] == 1.0 and generated["policy"]["micro_f1"] == pytest.approx(1.0)
+
+
+def test_report_renders_sets_paired_differences_and_a_plot(tmp_path):
+    from training.evaluate.ads_report import plot, render
+
+    sets = {"handwritten_subtle": [SUBTLE, CLEAN]}
+
+    async def trained(ad, request_id):
+        return await check_ad(ad, Model(), mode="auto", task_format="compact")
+
+    async def base(ad, request_id):
+        return await check_ad(ad, Model(), mode="auto", task_format="catalogue")
+
+    evals = {}
+    for label, check in (("trained", trained), ("base", base)):
+        rows = asyncio.run(check_sets(sets, check, concurrency=1))
+        evals[label] = {"rows": rows, "summary": summarize(rows)}
+    text = render(evals)
+    assert "| handwritten_subtle | trained | 2 (1/1) | 1.000 | 1.000 | 1.000 | 0.000 |" in text
+    assert "| handwritten_subtle | rules alone |" in text
+    assert "| handwritten_subtle | base | +0.500 ±" in text  # one of two verdicts better, paired
+    plot(evals, tmp_path / "ads.png")
+    assert (tmp_path / "ads.png").stat().st_size > 1000
