@@ -128,13 +128,13 @@ UNVERIFIABLE_SUPERLATIVES: list[Form] = [
                   "is America's favourite {item}", "is the nation's favourite {item}",
                   "is in a league of its own", "is the last {item} you'll ever need",
                   "is top of its class, no contest"),
-            tail=("", ", hands down", ", and it's not close")),
+            tail=("", ", hands down", ", and everyone knows it")),
     *family("us_nobody", "unverifiable_superlatives", "body_end", EVERY, "[core][tail].",
             core=("Nothing else on the market comes close", "No one makes a comfier {item}",
                   "You won't find a better {item} anywhere", "Nobody beats our prices",
                   "Everyone agrees there's nothing better", "No other brand even comes close",
                   "There is simply no better choice"),
-            tail=("", ", hands down", ", and it's not close")),
+            tail=("", ", hands down", ", and everyone knows it")),
 ]
 
 _CELEBS = ("Elon Musk", "Oprah", "Taylor Swift", "Gordon Ramsay", "Tom Hanks", "Kim Kardashian",
