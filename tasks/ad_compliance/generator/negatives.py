@@ -36,7 +36,8 @@ NEGATIVES: list[Negative] = [
                      "medication without medical advice.",
                      "Under advertising rules we cannot claim it cures anything, and we don't.",
                      "Regulators do not allow us to say it heals eczema, so we won't.")),
-    *negatives("neg_services", ("health_claims", "personal_attributes"), ("clinic",), "[core][tail]",
+    *negatives("neg_services", ("health_claims", "personal_attributes"), ("clinic",),
+               "[core][tail]",
                core=("Support for people living with diabetes",
                      "Our clinic treats arthritis, back pain and sports injuries",
                      "Flu jabs now available", "Counselling for adults living with anxiety or "
