@@ -109,7 +109,8 @@ PERSONAL_ATTRIBUTES: list[Form] = [
     # No trigger words: the reader's attribute is implied or asserted in other words.
     *family("pa_money_implied", "personal_attributes", "body_start", PA_MONEY, "[core][tail]",
             core=("We know money has been tight for you lately.",
-                  "Your credit score is holding you back.", "Bills piling up on your kitchen table?",
+                  "Your credit score is holding you back.",
+                  "Bills piling up on your kitchen table?",
                   "Can't sleep because of what you owe?",
                   "Still waking up at 3am worrying about your overdraft?",
                   "Payday can't come soon enough for you, can it?",

@@ -37,7 +37,8 @@ def _by_pool() -> dict[Pool, dict[str, list[Form]]]:
     out: dict[Pool, dict[str, list[Form]]] = {"train": {}, "heldout": {}}
     for policy, forms in FORMS.items():
         out["heldout"][policy] = [f for f in forms if f.pool == "heldout"]
-        out["train"][policy] = [f for f in forms if f.pool == "train" and f.text not in heldout_texts]
+        out["train"][policy] = [f for f in forms
+                                if f.pool == "train" and f.text not in heldout_texts]
     return out
 
 

@@ -106,6 +106,8 @@ def _choose_forms(rng: random.Random, pool: Pool, n: int) -> tuple[Product, list
 
 def _negatives(rng: random.Random, pool: Pool, category: str, labels: set[str],
                count: int) -> list[Negative]:
+    """``count`` hard negatives of different families, each drawn uniformly from the sentences
+    that fit (so the bigger, compositional families, mostly trigger-full, come up most)."""
     options = [n for n in NEGATIVES_BY.get(category, []) if n.pool == pool
                and not labels & set(n.mimics)]
     chosen: list[Negative] = []

@@ -58,8 +58,8 @@ HEALTH_CLAIMS: list[Form] = [
                   "Your last ever cold", "Never get a headache again"),
             tail=("", ", hello {name}", " for good", ", thanks to {name}")),
     *family("hc_instead", "health_claims", "body_start", HEALTH, "[core] [tail].",
-            core=("Why see a doctor when", "Skip the specialist:", "Forget the pharmacy:",
-                  "Who needs a prescription when", "Cancel your GP appointment:"),
+            core=("No need for a doctor:", "Skip the specialist:", "Forget the pharmacy:",
+                  "Don't bother with a prescription:", "Cancel your GP appointment:"),
             tail=("{name} sorts it out at home", "{name} handles it naturally",
                   "{name} fixes the problem in days")),
 ]

@@ -137,7 +137,8 @@ ITEMS: dict[str, tuple[Item, ...]] = {
           ("$24 for 30 ml.", "Two for $40."), ("Shop now",)),
         I("moisturiser", "A fragrance-light daily moisturiser for dry skin.",
           ("$19 for 50 ml.",), ("Shop now",)),
-        I("shampoo bar", "A solid shampoo bar that lasts about 80 washes.", ("$12.", "Three for $30."),
+        I("shampoo bar", "A solid shampoo bar that lasts about 80 washes.",
+          ("$12.", "Three for $30."),
           ("Shop now",)),
         I("mineral sunscreen", "SPF 50 mineral sunscreen that rubs in clear.",
           ("$22 for 100 ml.",), ("Buy now",)),
@@ -149,7 +150,8 @@ ITEMS: dict[str, tuple[Item, ...]] = {
           ("Your first bag is $5.", "$14 a bag."), ("Subscribe",)),
         I("sourdough bread", "Slow-fermented sourdough baked every morning.", ("$6.50 a loaf.",),
           ("Order now",)),
-        I("granola", "Oat granola with almonds and a little honey.", ("$8 a bag.", "Four bags for $28."),
+        I("granola", "Oat granola with almonds and a little honey.",
+          ("$8 a bag.", "Four bags for $28."),
           ("Shop now",)),
         I("herbal tea", "Loose-leaf herbal teas blended in small batches.", ("$11 a tin.",),
           ("Shop teas",)),
@@ -283,7 +285,8 @@ HEADLINES = ("{name}", "Meet {name}", "{name}: {item}", "New from {name}: {item}
              "{name}, {a_item} done well", "Introducing {name}")
 BODIES = ("From {name}: {benefit} {offer}", "{benefit} {name} makes it simple. {offer}",
           "Introducing {name}, {a_item}. {benefit} {offer}", "{name}: {benefit} {offer}",
-          "{benefit} Made by {name}. {offer}", "Looking for {a_item}? Try {name}. {benefit} {offer}",
+          "{benefit} Made by {name}. {offer}",
+          "Looking for {a_item}? Try {name}. {benefit} {offer}",
           "{name} {item}. {benefit} {offer}", "{benefit} Ask us anything about {name}. {offer}",
           "{benefit} {offer} Find details on the {name} website.")
 """Bodies always carry ``{name}`` (so a revision keeps the brand whatever it drops) and
