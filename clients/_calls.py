@@ -53,11 +53,12 @@ def _conversation_path(conversation_id: str, suffix: str = "") -> str:
 
 
 def ads_check(ad: Ad | Mapping[str, Any], market: str | None, policies: Iterable[str] | str | None,
-              suggest: bool, model: str | None) -> Call[ComplianceResult]:
+              suggest: bool, model: str | None, mode: str | None = None) -> Call[ComplianceResult]:
     if isinstance(policies, str):  # one id, not an iterable of characters
         policies = [policies]
     body = {"ad": _ad_payload(ad), "suggest": suggest,
-            **_present(market=market, policies=None if policies is None else list(policies), model=model)}
+            **_present(market=market, policies=None if policies is None else list(policies), model=model,
+                       mode=mode)}
     return Call("POST", "/v1/ads/compliance", ComplianceResult.model_validate, body)
 
 

@@ -140,10 +140,11 @@ class Ads:
 
     async def check(self, ad: Ad | Mapping[str, Any], market: str | None = None,
               policies: Iterable[str] | str | None = None, suggest: bool = True,
-              model: str | None = None) -> ComplianceResult:
+              model: str | None = None, mode: str | None = None) -> ComplianceResult:
         """Check an ad against the policy catalogue (or only ``policies``); with ``suggest``, the
-        server also proposes a revision and says whether it passed a re-check."""
-        return await self._client._request(_calls.ads_check(ad, market, policies, suggest, model))
+        server also proposes a revision and says whether it passed a re-check. ``mode``: ``auto``,
+        ``rules`` or ``hybrid`` (default: the server's)."""
+        return await self._client._request(_calls.ads_check(ad, market, policies, suggest, model, mode))
 
     async def policies(self) -> list[Policy]:
         """The policy catalogue."""

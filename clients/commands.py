@@ -51,6 +51,7 @@ def add_ads_parser(subparsers) -> None:
     check.add_argument("--policies", nargs="+", metavar="ID", help="Check only these policy ids (default: all)")
     check.add_argument("--market", help="Market the ads run in, e.g. US")
     check.add_argument("--model", help="Served model name (default: the server's)")
+    check.add_argument("--mode", choices=("auto", "rules", "hybrid"), help="Check mode (default: the server's)")
     check.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                        help=f"Seconds per request (default: {DEFAULT_TIMEOUT:g})")
     check.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES,
@@ -174,7 +175,8 @@ async def _check_all(client: AsyncIceGrtClient, jobs: list[Job], args: argparse.
         for job in pending:  # shared iterator: each job goes to exactly one worker
             if job.error is None:
                 try:
-                    result = await client.ads.check(job.ad, args.market, args.policies, args.suggest, args.model)
+                    result = await client.ads.check(job.ad, args.market, args.policies, args.suggest, args.model,
+                                                     args.mode)
                     done[job.index] = {"id": job.id, "result": result.model_dump(mode="json", exclude_unset=True)}
                 except IceGrtError as exc:
                     lost += isinstance(exc, ConnectionError) and not isinstance(exc, RequestTimeoutError)

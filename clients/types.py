@@ -79,8 +79,12 @@ class ComplianceResult(Result):
     violations: list[Violation]
     analysis: str
     model_checked: bool | None = None  # False: the model's judgement was unusable and rules alone decided
+    mode: str | None = None  # the mode that ran: "rules" or "hybrid"
+    verdict_source: str | None = None  # "rules" or "model+rules"
     suggested_revision: SuggestedRevision | None = None
+    revision_source: str | None = None  # "model", "rules" (a rewrite of the flagged spans) or None
     revision_compliant: bool | None = None
+    revision_note: str | None = None  # why no revision was suggested
     usage: Usage | None = None
 
 

@@ -8,6 +8,9 @@ Two models are known by name:
 - ``tiny``: a random-weight 2-layer Llama with the real SmolLM2 tokenizer and chat template,
   built in seconds for tests. Its head_dim is 64 because vLLM's CPU attention rejects 16.
 
+Each adapter the repository ships under ``adapters/`` is known by its folder's name too: its base
+model with the adapter merged (:mod:`common.adapters`).
+
 Anything else passed as a model must be a local checkpoint directory (that is how trained
 checkpoints are served). Builds go to a temporary directory and are renamed into place,
 so an interrupted build never leaves a half-written model behind.
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from common.adapters import adapter_digest, adapter_info, merge_adapter, shipped_adapters
 from common.errors import UserError
 from common.paths import models_dir
 
@@ -120,6 +124,20 @@ def _write_tiny(dest: Path) -> dict:
 BUILDERS: dict[str, Callable[[Path], dict]] = {SMOLLM2: _write_smollm2, TINY: _write_tiny}
 
 
+def known_models() -> dict[str, Callable[[Path], dict]]:
+    """Every model buildable by name: the base models, and each adapter the repository ships
+    (``adapters/<name>/``: its base model with the adapter merged, see :mod:`common.adapters`)."""
+    known = dict(BUILDERS)
+    for name, folder in shipped_adapters().items():
+        known[name] = lambda dest, folder=folder: merge_adapter(build_model(adapter_info(folder)["base"]), folder, dest)
+    return known
+
+
+def _recipe_version(name: str) -> int | str:
+    folder = shipped_adapters().get(name)
+    return adapter_digest(folder) if folder is not None else RECIPE_VERSION[name]
+
+
 def verify_checkpoint(path: Path) -> None:
     """Raise ModelNotFoundError unless `path` holds a loadable causal-LM checkpoint with a chat template."""
     from transformers import AutoConfig, AutoTokenizer
@@ -139,13 +157,14 @@ def _built_with_current_recipe(dest: Path, name: str) -> bool:
         marker = json.loads((dest / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("recipe_version") == RECIPE_VERSION[name]
+    return marker.get("recipe_version") == _recipe_version(name)
 
 
 def build_model(name: str, *, force: bool = False, root: Path | None = None) -> Path:
     """Build the known model `name` under `root` (idempotent: a verified build is reused)."""
-    if name not in BUILDERS:
-        raise ModelNotFoundError(f"unknown model name {name!r}; known: {', '.join(BUILDERS)}")
+    known = known_models()
+    if name not in known:
+        raise ModelNotFoundError(f"unknown model name {name!r}; known: {', '.join(known)}")
     root = root or models_dir()
     dest = root / name
     if _built_with_current_recipe(dest, name) and not force:
@@ -156,9 +175,9 @@ def build_model(name: str, *, force: bool = False, root: Path | None = None) -> 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}-") as tmp:
         staging = Path(tmp) / name
-        info = BUILDERS[name](staging)
+        info = known[name](staging)
         verify_checkpoint(staging)
-        info.update(name=name, recipe_version=RECIPE_VERSION[name], built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        info.update(name=name, recipe_version=_recipe_version(name), built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         (staging / MARKER).write_text(json.dumps(info, indent=2))
         if dest.exists():
             shutil.rmtree(dest)
@@ -173,11 +192,12 @@ def resolve_model(spec: str, *, prepare_missing: bool = True) -> Path:
     if path.is_dir():
         verify_checkpoint(path)
         return path.resolve()
-    if spec in BUILDERS:
+    known = known_models()
+    if spec in known:
         prepared = models_dir() / spec
         if _built_with_current_recipe(prepared, spec) or prepare_missing:
             return build_model(spec)
     raise ModelNotFoundError(
-        f"model {spec!r} is neither a checkpoint directory nor a known name ({', '.join(BUILDERS)}); "
+        f"model {spec!r} is neither a checkpoint directory nor a known name ({', '.join(known)}); "
         "prepare one with `icegrt model prepare` or pass a directory written by save_pretrained"
     )

@@ -106,6 +106,11 @@ class ServerSettings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="CORS origins allowed to call the API ('*' for any)"
     )
+    ads_mode: Literal["auto", "rules", "hybrid"] = Field(
+        "auto",
+        description="Default mode of /v1/ads/compliance: auto (the model's judgement only for a checkpoint "
+        "trained on the task), rules (detectors only), hybrid (rules plus the model's judgement)",
+    )
     max_request_body_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Larger request bodies get 413"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from fastapi import Request
 
@@ -18,6 +19,8 @@ class ServerState:
     settings: ServerSettings
     model_path: Path
     served_name: str
+    ad_task_format: Literal["catalogue", "compact"] = "catalogue"
+    """``compact`` when the served checkpoint was trained on ad compliance (its marker says so)."""
     engine: Engine | None = None
     load_error: str | None = None
     started_at: int = field(default_factory=lambda: int(time.time()))

@@ -37,6 +37,9 @@ def add_train_parser(subparsers) -> None:
         stage.add_argument("--config", type=Path, default=None, help="YAML file of settings; flags given here override it")
         add_settings_arguments(stage, config_cls)
         stage.set_defaults(handler=run_train_command, train_stage=name)
+    from training.pack import add_pack_parser
+
+    add_pack_parser(stages)
 
 
 def run_train_command(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ Kinds of checkpoint, told apart by ``config.json``'s ``architectures``:
 
 Every checkpoint a stage writes also carries ``icegrt-checkpoint.json`` (stage, step, base
 model, run) so a served or reused model can be traced back to its run. LoRA training wraps the
-model with ``peft``; what is saved is always a plain merged Hugging Face model.
+model with ``peft``; what is saved is always a plain merged Hugging Face model, and for LoRA also
+the unmerged adapter in ``adapter/`` (PEFT format).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from common.task_formats import CHECKPOINT_MARKER
 from training.config import ConfigError, TrainConfig
 
-MARKER = "icegrt-checkpoint.json"
+MARKER = CHECKPOINT_MARKER
 REWARD_STATS = "reward_stats.json"
+ADAPTER_DIR = "adapter"
+"""Where a LoRA run's checkpoint keeps its unmerged adapter (PEFT format) beside the merged model."""
 Kind = Literal["causal_lm", "reward"]
 
 
@@ -166,3 +170,5 @@ def save_checkpoint(model: Any, tokenizer: Any, dest: Path, marker: dict[str, An
     plain.save_pretrained(dest, state_dict=state_dict)
     tokenizer.save_pretrained(dest)
     (dest / MARKER).write_text(json.dumps(marker, indent=2))
+    if is_peft(model):  # the unmerged adapter too: small enough to ship, servable on the base model
+        model.save_pretrained(dest / ADAPTER_DIR)

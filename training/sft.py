@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.task_formats import read_task_formats
 from training import distributed
 from training.config import ConfigError, SFTConfig
+from training.data.sources import mix_task_formats
 from training.data.chat import IGNORE_INDEX, EncodedExample, encode_conversation, pad_batch
 from training.distributed import SINGLE, Distributed
 from training.loop import Evaluation, StepSampler, prepare_model, train
@@ -93,7 +95,8 @@ class SFTStage:
     def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation,
                     state_dict: dict[str, Any] | None = None) -> None:
         marker = {"kind": "causal_lm", "stage": "sft", "step": step, "base_model": str(self.base),
-                  "run": self.config.name, "eval": evaluation.metrics}
+                  "run": self.config.name, "eval": evaluation.metrics,
+                  "task_formats": {**read_task_formats(self.base), **mix_task_formats(self.config.mix)}}
         save_checkpoint(model, self.tokenizer, dest, marker, state_dict)
 
 
@@ -111,7 +114,7 @@ def _check_before_work(config: SFTConfig) -> Path:
 
 def prepare_data(config: SFTConfig, tokenizer: Any) -> tuple[list[EncodedExample], list[EncodedExample], dict]:
     """Encoded train and held-out examples of the mix, and a summary of what was drawn."""
-    from training.data.sources import build_mix
+    from training.data.sources import build_mix, fingerprints
 
     conversations, counts = build_mix(config.mix, config.seed)
     if len(conversations) <= config.eval_examples:
@@ -134,6 +137,7 @@ def prepare_data(config: SFTConfig, tokenizer: Any) -> tuple[list[EncodedExample
         "dropped_truncated": len(conversations) - len(train_set) - len(eval_set),
         "train_label_tokens": sum(e.n_label_tokens for e in train_set),
         "train_tokens": sum(len(e.input_ids) for e in train_set),
+        "data_sha256": fingerprints(conversations),
     }
     return train_set, eval_set, summary
 

@@ -20,6 +20,9 @@ class AdComplianceRequest(BaseModel):
     policies: list[str] | None = Field(None, min_length=1, max_length=32,
                                        description="Policy ids to check; all policies when absent")
     suggest: bool = Field(True, description="Suggest a compliant revision when the ad violates a policy")
+    mode: Literal["auto", "rules", "hybrid"] | None = Field(
+        None, description="auto: the model's judgement only for a checkpoint trained on the task; rules: "
+        "detectors only; hybrid: rules plus the model. Unset: the server's --ads-mode")
     model: str | None = None
 
     @field_validator("policies")
@@ -51,8 +54,14 @@ class AdComplianceResponse(BaseModel):
     violations: list[Violation]
     analysis: str
     model_checked: bool = Field(description="False when the model's judgement was unusable and rules alone decided")
+    mode: Literal["rules", "hybrid"] = Field(description="The mode that ran (auto resolved)")
+    verdict_source: Literal["rules", "model+rules"] = Field(description="What produced the verdict")
     suggested_revision: SuggestedRevision | None
+    revision_source: Literal["model", "rules"] | None = Field(
+        description="model: the model's revision passed its re-check (or was the only one); rules: a "
+        "deterministic rewrite of the flagged spans; null: no revision")
     revision_compliant: bool | None
+    revision_note: str | None = Field(None, description="Why no revision was suggested, when none was")
     usage: Usage
 
 

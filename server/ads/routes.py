@@ -17,9 +17,12 @@ router = APIRouter()
 
 @router.post(serving.ROUTE, response_model=AdComplianceResponse, openapi_extra=GENERATES)
 async def ads_compliance(body: AdComplianceRequest, request: Request):
-    engine = ServerState.of(request).ready_engine()
+    state = ServerState.of(request)
+    engine = state.ready_engine()
     request_id = f"adchk-{uuid.uuid4().hex}"
-    return await cancel_on_disconnect(serving.check(engine, body, request_id), request.receive, serving.ROUTE)
+    work = serving.check(engine, body, request_id, default_mode=state.settings.ads_mode,
+                         task_format=state.ad_task_format)
+    return await cancel_on_disconnect(work, request.receive, serving.ROUTE)
 
 
 @router.get("/v1/ads/policies", response_model=PolicyList)

@@ -10,6 +10,6 @@ Modules (import what you need; this ``__init__`` imports nothing):
 - ``parser``     model text -> ModelJudgement | Revision | ParseFailure (never raises)
 - ``checker``    merge(), verdict_for_revision(), and the async orchestrator check_ad()
 - ``scorer``     precision/recall/F1 per policy, revision pass rate, keeps-product heuristic
-- ``data``       seeded generator of labelled ads (building blocks in ``templates``), JSONL I/O,
+- ``data``       seeded generator of labelled ads (building blocks in ``generator``), JSONL I/O,
                  load_handwritten(); LABELLING.md is the labelling guide
 """

@@ -3,11 +3,19 @@
 Pure logic: the caller owns I/O. The server (and evaluation) pass an async ``generate`` callable
 to :func:`check_ad`; everything else here is synchronous and deterministic.
 
+Modes (:func:`resolve_mode`): ``rules`` (detectors only, no model call), ``hybrid`` (rules plus
+the model's judgement) and ``auto`` (hybrid only for a checkpoint trained on the task, i.e. in
+the compact format; rules for any other model, which flags nearly everything).
+
 Guarantees:
 - The model can ADD violations but can never clear a rule violation (:func:`merge`).
 - A suggested revision is re-checked (rules, and the model unless disabled) and is never
   reported compliant while it still violates, or when its model re-check failed
   (:func:`verdict_for_revision` with ``require_model=True``).
+- When the model's revision is missing or fails its re-check, a deterministic rewrite of the
+  flagged spans (:mod:`.rewrite`) is re-checked the same way and returned instead; only a
+  prohibited product or a landing-page violation gets no revision (``revision_note`` says why).
+- ``changes`` are computed by diffing the original and the revision (:mod:`.editing`).
 """
 
 from __future__ import annotations
@@ -18,14 +26,21 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from .datatypes import SEVERITY_RANK, Ad, ComplianceVerdict, Revision, Violation
+from .compact import compact_json_schema, compact_max_tokens, compact_messages, revision_from_fixes
 from .detectors import detect
+from .editing import diff_changes
 from .parser import ModelJudgement, ParseFailure, parse_judgement, parse_revision
 from .policies import get_policy, policy_ids, select_policies
 from .prompt import Message, judgement_messages, revision_messages
+from .rewrite import rule_revision
 from .schema import (JsonSchema, judgement_json_schema, judgement_max_tokens,
                      revision_json_schema, revision_max_tokens)
 
 ModelResult = ModelJudgement | ParseFailure | None
+Mode = Literal["auto", "rules", "hybrid"]
+TaskFormat = Literal["catalogue", "compact"]
+"""How the model is prompted: the policy catalogue in the prompt, or the compact format of a
+checkpoint trained on the task (:mod:`.compact`)."""
 Generate = Callable[[list[Message], JsonSchema, int], Awaitable[tuple[str, str | None]]]
 """``await generate(messages, json_schema, max_tokens) -> (text, finish_reason)``."""
 
@@ -136,47 +151,46 @@ class ComplianceOutcome(BaseModel):
     """Everything the ``/v1/ads/compliance`` response needs, plus the raw model calls."""
 
     verdict: ComplianceVerdict
+    mode: Literal["rules", "hybrid"] = "hybrid"
+    verdict_source: Literal["rules", "model+rules"] = "rules"
     suggested_revision: Revision | None = None
+    revision_source: Literal["model", "rules"] | None = None
     revision_verdict: ComplianceVerdict | None = None
     revision_compliant: bool | None = None
     revision_error: str | None = None
+    revision_note: str | None = None
+    model_revision_compliant: bool | None = None
+    """Whether the model's own revision passed its re-check (None: the model wrote none)."""
+    model_policies: list[str] | None = None
+    """The policies the model's own judgement named (None: no usable model judgement)."""
     calls: list[ModelCall] = []
+
+
+def resolve_mode(mode: Mode, task_format: TaskFormat) -> Literal["rules", "hybrid"]:
+    """``auto`` trusts the model only when it was trained on the task (the compact format)."""
+    if mode == "auto":
+        return "hybrid" if task_format == "compact" else "rules"
+    return mode
 
 
 async def judge(ad: Ad, generate: Generate, policies: Iterable[str] | None = None,
                 purpose: Literal["judgement", "recheck"] = "judgement",
-                ) -> tuple[ModelResult, ModelCall]:
+                task_format: TaskFormat = "catalogue") -> tuple[ModelResult, ModelCall]:
     """Ask the model to judge ``ad``; returns the parsed result and the call record."""
     ids = [p.id for p in select_policies(policies)]
-    max_tokens = judgement_max_tokens(ids)
-    text, finish = await generate(judgement_messages(ad, ids), judgement_json_schema(ids),
-                                  max_tokens)
+    if task_format == "compact":
+        messages, schema, max_tokens = compact_messages(ad, ids), compact_json_schema(ids), compact_max_tokens(ids)
+    else:
+        messages, schema, max_tokens = judgement_messages(ad, ids), judgement_json_schema(ids), judgement_max_tokens(ids)
+    text, finish = await generate(messages, schema, max_tokens)
     result = parse_judgement(text, ad, finish_reason=finish, policies=ids)
     return result, ModelCall(purpose=purpose, max_tokens=max_tokens, text=text,
                              finish_reason=finish, parsed=isinstance(result, ModelJudgement))
 
 
-async def check_ad(ad: Ad, generate: Generate, policies: Iterable[str] | None = None, *,
-                   suggest: bool = True, recheck_with_model: bool = True) -> ComplianceOutcome:
-    """The full flow: rules + model judgement, then (if not compliant and ``suggest``) a revision
-    and its re-check.
-
-    Args:
-        ad: the submitted ad.
-        generate: ``await generate(messages, json_schema, max_tokens) -> (text, finish_reason)``.
-            Exceptions it raises (engine errors) propagate to the caller unchanged.
-        policies: policy ids to check (default all); unknown ids raise ``UnknownPolicyError``
-            before any model call.
-        suggest: ask for a revision when the ad is not compliant.
-        recheck_with_model: judge the revision with the model too (one more call); when False,
-            the revision is re-checked by rules only.
-    """
-    ids = [p.id for p in select_policies(policies)]
-    model_result, call = await judge(ad, generate, ids)
-    verdict = merge(ad, detect(ad, ids), model_result, ids)
-    outcome = ComplianceOutcome(verdict=verdict, calls=[call])
-    if verdict.compliant or not suggest:
-        return outcome
+async def _catalogue_revision(ad: Ad, verdict: ComplianceVerdict, generate: Generate, ids: list[str],
+                              outcome: ComplianceOutcome) -> Revision | None:
+    """The untrained model's revision: a separate rewrite call in the catalogue format."""
     max_tokens = revision_max_tokens(ad)
     text, finish = await generate(revision_messages(ad, verdict.violations, ids),
                                   revision_json_schema(ad), max_tokens)
@@ -185,13 +199,78 @@ async def check_ad(ad: Ad, generate: Generate, policies: Iterable[str] | None = 
                                    finish_reason=finish, parsed=isinstance(revision, Revision)))
     if isinstance(revision, ParseFailure):
         outcome.revision_error = f"{revision.kind}: {revision.message}"
-        return outcome
+        return None
+    return revision
+
+
+async def _recheck(ad: Ad, revision: Revision, generate: Generate | None, ids: list[str],
+                   task_format: TaskFormat, outcome: ComplianceOutcome) -> ComplianceVerdict:
+    """Re-check ``revision`` by the rules, and by the model when ``generate`` is given."""
     recheck: ModelResult = None
-    if recheck_with_model:
-        recheck, call = await judge(revision.to_ad(ad), generate, ids, purpose="recheck")
+    if generate is not None:
+        recheck, call = await judge(revision.to_ad(ad), generate, ids, purpose="recheck", task_format=task_format)
         outcome.calls.append(call)
-    outcome.suggested_revision = revision
-    outcome.revision_verdict = verdict_for_revision(ad, revision, recheck, ids,
-                                                    require_model=recheck_with_model)
-    outcome.revision_compliant = outcome.revision_verdict.compliant
+    return verdict_for_revision(ad, revision, recheck, ids, require_model=generate is not None)
+
+
+def _accept(outcome: ComplianceOutcome, ad: Ad, revision: Revision, verdict: ComplianceVerdict,
+            source: Literal["model", "rules"]) -> None:
+    outcome.suggested_revision = revision.model_copy(
+        update={"changes": diff_changes(ad, revision, outcome.verdict.violations)})
+    outcome.revision_source = source
+    outcome.revision_verdict = verdict
+    outcome.revision_compliant = verdict.compliant
+
+
+async def check_ad(ad: Ad, generate: Generate, policies: Iterable[str] | None = None, *,
+                   suggest: bool = True, mode: Mode = "hybrid", task_format: TaskFormat = "catalogue",
+                   recheck_with_model: bool = True) -> ComplianceOutcome:
+    """The full flow: the verdict (rules, plus the model's judgement in hybrid mode), then (if not
+    compliant and ``suggest``) the model's revision, re-checked, or else the rule rewrite.
+
+    Args:
+        ad: the submitted ad.
+        generate: ``await generate(messages, json_schema, max_tokens) -> (text, finish_reason)``.
+            Exceptions it raises (engine errors) propagate to the caller unchanged.
+        policies: policy ids to check (default all); unknown ids raise ``UnknownPolicyError``
+            before any model call.
+        suggest: suggest a revision when the ad is not compliant.
+        mode: ``auto``, ``rules`` or ``hybrid`` (see :func:`resolve_mode`).
+        task_format: how the model is prompted; ``compact`` for a checkpoint trained on the task.
+        recheck_with_model: in hybrid mode, judge revisions with the model too (one more call);
+            when False, revisions are re-checked by rules only.
+    """
+    ids = [p.id for p in select_policies(policies)]
+    resolved = resolve_mode(mode, task_format)
+    model_result: ModelResult = None
+    calls = []
+    if resolved == "hybrid":
+        model_result, call = await judge(ad, generate, ids, task_format=task_format)
+        calls.append(call)
+    verdict = merge(ad, detect(ad, ids), model_result, ids)
+    outcome = ComplianceOutcome(verdict=verdict, mode=resolved, calls=calls,
+                                verdict_source="model+rules" if verdict.model_checked else "rules")
+    if isinstance(model_result, ModelJudgement):
+        outcome.model_policies = [f.policy_id for f in model_result.violations]
+    if verdict.compliant or not suggest:
+        return outcome
+    model_generate = generate if resolved == "hybrid" and recheck_with_model else None
+    if resolved == "hybrid":
+        if task_format == "compact":
+            revision = revision_from_fixes(ad, model_result) if isinstance(model_result, ModelJudgement) else None
+        else:
+            revision = await _catalogue_revision(ad, verdict, generate, ids, outcome)
+        if revision is not None:
+            checked = await _recheck(ad, revision, model_generate, ids, task_format, outcome)
+            outcome.model_revision_compliant = checked.compliant
+            _accept(outcome, ad, revision, checked, "model")
+            if checked.compliant:
+                return outcome
+    fallback = rule_revision(ad, verdict.violations, ids)
+    if fallback.revision is None:
+        outcome.revision_note = fallback.reason
+        return outcome
+    checked = await _recheck(ad, fallback.revision, model_generate, ids, task_format, outcome)
+    if checked.compliant or outcome.suggested_revision is None:
+        _accept(outcome, ad, fallback.revision, checked, "rules")
     return outcome

@@ -3,25 +3,17 @@
 Record format (one JSON object per line)::
 
     {"id": str, "ad": {"headline"?, "body", "call_to_action"?, "landing_page_text"?},
-     "labels": [policy ids, sorted], "split": "train" | "dev" | "test" | "handwritten"}
+     "labels": [policy ids, sorted], "split": "train" | "dev" | "test" | "handwritten",
+     "subtle"?: bool, "findings"?: [{"policy_id", "quote", "fix"}],
+     "revision"?: {"headline", "body", "call_to_action", "changes": []}}
 
-Generator (:func:`generate_dataset`): for each ad, with ``random.Random(seed)``:
-
-1. draw how many violations to inject: 0, 1 or 2 (probabilities 0.35 / 0.45 / 0.20);
-2. none: a compliant ad for a random allowed product. Otherwise draw the first policy
-   uniformly, then one of its snippets, then a product the snippet fits (for
-   ``prohibited_products``, half the time a prohibited product with no snippet: such ads are
-   always labelled ``prohibited_products``); a second snippet, if any, fits the same product and
-   carries other labels;
-3. build the copy from a headline template, a body template and the product's offer/CTA, the
-   snippets replacing the headline or CTA or extending the body; labels are the union of the
-   snippets' labels;
-4. with probability 0.3 add a hard-negative sentence (compliant but rule-like), and with
-   probability 0.2 a short landing page text;
-5. skip exact duplicates (same headline, body and call to action) and draw again.
-
-The first ``sizes["train"]`` unique ads form the train split, then dev, then test, so a given seed
-and sizes always give the same records. Building blocks live in :mod:`.templates`;
+Generator (:func:`generate_dataset`): the building blocks and the drawing of one ad live in
+:mod:`.generator` (see :mod:`.generator.compose`). Each record carries gold findings (the exact
+quote of every injected violation and its minimal fix) and a gold revision (every quote replaced
+by its fix), or None where no rewording fixes the ad. Train ads draw their violations and hard
+negatives from the train pool of surface forms; dev and test ads from the held-out pool, which
+train never sees (see :mod:`.generator.forms`). Exact duplicates (same headline, body and call to
+action) are skipped and drawn again, so a given seed and sizes always give the same records.
 LABELLING.md describes the labelling rules both sets follow.
 """
 
@@ -37,14 +29,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from .datatypes import Ad, Revision
+from .generator.compose import Draft, draw
 from .policies import UnknownPolicyError, get_policy
-from .templates import (BODIES, HARD_NEGATIVES, HEADLINES, PRODUCTS, PROHIBITED_CATEGORIES,
-                        SNIPPETS, Product, Snippet)
 
 Split = Literal["train", "dev", "test", "handwritten"]
-DEFAULT_SIZES: Mapping[str, int] = {"train": 600, "dev": 100, "test": 100}
+DEFAULT_SIZES: Mapping[str, int] = {"train": 4000, "dev": 200, "test": 400}
 HANDWRITTEN_FILE = "handwritten_test.jsonl"
-_POLICIES_WITH_DATA = tuple(SNIPPETS)
 
 
 class GoldFinding(BaseModel):
@@ -94,87 +84,52 @@ class LabelledAd(BaseModel):
         return not self.labels
 
 
-def _compose(rng: random.Random, product: Product, snippets: list[Snippet]) -> tuple[Ad, set[str]]:
-    fmt = {"name": product.name, "item": product.item, "benefit": product.benefit,
-           "offer": product.offer}
-    headline = rng.choice(HEADLINES).format(**fmt)
-    fmt["headline_upper"] = headline.upper()
-    body_start: list[str] = []
-    body_end: list[str] = []
-    cta = product.cta
-    labels: set[str] = set()
-    if product.category in PROHIBITED_CATEGORIES:
-        labels.add("prohibited_products")
-    slots_used: set[str] = set()
-    for snip in snippets:
-        text = snip.text.format(**fmt)
-        slot = snip.slot if snip.slot not in slots_used else "body_end"
-        slots_used.add(slot)
-        labels.update(snip.labels)
-        if slot == "headline":
-            headline = text
-        elif slot == "cta":
-            cta = text
-        elif slot == "body_start":
-            body_start.append(text)
-        else:
-            body_end.append(text)
-    if rng.random() < 0.3:
-        pool = HARD_NEGATIVES["any"] + HARD_NEGATIVES.get(product.category, ())
-        body_end.append(rng.choice(pool))
-    body = " ".join(body_start + [rng.choice(BODIES).format(**fmt)] + body_end)
-    landing = None
-    if rng.random() < 0.2:
-        landing = f"{product.name}: {product.item}. {product.benefit} {product.offer} Terms apply."
-    return Ad(headline=headline, body=body, call_to_action=cta, landing_page_text=landing), labels
+def generate_drafts(seed: int = 0, sizes: Mapping[str, int] = DEFAULT_SIZES,
+                    max_attempts_factor: int = 50) -> list[tuple[str, Draft]]:
+    """The (split, draft) pairs behind :func:`generate_dataset`: the drafts also carry the
+    product, the forms and the hard negatives each ad was built from (for tests and stats)."""
+    order = [s for s in ("train", "dev", "test") if sizes.get(s, 0) > 0]
+    total = sum(sizes[s] for s in order)
+    rng = random.Random(seed)
+    seen: set[tuple[str | None, str, str | None]] = set()
+    drafts: list[tuple[str, Draft]] = []
+    attempts = 0
+    for split in order:
+        pool = "train" if split == "train" else "heldout"
+        wanted = len(drafts) + sizes[split]
+        while len(drafts) < wanted:
+            attempts += 1
+            if attempts > total * max_attempts_factor:
+                raise ValueError(f"could only build {len(drafts)} unique ads of {total} requested")
+            draft = draw(rng, pool)
+            key = (draft.headline, draft.body, draft.call_to_action)
+            if key not in seen:
+                seen.add(key)
+                drafts.append((split, draft))
+    return drafts
 
 
-def _draw(rng: random.Random) -> tuple[Ad, set[str]]:
-    """One ad: 0-2 injected violations, policies drawn uniformly (see the module doc)."""
-    allowed = [p for p in PRODUCTS if p.category not in PROHIBITED_CATEGORIES]
-    n = rng.choices((0, 1, 2), weights=(0.35, 0.45, 0.20))[0]
-    if n == 0:
-        return _compose(rng, rng.choice(allowed), [])
-    policy = rng.choice(_POLICIES_WITH_DATA)
-    if policy == "prohibited_products" and rng.random() < 0.5:
-        product = rng.choice([p for p in PRODUCTS if p.category in PROHIBITED_CATEGORIES])
-        return _compose(rng, product, [])
-    first = rng.choice(SNIPPETS[policy])
-    product = rng.choice([p for p in allowed if p.category in first.categories])
-    chosen = [first]
-    if n == 2:
-        options = [s for group in SNIPPETS.values() for s in group
-                   if product.category in s.categories and not set(s.labels) & set(first.labels)]
-        if options:
-            chosen.append(rng.choice(options))
-    return _compose(rng, product, chosen)
+def to_record(id_: str, split: Split, draft: Draft) -> LabelledAd:
+    """The labelled ad of one draft."""
+    ad = Ad(headline=draft.headline, body=draft.body, call_to_action=draft.call_to_action,
+            landing_page_text=draft.landing_page_text)
+    findings = [GoldFinding(policy_id=f.policy_id, quote=f.quote, fix=f.fix)
+                for f in draft.findings]
+    revision = None
+    if draft.revision is not None:
+        headline, body, cta = draft.revision
+        revision = Revision(headline=headline, body=body, call_to_action=cta)
+    return LabelledAd(id=id_, ad=ad, labels=list(draft.labels), split=split,
+                      findings=findings, revision=revision)
 
 
 def generate_dataset(seed: int = 0, sizes: Mapping[str, int] = DEFAULT_SIZES,
                      max_attempts_factor: int = 50) -> list[LabelledAd]:
     """Deterministic labelled ads for ``seed``: ``sizes[split]`` unique ads per split, in the
-    order train, dev, test (any subset of those keys). Raises ``ValueError`` if the templates
+    order train, dev, test (any subset of those keys). Raises ``ValueError`` if the generator
     cannot produce that many unique ads."""
-    order = [s for s in ("train", "dev", "test") if sizes.get(s, 0) > 0]
-    total = sum(sizes[s] for s in order)
-    rng = random.Random(seed)
-    seen: set[tuple[str | None, str, str | None]] = set()
-    records: list[LabelledAd] = []
-    boundaries = [(s, sum(sizes[t] for t in order[: i + 1])) for i, s in enumerate(order)]
-    attempts = 0
-    while len(records) < total:
-        attempts += 1
-        if attempts > total * max_attempts_factor:
-            raise ValueError(f"could only build {len(records)} unique ads of {total} requested")
-        ad, labels = _draw(rng)
-        key = (ad.headline, ad.body, ad.call_to_action)
-        if key in seen:
-            continue
-        seen.add(key)
-        split = next(s for s, end in boundaries if len(records) < end)
-        records.append(LabelledAd(id=f"gen{seed}-{len(records):05d}", ad=ad,
-                                  labels=sorted(labels), split=split))
-    return records
+    return [to_record(f"gen{seed}-{i:05d}", split, draft)
+            for i, (split, draft) in enumerate(generate_drafts(seed, sizes, max_attempts_factor))]
 
 
 def to_json_line(record: LabelledAd) -> str:

@@ -53,6 +53,7 @@ class ModelFinding(BaseModel):
     quote: str
     explanation: str
     evidence: list[Evidence] = Field(default_factory=list)
+    fix: str | None = Field(default=None, description="Compact format: what replaces the quote in a revision.")
 
 
 class ModelJudgement(BaseModel):
@@ -164,9 +165,11 @@ def parse_judgement(text: str, ad: Ad, *, finish_reason: str | None = None,
             if ev is not None and ev not in prior.evidence:
                 prior.evidence.append(ev)
             continue
+        fix = item.get("fix")
         by_policy[pid] = ModelFinding(policy_id=pid, quote=quote,
                                       explanation=_str(item.get("explanation")),
-                                      evidence=[ev] if ev is not None else [])
+                                      evidence=[ev] if ev is not None else [],
+                                      fix=_str(fix) if isinstance(fix, str) else None)
     return ModelJudgement(violations=list(by_policy.values()), analysis=_str(obj.get("analysis")),
                           dropped=dropped)
 

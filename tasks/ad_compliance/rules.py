@@ -252,7 +252,7 @@ _GIMMICK = (
         r"|WOW|HUGE|MEGA|INSANE)\b", 0),
 )
 _CAPS_RUN = re.compile(r"\b[A-Z]{2,}\b(?:[\s:/-]+\b[A-Z]{2,}\b)+")
-_ACRONYMS = frozenset(
+ACRONYMS = frozenset(
     "USA UK EU US UAE FDA NASA FAQ USB HD TV PC AI SUV BBQ ATM APR AER ISA VAT SMS GPS LED DIY CEO "
     "MBA IELTS TOEFL SAT GMAT NHS CBD VPN API PDF IOS NYC LA IT HR PR TM UV SPF ID PIN OK AM PM "
     "BMW IKEA HSBC NFL NBA CPA MD PHD RSVP ETA FYI HTML CSS SQL AWS PHP JSON XML HTTP URL SEO CRM "
@@ -260,7 +260,7 @@ _ACRONYMS = frozenset(
 
 
 def _caps_runs(text: str, m: re.Match[str]) -> bool:
-    words = [w for w in re.findall(r"[A-Z]{2,}", m.group()) if w not in _ACRONYMS]
+    words = [w for w in re.findall(r"[A-Z]{2,}", m.group()) if w not in ACRONYMS]
     return len(words) >= 2 and sum(map(len, words)) >= 6
 
 

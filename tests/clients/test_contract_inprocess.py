@@ -55,7 +55,8 @@ def test_check_parses_the_servers_answer(client, engine):
     revision = {"headline": "Great coffee", "body": "Learn how our savings plan works.", "call_to_action": None,
                 "changes": [{"before": "Guaranteed returns", "after": "Learn how", "reason": "no guarantees"}]}
     engine.queued_replies = [NO_FINDINGS, json.dumps(revision, separators=(",", ":")), NO_FINDINGS]
-    result = client.ads.check(BAD_AD, market="US")
+    result = client.ads.check(BAD_AD, market="US", mode="hybrid")
+    assert result.mode == "hybrid" and result.revision_source == "model"
     assert result.object == "ad.compliance" and result.compliant is False
     assert "guaranteed_returns" in {v.policy_id for v in result.violations}
     for violation in result.violations:

@@ -64,6 +64,7 @@ def test_sft_learns_and_writes_a_servable_run(finished, tiny_model):
     assert AutoTokenizer.from_pretrained(run / "checkpoint").chat_template
     marker = json.loads((run / "checkpoint" / "icegrt-checkpoint.json").read_text())
     assert marker["stage"] == "sft" and marker["step"] == 4
+    assert marker["task_formats"] == {}  # no source in this mix has a task format of its own
     # run directory: config, metrics per step (+ evaluations), plots, trainer state
     assert (run / "config.yaml").read_text().startswith("name: full")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -145,3 +146,15 @@ def test_missing_data_file_fails_before_work(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="SFT data: missing shared data file sft/gsm8k_train.jsonl"):
         run_sft(config)
     assert not config.run_dir().exists()
+
+
+def test_a_mix_with_compact_ads_records_the_task_format(tmp_path):
+    from common.task_formats import read_task_formats, trained_on
+    from training.sft import run_sft
+
+    config = _config(tmp_path, "compact", mix={"ad_compliance_compact": 4, "gsm8k": 2}, max_seq_len=320,
+                     max_steps=2, save_every=2, eval_every=2, eval_examples=2)
+    run_sft(config)
+    checkpoint = config.run_dir() / "checkpoint"
+    assert read_task_formats(checkpoint) == {"ad_compliance": "compact-v1"}
+    assert trained_on(checkpoint, "ad_compliance", "compact-v1")

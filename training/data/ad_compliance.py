@@ -29,3 +29,36 @@ def load_ad_compliance() -> list[Conversation]:
         messages = (*judgement_messages(record.ad), {"role": "assistant", "content": judgement_target(record)})
         conversations.append(Conversation(messages, "ad_compliance", record.id))
     return conversations
+
+
+def compact_findings(record) -> list[tuple[str, str, str]]:
+    """``(policy_id, quote, fix)`` per label: the record's gold findings, else the first rule span
+    (or "" when the rules miss it) with an empty fix."""
+    from tasks.ad_compliance.detectors import detect
+
+    if record.findings or not record.labels:
+        return [(f.policy_id, f.quote, f.fix or "") for f in record.findings]
+    found = {v.policy_id: v for v in detect(record.ad, record.labels) if v.evidence}
+    return [(pid, found[pid].evidence[0].text if pid in found else "", "") for pid in record.labels]
+
+
+def load_ad_compliance_compact() -> list[Conversation]:
+    """The generated train split in the compact format (:mod:`tasks.ad_compliance.compact`): each
+    ad with its verdict and fixes, and each gold revision (when the generator wrote one) as a
+    compliant ad, so the model also learns the re-check of its own revisions."""
+    from tasks.ad_compliance.compact import compact_answer, compact_messages
+    from tasks.ad_compliance.data import generate_dataset
+
+    conversations = []
+    for record in generate_dataset(seed=AD_SEED):
+        if record.split != "train":
+            continue
+        answer = compact_answer(compact_findings(record))
+        conversations.append(Conversation((*compact_messages(record.ad), {"role": "assistant", "content": answer}),
+                                          "ad_compliance_compact", record.id))
+        if record.revision is not None:
+            revised = record.revision.to_ad(record.ad)
+            conversations.append(Conversation(
+                (*compact_messages(revised), {"role": "assistant", "content": compact_answer([])}),
+                "ad_compliance_compact", f"{record.id}-revised"))
+    return conversations

@@ -13,6 +13,9 @@ Built-in sources:
     e2e_text_to_table  E2E sentences -> JSON table, with the task's own prompt (tasks.text_to_table)
     ad_compliance      the generated ad-compliance train split -> JSON judgement (tasks.ad_compliance);
                        its prompt holds the policy catalogue: about 2,300 tokens per example
+    ad_compliance_compact  the same ads in the compact format (tasks.ad_compliance.compact): verdict
+                       with quotes and fixes, plus each gold revision judged compliant; ~250 tokens;
+                       a model trained on it is served and evaluated in that format
 
 The preference sources use the ``train`` split of :mod:`training.data.preference` only, so the
 reward model's held-out pairs stay unseen. MT-Bench and Vicuna-Bench (``multiturn/``) are
@@ -29,8 +32,10 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from common.shared_data import shared_file
+from common.task_formats import AD_COMPLIANCE, AD_COMPLIANCE_COMPACT
 from training.data.conversation import Conversation
 
 
@@ -43,6 +48,8 @@ class DataSource:
     load: Callable[[], list[Conversation]]
     files: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
+    task_format: tuple[str, str] | None = None
+    """``(task, format)`` a model trained on this source answers in (recorded in its checkpoint)."""
 
     def check(self) -> None:
         """Raise now if a file or module the loader needs is missing."""
@@ -124,6 +131,17 @@ def _ad_compliance() -> list[Conversation]:
     return load_ad_compliance()
 
 
+def _ad_compliance_compact() -> list[Conversation]:
+    from training.data.ad_compliance import load_ad_compliance_compact
+
+    return load_ad_compliance_compact()
+
+
+def mix_task_formats(mix: dict[str, int]) -> dict[str, str]:
+    """``{task: format}`` of the sources a mix draws from."""
+    return dict(SFT_SOURCES[name].task_format for name in mix if mix[name] and SFT_SOURCES[name].task_format)
+
+
 for _source in (
     DataSource("gsm8k", "GSM8K train math word problems", load_gsm8k, ("sft/gsm8k_train.jsonl",)),
     DataSource("self_instruct", "self-instruct seed tasks", load_self_instruct, ("sft/self_instruct_seed_tasks.jsonl",)),
@@ -144,6 +162,13 @@ for _source in (
         lambda: _ad_compliance(),
         (), ("tasks.ad_compliance.data", "tasks.ad_compliance.prompt"),
     ),
+    DataSource(
+        "ad_compliance_compact",
+        "generated ad-compliance train split -> compact verdict with fixes; revised ads -> compliant (~250 tokens)",
+        lambda: _ad_compliance_compact(),
+        (), ("tasks.ad_compliance.data", "tasks.ad_compliance.compact"),
+        task_format=(AD_COMPLIANCE, AD_COMPLIANCE_COMPACT),
+    ),
 ):
     register_source(_source)
 
@@ -154,6 +179,16 @@ def check_sources(names: list[str]) -> None:
         if name not in SFT_SOURCES:
             raise KeyError(f"unknown data source {name!r}; known: {', '.join(sorted(SFT_SOURCES))}")
         SFT_SOURCES[name].check()
+
+
+def fingerprints(conversations: list[Conversation]) -> dict[str, str]:
+    """sha256 per source of the conversations drawn from it (ids and messages, in order): what a
+    trained model can be traced back to, whatever the files or generator become later."""
+    digests: dict[str, Any] = {}
+    for conv in conversations:
+        digest = digests.setdefault(conv.source, hashlib.sha256())
+        digest.update(json.dumps([conv.id, list(conv.messages)], ensure_ascii=False).encode())
+    return {source: digest.hexdigest() for source, digest in sorted(digests.items())}
 
 
 def build_mix(mix: dict[str, int], seed: int) -> tuple[list[Conversation], dict[str, int]]:

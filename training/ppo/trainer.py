@@ -64,6 +64,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from common.task_formats import read_task_formats
 from training import distributed
 from training.config import ConfigError
 from training.distributed import SINGLE, Distributed
@@ -386,7 +387,8 @@ class PPOTrainer:
         def write_model(dest: Path) -> None:
             marker = {"kind": "causal_lm", "stage": "ppo", "step": step, "base_model": str(self.base),
                       "reward_model": self.config.reward_model, "task_rewards": self.config.task_rewards,
-                      "run": self.config.name, "last_metrics": finite_metrics(last)}
+                      "run": self.config.name, "last_metrics": finite_metrics(last),
+                      "task_formats": read_task_formats(self.base)}
             save_checkpoint(m.actor, self.tokenizer, dest, marker)
 
         def write_state(dest: Path) -> None:

@@ -179,19 +179,26 @@ def test_revision_that_still_violates_is_never_presented_as_compliant():
     fake = FakeModel((judgement_text(), "stop"), (json.dumps(bad), "stop"),
                      (judgement_text(analysis="Compliant."), "stop"))
     outcome = run(check_ad(AD, fake))
-    assert outcome.suggested_revision is not None and outcome.revision_compliant is False
-    assert {"false_urgency", "guaranteed_returns", "gimmicky_formatting"} <= {
-        v.policy_id for v in outcome.revision_verdict.violations}
+    # The model's revision fails its re-check, so the rule rewrite replaces it (issue 15).
+    assert outcome.model_revision_compliant is False
+    assert outcome.revision_source == "rules" and outcome.revision_compliant is True
+    assert "HURRY" not in outcome.suggested_revision.body
+    assert detect(outcome.suggested_revision.to_ad(AD)) == []
+    assert [c.purpose for c in outcome.calls] == ["judgement", "revision", "recheck", "recheck"]
 
 
 def test_truncated_revision_and_failed_recheck():
-    fake = FakeModel((judgement_text(), "stop"), ('{"headline": "Fresh', "length"))
+    fake = FakeModel((judgement_text(), "stop"), ('{"headline": "Fresh', "length"),
+                     (judgement_text(), "stop"))
     outcome = run(check_ad(AD, fake))
-    assert outcome.suggested_revision is None and outcome.revision_compliant is None
-    assert outcome.revision_error.startswith("truncated") and len(fake.calls) == 2
+    assert outcome.revision_error.startswith("truncated") and outcome.model_revision_compliant is None
+    assert outcome.revision_source == "rules" and outcome.revision_compliant is True
+    assert [c[0] for c in fake.calls] == ["judgement", "revision", "recheck"]
     fake = FakeModel((judgement_text(), "stop"), (json.dumps(REVISED), "stop"), ("junk", "stop"))
     outcome = run(check_ad(AD, fake))
+    # Neither revision is verified by the model: the model's is returned, not marked compliant.
     assert outcome.suggested_revision is not None and outcome.revision_compliant is False
+    assert outcome.revision_source == "model" and outcome.model_revision_compliant is False
 
 
 def test_options_and_errors():

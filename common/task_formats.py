@@ -1,0 +1,34 @@
+"""Which task formats a checkpoint was trained on, recorded in its checkpoint marker.
+
+A model fine-tuned on a domain task in a compact format (the policy knowledge in the weights, not
+in the prompt) must be prompted in that format; any other model gets the task's catalogue format.
+``icegrt train`` writes ``{"task_formats": {task: format}}`` into ``icegrt-checkpoint.json``
+beside the weights (a stage inherits the formats of the checkpoint it starts from and adds those
+of its own data); the server and evaluation read it with :func:`read_task_formats`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CHECKPOINT_MARKER = "icegrt-checkpoint.json"
+AD_COMPLIANCE = "ad_compliance"
+AD_COMPLIANCE_COMPACT = "compact-v1"
+
+
+def read_task_formats(model_dir: str | Path) -> dict[str, str]:
+    """``{task: format}`` of the checkpoint in ``model_dir`` ({} for a model no stage wrote)."""
+    marker = Path(model_dir) / CHECKPOINT_MARKER
+    if not marker.is_file():
+        return {}
+    try:
+        formats = json.loads(marker.read_text(encoding="utf-8")).get("task_formats") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in formats.items()} if isinstance(formats, dict) else {}
+
+
+def trained_on(model_dir: str | Path, task: str, task_format: str) -> bool:
+    """Whether the checkpoint in ``model_dir`` was trained on ``task`` in ``task_format``."""
+    return read_task_formats(model_dir).get(task) == task_format

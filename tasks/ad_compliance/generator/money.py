@@ -1,0 +1,162 @@
+"""Violation forms for guaranteed_returns, misleading_pricing and false_urgency (LABELLING.md).
+
+Trigger families use the wording the rules catch ("guaranteed returns", "100% free", "act now");
+the others say the same thing without it (a disguised guarantee, a cost hidden behind an
+asterisk, invented scarcity).
+"""
+
+from __future__ import annotations
+
+from .forms import RESTORE, Form, family
+from .products import ALL_CATEGORIES as EVERY
+
+FIN = ("finance",)
+INCOME = ("finance", "education", "app")
+
+GUARANTEED_RETURNS: list[Form] = [
+    *family("gr_guarantee", "guaranteed_returns", "body_end", FIN, "[lead][core][tail].",
+            lead=("", "With {name}: ", "Invest today. "),
+            core=("Guaranteed returns of 12% a year", "Guaranteed 20% monthly profits",
+                  "Returns are guaranteed", "Guaranteed income every month",
+                  "Our profits are guaranteed", "Guaranteed 8% yield", "Guaranteed payouts"),
+            tail=("", ", whatever the market does", " on every deposit", " from day one")),
+    *family("gr_double", "guaranteed_returns", "body_end", FIN, "[lead][core] [tail].",
+            lead=("", "Start today and ", "Let {name} "),
+            core=("double your money", "triple your savings", "10x your crypto",
+                  "multiply your investment"),
+            tail=("in 30 days", "in a week", "by Christmas", "in 90 days", "this year")),
+    *family("gr_riskfree", "guaranteed_returns", "body_end", FIN, "[lead][core][tail].",
+            lead=("", "{name} offers ", "Enjoy "),
+            core=("risk-free investing", "zero-risk trading", "no-risk returns",
+                  "risk-free income", "zero-risk gains"),
+            tail=(" with fixed 15% monthly profits", " that pays out every week", "",
+                  " for everyone")),
+    *family("gr_earn", "guaranteed_returns", "body_end", INCOME, "[who] [core][tail].",
+            who=("Our members", "You could", "Students", "Beginners", "Busy parents"),
+            core=("earn $300 a day", "make $5,000 a week", "earn $1,000 a day", "make $750 a week",
+                  "earn $200 per day"),
+            tail=("", " from home", " with {name}", " part-time")),
+    *family("gr_cantlose", "guaranteed_returns", "body_end", FIN, "[core] [tail].",
+            core=("You can't lose money", "You will never lose money", "You cannot lose a penny",
+                  "You won't lose a cent"),
+            tail=("with {name}", "on our platform", "with our trading bot", "here")),
+    # No trigger words.
+    *family("gr_certain", "guaranteed_returns", "body_end", FIN, "[subject] [core][tail].",
+            subject=("Your balance", "Your pot", "Your investment", "Every dollar you put in"),
+            core=("will grow every month, whatever the markets do", "goes up every single month",
+                  "only ever goes up", "is locked in to grow 15% a year",
+                  "comes back bigger, every time", "earns a fixed 2% a week",
+                  "can only go one way: up", "will be worth twice as much by next year"),
+            tail=("", " with {name}", ", no matter what")),
+    *family("gr_cherry", "guaranteed_returns", "body_end", INCOME, "[who] [core] [tail]",
+            who=("One member", "Sarah from Leeds", "A retired teacher", "Our newest user",
+                 "A student"),
+            core=("turned $250 into $10,000", "grew $1,000 into $40,000",
+                  "went from $500 to $12,000", "made $8,000 from a $200 deposit"),
+            tail=("in three months. You can too.", "in a month, and so will you.",
+                  "last quarter. Your turn next.", "in six weeks. Imagine what you could do.")),
+    *family("gr_sure", "guaranteed_returns", "body_end", FIN, "[core][tail].",
+            core=("You simply cannot lose", "There's no downside", "It's impossible to lose",
+                  "Every trade is a winner", "Losses are a thing of the past",
+                  "Profits land every single month", "No losing months, ever",
+                  "Your capital is never at risk and the gains keep coming"),
+            tail=("", " with {name}", " on our platform")),
+    *family("gr_head", "guaranteed_returns", "headline", INCOME, "[core]", fixes=(RESTORE,),
+            core=("Quit your job: {name} pays more", "Your second salary starts Monday",
+                  "Retire next year with {name}", "Replace your salary in 90 days",
+                  "Double your money in 30 days", "The investment that never loses",
+                  "A fixed 10% a month, every month", "Earn $500 a day from home")),
+]
+
+MISLEADING_PRICING: list[Form] = [
+    *family("mp_free", "misleading_pricing", "body_end", EVERY, "[lead][core][tail].",
+            lead=("", "Today: ", "Good news. "),
+            core=("get {name} totally free", "the {item} is 100% free",
+                  "it's absolutely free", "everything is completely free"),
+            tail=("", ", no strings attached", ", just pay shipping", " for everyone")),
+    *family("mp_prize", "misleading_pricing", "body_end", EVERY, "[lead][core] [tail].",
+            lead=("", "Plus: ", "Bonus: "),
+            core=("claim your free iPhone", "win a free iPad", "get free cash",
+                  "grab a free laptop",
+                  "pick up a free PS5"),
+            tail=("with every order", "when you sign up", "just for joining", "today")),
+    *family("mp_nocatch", "misleading_pricing", "body_end", EVERY, "[lead][core][tail].",
+            lead=("It's yours. ", "Sign up today. ", "", "Try {name} for $0. "),
+            core=("No strings attached", "No catch", "It won't cost you a penny",
+                  "Just pay shipping", "Only pay postage"),
+            tail=("", ", ever", ", we promise")),
+    *family("mp_head", "misleading_pricing", "headline", EVERY, "[core]", fixes=(RESTORE,),
+            core=("Get {name} totally free", "100% free {item}", "Free iPhone with {name}",
+                  "{name}: absolutely free", "Free cash for new customers")),
+    # No trigger words: the real cost is hidden, the "gift" is a prize, the discount is fake.
+    *family("mp_hidden", "misleading_pricing", "body_end", EVERY, "[lead][core] [tail]",
+            lead=("", "Join {name}. ", "Sign up in a minute. "),
+            core=("Costs nothing at all*", "Yours for $0*", "Pay nothing today*",
+                  "Zero cost to join*", "On the house*", "Complimentary for new members*",
+                  "Start for $0*"),
+            tail=("(*$19.99 a month after signup, billed automatically)",
+                  "*Monthly fee applies after the first day.",
+                  "(*activation and service fees apply)", "*See website for charges.")),
+    *family("mp_gift", "misleading_pricing", "body_end", EVERY, "[core] [tail].",
+            core=("A complimentary iPhone", "An iPad on the house", "A $500 cash gift",
+                  "A laptop at zero cost", "A brand-new TV on us", "A $250 gift card for nothing"),
+            tail=("with every order", "for signing up", "when you join", "for every new customer")),
+    *family("mp_fake_discount", "misleading_pricing", "body_end", EVERY, "[core][tail].",
+            core=("Everything is 90% off", "Prices slashed 80% below cost",
+                  "Was $299, now $29", "Save 95% on every item", "Normally $500, yours for $19",
+                  "Half price, then half again"),
+            tail=(", for good", " all year round", ", every day", " in our permanent sale")),
+    *family("mp_nothing", "misleading_pricing", "body_end", EVERY, "[core][tail].",
+            core=("There is nothing to pay, ever", "You'll never see a bill",
+                  "It costs you nothing, full stop", "No money changes hands, ever"),
+            tail=("", " with {name}", ", whatever you choose")),
+]
+
+_HURRY_TAIL = (", only 3 left in stock!", ", this offer disappears forever tonight.",
+               ", stock is selling fast.", ", before it's gone.", ", prices rise at midnight.",
+               "!")
+
+_ONLY_LEAD = ("", "Warning: ", "Heads up: ")
+_ONLY_TAIL = ("!", ".", ", then the price goes up.")
+
+FALSE_URGENCY: list[Form] = [
+    *family("fu_hurry", "false_urgency", "body_end", EVERY, "[core][tail]",
+            core=("Hurry", "Act now", "Act fast", "Hurry up", "Don't wait"), tail=_HURRY_TAIL),
+    *family("fu_only_stock", "false_urgency", "body_end", EVERY, "[lead]only [core][tail]",
+            fixes=("", "In stock now."), lead=_ONLY_LEAD,
+            core=("2 left in stock", "3 units available", "4 items left", "5 left in stock"),
+            tail=_ONLY_TAIL),
+    *family("fu_only_places", "false_urgency", "body_end", EVERY, "[lead]only [core][tail]",
+            fixes=("", "Places available."), lead=_ONLY_LEAD,
+            core=("3 seats remaining", "4 spots left", "5 places left at this price",
+                  "2 rooms left"),
+            tail=_ONLY_TAIL),
+    *family("fu_countdown", "false_urgency", "body_end", EVERY, "[core] [n][tail]",
+            core=("This price expires in", "Offer ends in", "Your discount expires in",
+                  "The sale ends in"),
+            n=("10 minutes", "2 hours", "15 minutes", "3 hours"),
+            tail=(".", ", so act fast.", "!")),
+    *family("fu_head", "false_urgency", "headline", EVERY, "[core]", fixes=(RESTORE,),
+            core=("Last chance to get {name}", "Now or never: {name}", "{name}: last chance",
+                  "Before it's too late: {item}", "Hurry: {item} selling fast",
+                  "Act now: {name}")),
+    # No trigger words: invented scarcity and pressure without the stock phrases.
+    *family("fu_implied", "false_urgency", "body_end", EVERY, "[lead][core][tail].",
+            lead=("", "Heads up: ", "Quick: "),
+            core=("thousands are grabbing this deal right now",
+                  "your reserved spot goes to someone else within the hour",
+                  "your cart is about to expire", "prices are rising soon",
+                  "stock is almost gone", "this deal disappears at midnight tonight",
+                  "we're nearly sold out", "someone else is looking at this right now",
+                  "the timer is already running", "once these are gone, they're gone for good",
+                  "decide in the next few minutes or lose your place",
+                  "prices go up again the moment this page closes",
+                  "12 people are viewing this item", "almost every slot is taken"),
+            tail=("", ", so move quickly", ", so don't think twice", ", so grab yours")),
+    *family("fu_head_implied", "false_urgency", "headline", EVERY, "[core]",
+            fixes=(RESTORE,),
+            core=("Going, going, almost gone", "Nearly sold out: {name}",
+                  "Your {item} won't wait", "Tick tock: {name} deals vanish soon",
+                  "Gone by midnight: {item}", "The clock just started on {name}",
+                  "Blink and you'll miss {name}", "{name} stock is nearly gone")),
+]
