@@ -20,7 +20,7 @@ HI = [{"role": "user", "content": "hi"}]
 EXAMPLES = {
     "/v1/chat/completions": {"messages": HI, "max_tokens": 4},
     "/v1/completions": {"prompt": "hi", "max_tokens": 4},
-    "/v1/ads/compliance": {"ad": {"body": "Buy our shoes today."}, "suggest": False},
+    "/v1/ads/compliance": {"ad": {"body": "Buy our shoes today."}, "suggest": False, "mode": "hybrid"},
     "/v1/text-to-table": {"text": "Alice is 34.", "columns": ["name", "age"]},
     "/v1/conversations": {},
     "/v1/conversations/{conversation_id}/messages": {"content": "hi", "max_tokens": 4},
