@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 CHECKPOINT_MARKER = "icegrt-checkpoint.json"
 AD_COMPLIANCE = "ad_compliance"
@@ -32,3 +33,9 @@ def read_task_formats(model_dir: str | Path) -> dict[str, str]:
 def trained_on(model_dir: str | Path, task: str, task_format: str) -> bool:
     """Whether the checkpoint in ``model_dir`` was trained on ``task`` in ``task_format``."""
     return read_task_formats(model_dir).get(task) == task_format
+
+
+def ad_compliance_format(model_dir: str | Path) -> Literal["catalogue", "compact"]:
+    """How to prompt the model in ``model_dir`` for ad compliance: ``compact`` when it was trained
+    on the task in that format, else ``catalogue`` (the policies in the prompt)."""
+    return "compact" if trained_on(model_dir, AD_COMPLIANCE, AD_COMPLIANCE_COMPACT) else "catalogue"

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from common.task_formats import AD_COMPLIANCE, AD_COMPLIANCE_COMPACT, trained_on
+from common.task_formats import ad_compliance_format
 from inference.config import CpuTuning, EngineConfig
 from inference.engine import Engine
 from server.errors import install_error_handlers
@@ -93,9 +93,8 @@ def build_app(
              if keys else "no API keys, every client is served", "protected" if keys and settings.metrics_require_auth
              else "open")
     served_name = settings.served_model_name or default_served_name(Path(model_path))
-    compact = trained_on(model_path, AD_COMPLIANCE, AD_COMPLIANCE_COMPACT)
     state = ServerState(settings=settings, model_path=Path(model_path), served_name=served_name,
-                        ad_task_format="compact" if compact else "catalogue")
+                        ad_task_format=ad_compliance_format(model_path))
     limiter = Limiter.from_settings(settings)
 
     @contextlib.asynccontextmanager

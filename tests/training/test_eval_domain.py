@@ -103,3 +103,22 @@ def test_eval_domain_end_to_end_on_the_tiny_model(tmp_path, tiny_reward_checkpoi
     assert chat["reward"]["n"] == 2 and chat["reward"]["per_set"].keys() == {"preference_eval", "mt_bench"}
     # the same model, greedy, against itself: the same replies, the same scores, every pair a tie
     assert chat["versus"]["win_rate"] == {"win_rate": 0.5, "stderr": 0.0, "n": 2, "wins": 0, "ties": 2, "losses": 0}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_eval_ads_and_its_report_end_to_end_on_the_tiny_model(tmp_path):
+    """A real vLLM engine in hybrid mode (the tiny model is not trained on the task), one ad per set."""
+    output = tmp_path / "ads.json"
+    argv = ["eval", "ads", "--model", "tiny", "--mode", "hybrid", "--limit", "1", "--enforce-eager", "--output",
+            str(output)]
+    assert main(argv) == 0
+    report = json.loads(output.read_text())
+    assert report["task_format"] == "catalogue" and report["mode"] == "hybrid"
+    assert [r["subset"] for r in report["rows"]] == ["generated_test", "handwritten_plain", "handwritten_subtle"]
+    assert all(r["model_calls"] >= 1 for r in report["rows"])  # hybrid: the model was asked
+    assert report["summary"].keys() == {"generated_test", "handwritten_plain", "handwritten_subtle"}
+    assert main(["eval", "ads-report", "--eval", f"tiny={output}", "--output-dir", str(tmp_path / "report")]) == 0
+    assert "| handwritten_subtle | tiny | 1 (" in (tmp_path / "report" / "ads.md").read_text()
+    assert main(["eval", "ads", "--model", "tiny", "--sets", "nope", "--output", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()

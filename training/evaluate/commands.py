@@ -1,4 +1,4 @@
-"""``icegrt eval ads|table|domain|report``: domain metrics of a model, and the report comparing checkpoints."""
+"""``icegrt eval ads|ads-report|table|domain|report``: domain metrics of a model, and the report comparing checkpoints."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import time
 from pathlib import Path
 
+from training.evaluate.ads_command import add_ads_parsers
 from training.evaluate.domain_command import add_domain_arguments, add_engine_arguments, run_domain_command
 from training.evaluate.general.command import add_general_parser
 from training.evaluate.report_command import add_report_parser
@@ -17,18 +18,14 @@ from training.evaluate.report_command import add_report_parser
 def add_eval_parser(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="Evaluate a model on the domain tasks")
     sub = parser.add_subparsers(dest="eval_command", required=True)
-    ads = sub.add_parser("ads", help="Ad compliance: per-policy and overall F1, revision pass rate")
-    ads.add_argument("--split", default="test", choices=["test", "dev", "handwritten"])
-    ads.add_argument("--no-suggest", dest="suggest", action="store_false", help="Skip suggested revisions")
-    ads.set_defaults(handler=_eval_ads)
+    add_ads_parsers(sub, add_engine_arguments)
     table = sub.add_parser("table", help="Text to table: cell-level F1 on E2E")
     table.add_argument("--split", default="test", choices=["test", "dev"])
     table.set_defaults(handler=_eval_table)
-    for p in (ads, table):
-        p.add_argument("--model", default="SmolLM2-135M-Instruct", help="Prepared model name or checkpoint dir")
-        p.add_argument("--limit", type=int, default=None, help="Evaluate only the first N examples")
-        add_engine_arguments(p)
-        p.add_argument("--output", type=Path, default=None, help="Also write the report as JSON here")
+    table.add_argument("--model", default="SmolLM2-135M-Instruct", help="Prepared model name or checkpoint dir")
+    table.add_argument("--limit", type=int, default=None, help="Evaluate only the first N examples")
+    add_engine_arguments(table)
+    table.add_argument("--output", type=Path, default=None, help="Also write the report as JSON here")
     domain = sub.add_parser("domain", help="All domain metrics (ads, table, multi-turn chat scored by a reward model) in one JSON")
     add_domain_arguments(domain)
     domain.set_defaults(handler=run_domain_command)
@@ -59,18 +56,6 @@ def _report(args: argparse.Namespace, task: str, result: dict, started: float) -
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text + "\n")
     return 0
-
-
-def _eval_ads(args: argparse.Namespace) -> int:
-    from training.evaluate.domain import evaluate_ads, load_ads
-
-    logging.basicConfig(level=logging.WARNING)
-    started = time.monotonic()
-    ads = load_ads(args.split, args.limit)
-    concurrency = _engine_plan(args).concurrency
-    result = asyncio.run(_with_engine(args, lambda e: evaluate_ads(e, ads, suggest=args.suggest,
-                                                                   concurrency=concurrency)))
-    return _report(args, f"ads/{args.split}", result, started)
 
 
 def _eval_table(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from inference.engine import Engine
 from inference.generation import StructuredGenerator, UsageTally
-from tasks.ad_compliance.checker import ComplianceOutcome, check_ad
+from tasks.ad_compliance.checker import ComplianceOutcome, Mode, TaskFormat, check_ad
 from tasks.ad_compliance.data import LabelledAd, generate_dataset, load_handwritten
 from tasks.ad_compliance.detectors import detected_policy_ids
 from tasks.ad_compliance.scorer import example_f1, score_detection, score_revisions
@@ -62,10 +62,14 @@ async def run_bounded(items: Sequence[Any], work: Callable[[int, Any], Awaitable
     return results
 
 
-async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bool, concurrency: int) -> dict:
+async def evaluate_ads(engine: Engine, ads: Sequence[LabelledAd], *, suggest: bool, concurrency: int,
+                       mode: Mode = "auto", task_format: TaskFormat = "catalogue") -> dict:
+    """The ads as the endpoint checks them: ``mode`` (its default ``auto``) and the model's task format."""
+
     async def work(i: int, item: LabelledAd) -> tuple[ComplianceOutcome, UsageTally]:
         generate = StructuredGenerator(engine, f"eval-ad-{i}", input_param="ad")
-        return await check_ad(item.ad, generate, suggest=suggest), generate.usage
+        outcome = await check_ad(item.ad, generate, suggest=suggest, mode=mode, task_format=task_format)
+        return outcome, generate.usage
 
     results = await run_bounded(ads, work, concurrency, "ads")
     outcomes = [outcome for outcome, _ in results]

@@ -21,8 +21,10 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from common.errors import UserError
+from common.task_formats import ad_compliance_format
 from inference.config import CpuTuning, EngineConfig
 from inference.engine import Engine
+from tasks.ad_compliance.checker import Mode, TaskFormat
 from training.evaluate.chat import CHAT_SETS
 
 T = TypeVar("T")
@@ -64,6 +66,8 @@ class DomainPlan(BaseModel):
         1024, description="Tokens the reward model sees (conversation cut from the left, the reply kept)"
     )
     suggest: bool = Field(True, description="Suggest ad revisions (and score them)")
+    ads_mode: Mode = Field("auto", description="Mode of the ad checks, as the endpoint's: auto (the model's judgement "
+                           "only for a checkpoint trained on the task), rules or hybrid")
     concurrency: int = Field(8, description="Requests in flight (vLLM batches them)")
     enforce_eager: bool = Field(False, description="Skip torch.compile (faster start)")
     seed: int = Field(0, description="Sampling seed (decoding is greedy)")
@@ -130,14 +134,15 @@ async def with_engine(path: Path, enforce_eager: bool, run: Callable[[Engine], A
         await engine.shutdown()
 
 
-async def _model_tasks(plan: DomainPlan, engine: Engine) -> dict[str, Any]:
+async def _model_tasks(plan: DomainPlan, engine: Engine, ad_format: TaskFormat) -> dict[str, Any]:
     from training.evaluate.chat import generate_transcripts, load_chat_items
     from training.evaluate.domain import evaluate_ads, evaluate_tables, load_ads
 
     report: dict[str, Any] = {}
     if "ads" in plan.tasks:
         report["ads"] = {split: await evaluate_ads(engine, load_ads(split, plan.ads_limit), suggest=plan.suggest,
-                                                   concurrency=plan.concurrency) for split in AD_SETS}
+                                                   concurrency=plan.concurrency, mode=plan.ads_mode,
+                                                   task_format=ad_format) for split in AD_SETS}
     if "table" in plan.tasks:
         report["table"] = {"test": await evaluate_tables(engine, "test", plan.table_limit, plan.concurrency)}
     if "chat" in plan.tasks:
@@ -178,7 +183,8 @@ def _chat_section(plan: DomainPlan, paths: dict[str, Path], transcripts: list[di
 async def evaluate_domain(plan: DomainPlan, paths: dict[str, Path]) -> dict[str, Any]:
     """The domain report of ``plan.model`` (paths from :meth:`DomainPlan.check`)."""
     started = time.monotonic()
-    report = await with_engine(paths["model"], plan.enforce_eager, lambda engine: _model_tasks(plan, engine))
+    ad_format = ad_compliance_format(paths["model"])
+    report = await with_engine(paths["model"], plan.enforce_eager, lambda engine: _model_tasks(plan, engine, ad_format))
     transcripts = report.pop("chat_transcripts", None)
     if transcripts is not None:
         versus = None

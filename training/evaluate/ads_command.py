@@ -1,0 +1,97 @@
+"""``icegrt eval ads`` (the ad expert's evaluation, :mod:`training.evaluate.ads`) and
+``icegrt eval ads-report`` (several such evaluations side by side, :mod:`training.evaluate.ads_report`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+from common.errors import UserError
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_ads_parsers(sub, add_engine_arguments) -> None:
+    from training.evaluate.ads import SUBSETS
+
+    ads = sub.add_parser("ads", help="Ad compliance as the endpoint checks ads: ad-level and policy F1, revisions, "
+                                     "per set (generated test, hand-written plain, hand-written subtle)")
+    ads.add_argument("--model", default="SmolLM2-135M-Instruct", help="Prepared model name or checkpoint dir")
+    ads.add_argument("--mode", choices=("auto", "rules", "hybrid"), default="auto",
+                     help="As the endpoint's mode (default auto: the model's judgement only for a checkpoint trained on the task)")
+    ads.add_argument("--sets", type=_names, default=SUBSETS, help=f"Comma-separated subset of {','.join(SUBSETS)}")
+    ads.add_argument("--limit", type=int, default=None, help="First N ads of each set")
+    ads.add_argument("--no-suggest", dest="suggest", action="store_false", help="Skip suggested revisions")
+    add_engine_arguments(ads)
+    ads.add_argument("--output", type=Path, required=True, help="Where to write the JSON (summary and one row per ad)")
+    ads.set_defaults(handler=run_ads_command)
+    report = sub.add_parser("ads-report", help="Evaluations of `icegrt eval ads` side by side: markdown and a figure")
+    report.add_argument("--eval", dest="evals", action="append", required=True, metavar="LABEL=FILE",
+                        help="An evaluation JSON and its label; the first is the system under test; repeat")
+    report.add_argument("--output-dir", type=Path, required=True, help="Where ads.md and ads.png go")
+    report.set_defaults(handler=run_ads_report_command)
+
+
+def run_ads_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from common.models import resolve_model
+    from common.task_formats import ad_compliance_format
+    from inference.generation import StructuredGenerator
+    from tasks.ad_compliance.checker import check_ad
+    from training.evaluate.ads import SUBSETS, ad_sets, check_sets, summarize
+    from training.evaluate.domain_command import command_line, plan_from_args
+    from training.evaluate.suite import with_engine
+
+    unknown = set(args.sets) - set(SUBSETS)
+    if unknown or not args.sets:
+        raise UserError(f"--sets: unknown or no set(s) {sorted(unknown)}; choose from {', '.join(SUBSETS)}")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    plan = plan_from_args(args)  # the engine flags given, else the evaluation defaults
+    logging.basicConfig(level=logging.WARNING)
+    started = time.monotonic()
+    path = resolve_model(args.model)
+    task_format = ad_compliance_format(path)
+    sets = {name: ads[: args.limit] if args.limit else ads for name, ads in ad_sets().items() if name in args.sets}
+
+    async def run(engine):
+        async def check(ad, request_id):
+            generate = StructuredGenerator(engine, request_id, input_param="ad")
+            return await check_ad(ad, generate, suggest=args.suggest, mode=args.mode, task_format=task_format)
+
+        bar = tqdm(total=sum(map(len, sets.values())), desc="ads", unit="ad")
+        rows = await check_sets(sets, check, plan.concurrency, bar.update)
+        bar.close()
+        return rows
+
+    rows = asyncio.run(with_engine(path, plan.enforce_eager, run))
+    report = {"task": "ads", "model": args.model, "model_path": str(path), "mode": args.mode,
+              "task_format": task_format, "concurrency": plan.concurrency, "command": command_line(args),
+              "wall_s": round(time.monotonic() - started, 1), "summary": summarize(rows), "rows": rows}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["summary"], indent=2))
+    return 0
+
+
+def run_ads_report_command(args: argparse.Namespace) -> int:
+    from training.evaluate.ads_report import plot, render
+
+    evals = {}
+    for item in args.evals:
+        label, sep, file = item.partition("=")
+        if not sep or not label or not Path(file).is_file():
+            raise UserError(f"--eval {item!r}: give LABEL=FILE with an existing `icegrt eval ads` JSON")
+        evals[label] = json.loads(Path(file).read_text(encoding="utf-8"))
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "ads.md").write_text(render(evals), encoding="utf-8")
+    plot(evals, args.output_dir / "ads.png")
+    print(args.output_dir / "ads.md")
+    return 0
