@@ -10,6 +10,8 @@ only with the chat template's shared start, as with real traffic.
 - ``long_prompt``: a long document to summarize, streamed: prefill-heavy.
 - ``ads``: ``/v1/ads/compliance`` only (judgement, revision, re-check per request): ad
   checks per second and how much of each prompt vLLM's prefix cache serves.
+- ``ads_handwritten``: ``/v1/ads/compliance`` on the hand-written test ads, one after another
+  (cycled), with a suggested revision: the ad expert's latency and checks per second.
 - ``mix``: streamed chat, long prompts, ``/v1/ads/compliance`` and ``/v1/text-to-table``
   interleaved; the domain endpoints exist on this server only.
 
@@ -20,6 +22,7 @@ scenario is one `Scenario` entry, plus a `request_kind` builder if it sends a ne
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,6 +145,22 @@ def _ads(i: int, s: Settings) -> RequestSpec:
     return RequestSpec("ads", "/v1/ads/compliance", {"ad": ad, "suggest": True, "model": s.model}, False)
 
 
+@request_kind("handwritten_ad")
+def _handwritten_ad(i: int, s: Settings) -> RequestSpec:
+    """The i-th hand-written test ad (cycled), in the endpoint's default mode: real ads of every
+    kind, compliant and not, as a product team would send them."""
+    ads = _handwritten_ads()
+    ad = ads[i % len(ads)]
+    return RequestSpec("ads", "/v1/ads/compliance", {"ad": ad, "suggest": True, "model": s.model}, False)
+
+
+@functools.cache
+def _handwritten_ads() -> tuple[dict, ...]:
+    from tasks.ad_compliance.data import load_handwritten
+
+    return tuple(record.ad.model_dump(exclude_none=True) for record in load_handwritten())
+
+
 @request_kind("table")
 def _table(i: int, s: Settings) -> RequestSpec:
     text, columns = TABLE_TEXTS[i % len(TABLE_TEXTS)]
@@ -163,6 +182,7 @@ SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in (
     Scenario("long_prompt", ("long_prompt",), openai=True),
     Scenario("mix", MIX_PATTERN, openai=False),
     Scenario("ads", ("ads",), openai=False),
+    Scenario("ads_handwritten", ("handwritten_ad",), openai=False),
 )}
 """Scenario name -> what it sends (the module doc describes each), in the order `compare` runs them."""
 OPENAI_SCENARIOS = tuple(name for name, scenario in SCENARIOS.items() if scenario.openai)

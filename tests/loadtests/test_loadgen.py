@@ -112,6 +112,11 @@ def test_scenarios_are_deterministic_and_distinct():
     ads = build_requests("ads", 5, MODEL, 32)
     assert {s.path for s in ads} == {"/v1/ads/compliance"}
     assert len({s.body["ad"]["headline"] for s in ads}) == 5  # no two requests share the ad itself
+    handwritten = build_requests("ads_handwritten", 3, MODEL, 32)
+    from tasks.ad_compliance.data import load_handwritten
+
+    assert [s.body["ad"] for s in handwritten] == [r.ad.model_dump(exclude_none=True) for r in load_handwritten()[:3]]
+    assert all(s.body["suggest"] and "mode" not in s.body for s in handwritten)  # the endpoint's default mode
     with pytest.raises(ValueError, match="unknown scenario"):
         build_requests("nope", 1, MODEL, 8)
 
