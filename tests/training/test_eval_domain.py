@@ -114,7 +114,7 @@ def test_eval_ads_and_its_report_end_to_end_on_the_tiny_model(tmp_path):
             str(output)]
     assert main(argv) == 0
     report = json.loads(output.read_text())
-    assert report["task_format"] == "catalogue" and report["mode"] == "hybrid"
+    assert report["task_format"] == "catalogue" and report["mode"] == "hybrid" and report["checks_per_s"] > 0
     assert [r["subset"] for r in report["rows"]] == ["generated_test", "handwritten_plain", "handwritten_subtle"]
     assert all(r["model_calls"] >= 1 for r in report["rows"])  # hybrid: the model was asked
     assert report["summary"].keys() == {"generated_test", "handwritten_plain", "handwritten_subtle"}

@@ -67,14 +67,16 @@ def run_ads_command(args: argparse.Namespace) -> int:
             return await check_ad(ad, generate, suggest=args.suggest, mode=args.mode, task_format=task_format)
 
         bar = tqdm(total=sum(map(len, sets.values())), desc="ads", unit="ad")
+        checking = time.monotonic()
         rows = await check_sets(sets, check, plan.concurrency, bar.update)
         bar.close()
-        return rows
+        return rows, time.monotonic() - checking
 
-    rows = asyncio.run(with_engine(path, plan.enforce_eager, run))
+    rows, checking_s = asyncio.run(with_engine(path, plan.enforce_eager, run))
     report = {"task": "ads", "model": args.model, "model_path": str(path), "mode": args.mode,
               "task_format": task_format, "concurrency": plan.concurrency, "command": command_line(args),
-              "wall_s": round(time.monotonic() - started, 1), "summary": summarize(rows), "rows": rows}
+              "wall_s": round(time.monotonic() - started, 1), "checking_s": round(checking_s, 1),
+              "checks_per_s": round(len(rows) / checking_s, 3), "summary": summarize(rows), "rows": rows}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["summary"], indent=2))
