@@ -23,11 +23,15 @@ scenario is one `Scenario` entry, plus a `request_kind` builder if it sends a ne
 from __future__ import annotations
 
 import functools
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.paths import REPO_ROOT
+
 CHAT_PATH = "/v1/chat/completions"
+HANDWRITTEN_ADS = REPO_ROOT / "tasks" / "ad_compliance" / "handwritten_test.jsonl"
 TOPICS = (
     "the sea", "mountain weather", "bread baking", "city cycling", "honey bees", "old maps", "tea",
     "winter gardens", "night trains", "lighthouses", "chess openings", "river deltas", "glass making",
@@ -156,9 +160,9 @@ def _handwritten_ad(i: int, s: Settings) -> RequestSpec:
 
 @functools.cache
 def _handwritten_ads() -> tuple[dict, ...]:
-    from tasks.ad_compliance.data import load_handwritten
-
-    return tuple(record.ad.model_dump(exclude_none=True) for record in load_handwritten())
+    """The ads of the hand-written set, read as data (load tests stand apart from `tasks`)."""
+    lines = HANDWRITTEN_ADS.read_text(encoding="utf-8").splitlines()
+    return tuple(json.loads(line)["ad"] for line in lines if line.strip())
 
 
 @request_kind("table")
