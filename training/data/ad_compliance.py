@@ -15,6 +15,7 @@ from __future__ import annotations
 from training.data.conversation import Conversation
 
 AD_SEED = 0
+REVISED_EVERY = 3
 
 
 def load_ad_compliance() -> list[Conversation]:
@@ -44,8 +45,10 @@ def compact_findings(record) -> list[tuple[str, str, str]]:
 
 def load_ad_compliance_compact() -> list[Conversation]:
     """The generated train split in the compact format (:mod:`tasks.ad_compliance.compact`): each
-    ad with its verdict and fixes, and each gold revision (when the generator wrote one) as a
-    compliant ad, so the model also learns the re-check of its own revisions."""
+    ad with its verdict and fixes, and one gold revision in :data:`REVISED_EVERY` (when the
+    generator wrote one) as a compliant ad, so the model also learns the re-check of its own
+    revisions. Every revision would make compliant answers the majority (59%), and a model that
+    answers ``{"violations":[]}`` to everything was what 40 steps of such a mix gave."""
     from tasks.ad_compliance.compact import compact_answer, compact_messages
     from tasks.ad_compliance.data import generate_dataset
 
@@ -56,7 +59,7 @@ def load_ad_compliance_compact() -> list[Conversation]:
         answer = compact_answer(compact_findings(record))
         conversations.append(Conversation((*compact_messages(record.ad), {"role": "assistant", "content": answer}),
                                           "ad_compliance_compact", record.id))
-        if record.revision is not None:
+        if record.revision is not None and len(conversations) % REVISED_EVERY == 0:
             revised = record.revision.to_ad(record.ad)
             conversations.append(Conversation(
                 (*compact_messages(revised), {"role": "assistant", "content": compact_answer([])}),
