@@ -13,7 +13,7 @@ from typing import Any
 
 from tasks.ad_compliance.scorer import example_f1
 from training.evaluate.ads import SUBSETS
-from training.evaluate.report_plots import _pyplot, grouped_bars
+from training.evaluate.report_plots import headless_pyplot, grouped_bars
 from training.evaluate.stats import paired_difference
 
 
@@ -86,7 +86,7 @@ def render(evals: dict[str, dict[str, Any]]) -> str:
 
 def plot(evals: dict[str, dict[str, Any]], path: Path) -> None:
     """Ad-level F1 per set, one bar per system, the rules alone beside them."""
-    plt = _pyplot()
+    plt = headless_pyplot()
     series: dict[str, dict[str, tuple[float, float | None]]] = {}
     first = next(iter(evals.values()))["summary"]
     series["rules alone"] = {s: (first[s]["rules_ad_level"]["f1"], None) for s in first}

@@ -28,7 +28,7 @@ TRAINING_PANELS = (
 )
 
 
-def _pyplot():
+def headless_pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +57,7 @@ def _two_panels(path: Path, series: dict[str, dict[str, Any]], wide: tuple[list[
                 narrow: tuple[list[str], str, str]) -> Path:
     """Grouped bars on a wide panel and a narrow one (an average, or a metric on another scale);
     each panel is (groups, y label, title)."""
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [4, 1]})
     for ax, (groups, ylabel, title) in zip(axes, (wide, narrow), strict=True):
         grouped_bars(ax, groups, series, ylabel)
@@ -118,7 +118,7 @@ def plot_training(runs: list[dict[str, Any]], path: Path) -> Path | None:
     """One panel per TRAINING_PANELS entry; a stage without a run gets a panel that says so."""
     if not runs:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     by_stage = {run["stage"]: run for run in runs}
     figure, axes = plt.subplots(3, 3, figsize=(13, 9.5))
     for ax, (stage, title, keys) in zip(axes.flat, TRAINING_PANELS, strict=True):
@@ -133,7 +133,7 @@ def plot_training(runs: list[dict[str, Any]], path: Path) -> Path | None:
 def plot_ppo(records: list[dict[str, Any]], path: Path) -> Path:
     """A PPO run's curves per step on one figure (PPO_PANELS): reward and its components, KL per reply
     and per token, beta, entropy."""
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(2, 3, figsize=(13, 6.5))
     for ax, (title, keys) in zip(axes.flat, PPO_PANELS, strict=True):
         _curves(ax, title, records, keys, "not logged")
