@@ -18,11 +18,11 @@ bash scripts/setup.sh
 echo "== $(date -u +%FT%TZ) icegrt train sft --config configs/sft_cpu.yaml --threads $THREADS"
 .venv/bin/icegrt train sft --config configs/sft_cpu.yaml --threads "$THREADS"
 SFT=runs/sft_cpu/checkpoint
-run $R/eval_trained.json .venv/bin/icegrt eval ads --model $SFT --enforce-eager --output $R/eval_trained.json
+# quality on every set, 16 checks in flight (its checks_per_s is the throughput at c=16)
+run $R/eval_trained.json .venv/bin/icegrt eval ads --model $SFT --concurrency 16 --enforce-eager --output $R/eval_trained.json
 run $R/eval_base.json .venv/bin/icegrt eval ads --model SmolLM2-135M-Instruct --enforce-eager --output $R/eval_base.json
+# latency: hand-written ads one at a time (LATENCY_LIMIT ads of each hand-written set)
 run $R/latency_trained.json .venv/bin/icegrt eval ads --model $SFT --sets handwritten_plain,handwritten_subtle \
-  --concurrency 1 --enforce-eager --output $R/latency_trained.json
-run $R/throughput_trained.json .venv/bin/icegrt eval ads --model $SFT --sets handwritten_plain,handwritten_subtle \
-  --concurrency 16 --enforce-eager --output $R/throughput_trained.json
+  --limit "${LATENCY_LIMIT:-40}" --concurrency 1 --enforce-eager --output $R/latency_trained.json
 .venv/bin/icegrt eval ads-report --eval trained=$R/eval_trained.json --eval base=$R/eval_base.json --output-dir $R
 .venv/bin/icegrt train pack-adapter --run runs/sft_cpu --name ICE-GRT-SmolLM2-135M

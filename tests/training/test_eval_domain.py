@@ -119,6 +119,6 @@ def test_eval_ads_and_its_report_end_to_end_on_the_tiny_model(tmp_path):
     assert all(r["model_calls"] >= 1 for r in report["rows"])  # hybrid: the model was asked
     assert report["summary"].keys() == {"generated_test", "handwritten_plain", "handwritten_subtle"}
     assert main(["eval", "ads-report", "--eval", f"tiny={output}", "--output-dir", str(tmp_path / "report")]) == 0
-    assert "| handwritten_subtle | tiny | 1 (" in (tmp_path / "report" / "ads.md").read_text()
+    assert "| handwritten_subtle | tiny | 1 (" in (tmp_path / "report" / "report.md").read_text()
     assert main(["eval", "ads", "--model", "tiny", "--sets", "nope", "--output", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()

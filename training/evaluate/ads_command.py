@@ -34,7 +34,7 @@ def add_ads_parsers(sub, add_engine_arguments) -> None:
     report = sub.add_parser("ads-report", help="Evaluations of `icegrt eval ads` side by side: markdown and a figure")
     report.add_argument("--eval", dest="evals", action="append", required=True, metavar="LABEL=FILE",
                         help="An evaluation JSON and its label; the first is the system under test; repeat")
-    report.add_argument("--output-dir", type=Path, required=True, help="Where ads.md and ads.png go")
+    report.add_argument("--output-dir", type=Path, required=True, help="Where report.md and ads.png go")
     report.set_defaults(handler=run_ads_report_command)
 
 
@@ -93,7 +93,7 @@ def run_ads_report_command(args: argparse.Namespace) -> int:
             raise UserError(f"--eval {item!r}: give LABEL=FILE with an existing `icegrt eval ads` JSON")
         evals[label] = json.loads(Path(file).read_text(encoding="utf-8"))
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "ads.md").write_text(render(evals), encoding="utf-8")
+    (args.output_dir / "report.md").write_text(render(evals), encoding="utf-8")
     plot(evals, args.output_dir / "ads.png")
-    print(args.output_dir / "ads.md")
+    print(args.output_dir / "report.md")
     return 0

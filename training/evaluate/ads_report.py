@@ -44,7 +44,11 @@ def _paired(first: dict, other: dict, subset: str) -> dict[str, dict[str, Any]]:
 def render(evals: dict[str, dict[str, Any]]) -> str:
     """Markdown of the evaluations (first = the model under test)."""
     labels = list(evals)
-    lines = ["| set | system | n (pos/neg) | precision | recall | F1 | FPR | micro F1 | macro F1 "
+    lines = ["| system | model | mode (task format) | ads | checks/s | command |", "|---|---|---|---|---|---|"]
+    for label, data in evals.items():
+        lines.append(f"| {label} | {data.get('model', '?')} | {data.get('mode', '?')} ({data.get('task_format', '?')}) "
+                     f"| {len(data['rows'])} | {_fmt(data.get('checks_per_s'), 2)} | `{data.get('command', '')}` |")
+    lines += ["", "| set | system | n (pos/neg) | precision | recall | F1 | FPR | micro F1 | macro F1 "
              "| recall − rules (paired) | FPR − rules (paired) |", "|" + "---|" * 11]
     for subset in SUBSETS:
         for label in labels:
