@@ -192,6 +192,16 @@ class VllmEngine(Engine):
         return {"unfinished_requests": self._llm.get_num_unfinished_requests()}
 
     async def shutdown(self) -> None:
+        """Stop reading outputs, then stop the engine processes.
+
+        vLLM's ``AsyncLLM.shutdown`` stops the engine core first and cancels its output reader
+        after; run beside the event loop, the reader can see the core die in between and log an
+        ``EngineDeadError`` traceback on a clean shutdown. Cancelling the reader first closes that gap.
+        """
+        reader = getattr(self._llm, "output_handler", None)
+        if reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
         await asyncio.to_thread(self._llm.shutdown)
         # Drop the engine now: AsyncLLM.__del__ shuts down again, which fails noisily if it
         # only runs during interpreter teardown.
