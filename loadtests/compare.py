@@ -56,6 +56,7 @@ class Target:
     command: list[str]
     ready_path: str
     env: dict[str, str]
+    cwd: Path | None = None  # where the command runs (another checkout's server); default: here
 
 
 def free_port() -> int:
@@ -113,7 +114,7 @@ def running(t: Target, log_path: Path, timeout_s: float) -> Iterator[tuple[str, 
     next_note = 30
     with _sigterm_as_exit(), log_path.open("w") as log:
         process = subprocess.Popen(t.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, **t.env})
+                                   env={**os.environ, **t.env}, cwd=t.cwd)
         try:
             while True:
                 waited = time.monotonic() - started

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from loadtests import admission, cpu_tuning
 from loadtests.stats import RequestResult, summarize
 
@@ -100,6 +102,31 @@ def test_paired_ratios_per_pair_with_median_and_range():
                "points": {"c=1": {"pairs": pairs, "ratios": ratios}}}
     assert "| c=1 | 1.00 [0.90, 1.10] | 1.10 [1.00, 1.20] | 1.00 [1.00, 1.00] | 100.0 | 100.0 | 11.0 | 10.0 |" \
         in paired.render(results)
+
+
+def test_paired_against_another_checkout_runs_its_own_server_from_there(tmp_path):
+    from loadtests import paired
+
+    checkout = tmp_path / "before"
+    args = paired.parse_args(["--baseline-checkout", str(checkout)])
+    with pytest.raises(SystemExit, match="scripts/setup.sh"):
+        paired.before_target(checkout, tmp_path / "model", 8001, args, tmp_path / "data")
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / ".venv" / "bin" / "python").touch()
+    t = paired.before_target(checkout, tmp_path / "model", 8001, args, tmp_path / "data")
+    assert t.name == "before" and t.cwd == checkout.resolve() and t.env == {"PYTHONPATH": str(checkout.resolve())}
+    assert t.command[:4] == [str(checkout.resolve() / ".venv/bin/python"), "-m", "cli.main", "serve"]
+
+    pairs = [{"icegrt": {"output_throughput": 95.0}, "before": {"output_throughput": 100.0}}]
+    ratios = paired.pair_ratios(pairs, ("icegrt", "before"))
+    assert ratios["out tok/s"]["median"] == 0.95
+    results = {"name": "p", "command": "c", "note": "", "machine": {**MACHINE, "git_commit": "new"},
+               "settings": {"scenario": "streaming", "max_tokens": 32, "repeats": 1}, "servers": ("icegrt", "before"),
+               "baseline": {"checkout": str(checkout), "commit": "old"},
+               "points": {"c=16": {"pairs": pairs, "ratios": ratios}}}
+    text = paired.render(results)
+    assert "icegrt serve at commit old; ours at new" in text and "out tok/s icegrt/before" in text
+    assert "| c=16 | 0.95 [0.95, 0.95] |" in text
 
 
 def test_cpu_seconds_of_a_process_grow_while_it_computes():
