@@ -1,26 +1,83 @@
-"""The ad-judgement reward: F1 of the policy ids in a reply's JSON judgement against the ad's labels.
+"""The ad-compliance rewards: a judgement's grounded policy F1, and a compact reply's revision.
 
-One definition for PPO's task reward (:mod:`training.ppo.task_rewards`) and ``icegrt rank --by
-scorer`` (:mod:`training.rank.scorers`). The reply is read with
+One definition for PPO's task rewards (:mod:`training.ppo.task_rewards`) and ``icegrt rank --by
+scorer`` (:mod:`training.rank.scorers`). Replies are read with
 :func:`~tasks.ad_compliance.parser.parse_judgement` (whatever output format the parser reads); an
-unparsable reply, or one cut off before its JSON ends, scores 0. The score is
-:func:`~tasks.ad_compliance.scorer.example_f1`: 1.0 when both the labels and the prediction are
-empty, so a compliant ad judged compliant earns the full reward.
+unparsable reply, or one cut off before its JSON ends, scores 0.
 
-Example: labels {health_claims, misleading_pricing}; a judgement naming health_claims and
-prohibited_products has 1 true positive, 1 false positive, 1 false negative: P = R = 1/2, reward 0.5.
+:func:`judgement_reward` is :func:`~tasks.ad_compliance.scorer.example_f1` over the policies whose
+quote is found in the ad (a finding that quotes text the ad does not contain counts as not made):
+1.0 when both the labels and the prediction are empty, so a compliant ad judged compliant earns the
+full reward. Example: labels {health_claims, misleading_pricing}; a judgement naming health_claims
+and prohibited_products, both quoting the ad, has 1 true positive, 1 false positive, 1 false
+negative: P = R = 1/2, reward 0.5.
+
+:func:`revision_reward` scores the revision a compact reply's fixes describe
+(:func:`~tasks.ad_compliance.compact.revision_from_fixes`) of an ad that breaks a policy: 0 unless
+it passes the rules' re-check, no longer contains the text the gold findings flag (the stand-in for
+the model's re-check, which would cost a second generation per rollout), and keeps the product and
+the offer; then 0.5 plus half the share of the original copy it keeps (so a minimal edit earns up
+to 1).
 """
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
+
+from tasks.ad_compliance.checker import verdict_for_revision
+from tasks.ad_compliance.compact import revision_from_fixes
 from tasks.ad_compliance.data import LabelledAd
-from tasks.ad_compliance.parser import ParseFailure, parse_judgement
-from tasks.ad_compliance.scorer import example_f1
+from tasks.ad_compliance.datatypes import Ad, Revision
+from tasks.ad_compliance.parser import ModelJudgement, ParseFailure, parse_judgement
+from tasks.ad_compliance.scorer import example_f1, keeps_product_and_offer
+
+
+def _judgement(text: str, gold: LabelledAd, finished: bool) -> ModelJudgement | None:
+    judgement = parse_judgement(text, gold.ad, finish_reason="stop" if finished else "length")
+    return None if isinstance(judgement, ParseFailure) else judgement
 
 
 def judgement_reward(text: str, gold: LabelledAd, finished: bool) -> float:
-    """F1 in [0, 1] of the reply's policy ids against ``gold.labels``; `finished` False marks a cut-off reply."""
-    judgement = parse_judgement(text, gold.ad, finish_reason="stop" if finished else "length")
-    if isinstance(judgement, ParseFailure):
+    """F1 in [0, 1] of the reply's grounded policy ids against ``gold.labels``; `finished` False marks a cut-off reply."""
+    judgement = _judgement(text, gold, finished)
+    if judgement is None:
         return 0.0
-    return example_f1(gold.labels, [v.policy_id for v in judgement.violations])
+    return example_f1(gold.labels, [v.policy_id for v in judgement.violations if v.evidence])
+
+
+def _copy(ad: Ad | Revision) -> str:
+    return "\n".join(filter(None, (ad.headline, ad.body, ad.call_to_action)))
+
+
+def flagged_text_remains(gold: LabelledAd, revised: Ad) -> bool:
+    """Whether the revised copy still holds a gold finding's quote (case-insensitive), unless the
+    gold revision keeps that text too (a fix may reuse part of what it replaces)."""
+    text = _copy(revised).lower()
+    allowed = _copy(gold.revision).lower() if gold.revision is not None else ""
+    return any(f.quote.lower() in text and f.quote.lower() not in allowed for f in gold.findings if f.quote)
+
+
+def revision_reward(text: str, gold: LabelledAd, finished: bool) -> float | None:
+    """The revision's score in [0, 1] (module docstring); None for a compliant ad or one no
+    rewording can fix (gold revision None, e.g. a prohibited product)."""
+    if not gold.labels or gold.revision is None:
+        return None
+    judgement = _judgement(text, gold, finished)
+    revision = None if judgement is None else revision_from_fixes(gold.ad, judgement)
+    if revision is None:
+        return 0.0
+    verdict = verdict_for_revision(gold.ad, revision)
+    if not verdict.compliant:
+        return 0.0
+    revised = revision.to_ad(gold.ad)
+    if flagged_text_remains(gold, revised) or not keeps_product_and_offer(gold.ad, revision).keeps:
+        return 0.0
+    return 0.5 + 0.5 * SequenceMatcher(None, _copy(gold.ad), _copy(revised)).ratio()
+
+
+def compact_reward(text: str, gold: LabelledAd, finished: bool) -> float:
+    """A compact reply's reward: the mean of its judgement's and its revision's, or the judgement's
+    alone where no revision is due."""
+    judged = judgement_reward(text, gold, finished)
+    revised = revision_reward(text, gold, finished)
+    return judged if revised is None else (judged + revised) / 2

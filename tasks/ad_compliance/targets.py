@@ -1,13 +1,13 @@
 """The "perfect answer" of the judgement task for a labelled ad: what SFT trains on and what
 the PPO and ranking scorers are checked against.
 
-The generated data has labels (policy ids) but no written findings, so the target judgement is
-built from them, within the bounds of the task's output schema:
+The target judgement is built from the labels (policy ids) and, where the data has them, the
+gold findings' quotes, within the bounds of the task's output schema:
 
-- one finding per label, in catalogue order; its quote is the first span the rule detectors
-  find for that policy, or "" when the wording is a paraphrase the rules miss (the parser keeps
-  such findings, with empty evidence); its explanation is the rule's explanation, or else the
-  first sentence of the policy's description;
+- one finding per label, in catalogue order; its quote is the gold finding's (copied from the ad),
+  else the first span the rule detectors find for that policy, else "" (a paraphrase the rules
+  miss in data without findings: the parser keeps such findings, with empty evidence); its
+  explanation is the rule's explanation, or else the first sentence of the policy's description;
 - the analysis names the policies broken, or says the ad breaks none.
 """
 
@@ -30,11 +30,13 @@ def judgement_target(record) -> str:
     if not record.labels:
         return json.dumps({"violations": [], "analysis": "The ad breaks none of the listed policies."})
     found = {v.policy_id: v for v in detect(record.ad, record.labels)}
+    gold_quotes = {f.policy_id: f.quote for f in reversed(record.findings) if f.quote}  # the first per policy
     policies = list(select_policies(record.labels))[: LIMITS.max_violations]
     violations = []
     for policy in policies:
         rule = found.get(policy.id)
-        quote = rule.evidence[0].text[: LIMITS.max_quote_chars] if rule and rule.evidence else ""
+        quote = gold_quotes.get(policy.id) or (rule.evidence[0].text if rule and rule.evidence else "")
+        quote = quote[: LIMITS.max_quote_chars]
         explanation = rule.explanation if rule else policy.description
         violations.append({"policy_id": policy.id, "quote": quote,
                            "explanation": _first_sentence(explanation, LIMITS.max_explanation_chars)})

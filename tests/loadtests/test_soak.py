@@ -28,6 +28,23 @@ def test_verdict_flags_server_errors_growth_and_non_4xx_refusals():
     assert not verdict(flat[:6] + [window(1000, 50, 400)] * 2)["checks"]["p99_e2e_ms_flat"]
 
 
+def test_soak_plot_series_per_window(tmp_path):
+    from loadtests.soak_plot import plot, series
+
+    def window(end_s, statuses):
+        return {"end_s": end_s, "normal_completed": 30, "p99_e2e_ms": 1500.0, "p99_ttft_ms": None,
+                "statuses": statuses, "rss_mb": 900.0, "fds": 40}
+
+    report = {"rate_rps": 1.5, "verdict": verdict([]) | {"passed": False, "checks": {"fds_flat": False}},
+              "windows": [window(30, {"normal": {"200": 30}, "malformed": {"400": 2}}),
+                          window(60, {"normal": {"200": 29, "500": 1}, "slow": {"408": 3, "closed": 1}})]}
+    s = series(report)
+    assert s["minutes"] == [0.5, 1.0] and s["p99_e2e_s"] == [1.5, 1.5] and s["p99_ttft_s"] == [None, None]
+    assert s["normal_per_s"] == [1.0, 1.0] and s["4xx"] == [2, 3] and s["5xx"] == [0, 1]
+    plot(report, tmp_path / "soak.png")
+    assert (tmp_path / "soak.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_a_one_minute_soak_of_every_client_kind(tiny_model_path, tmp_path):

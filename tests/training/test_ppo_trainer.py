@@ -411,6 +411,20 @@ def test_table_prompts_carry_the_table_of_their_meaning_representation():
     assert all(table_reward(p.reference, p.gold) == 1.0 for p in tables)  # the SFT target scores 1
 
 
+def test_compact_ad_prompts_carry_their_ad_and_the_sft_target_earns_the_reward():
+    from training.ppo.prompts import draw_prompts
+    from training.ppo.task_rewards import ad_compliance_compact_reward
+
+    prompts = draw_prompts(PPOConfig(reward_model="rm", prompt_mix={"ad_compliance_compact": 60}))
+    assert len(prompts) == 60 and all(p.gold is not None and p.gold.id == p.id for p in prompts)
+    revised = [p for p in prompts if p.id.endswith("-revised")]
+    assert revised and all(p.gold.labels == [] for p in revised)  # a gold revision, shown as compliant
+    scores = [ad_compliance_compact_reward(p, p.reference, True) for p in prompts]
+    assert all(score == 1.0 for p, score in zip(prompts, scores) if not p.gold.labels)
+    flagged = [score for p, score in zip(prompts, scores) if p.gold.labels and p.gold.revision is not None]
+    assert flagged and sum(flagged) / len(flagged) > 0.8  # the gold findings and fixes: F1 1, revisions pass
+
+
 def test_task_rewards_are_keyed_by_prompt_source():
     from tasks.ad_compliance.data import generate_dataset
     from tasks.ad_compliance.targets import judgement_target
@@ -434,7 +448,7 @@ def test_task_rewards_are_keyed_by_prompt_source():
     assert scores[:3].tolist() == pytest.approx([1.0, 0.4, 1.0]) and math.isnan(scores[3])
     # a source without a weight gets no task reward, even when it has one registered
     assert task_scores([gsm8k], ["#### 7"], [True], {"ad_compliance"}).isnan().all()
-    assert set(TASK_REWARDS) == {"ad_compliance", "e2e_text_to_table", "gsm8k"}
+    assert set(TASK_REWARDS) == {"ad_compliance", "ad_compliance_compact", "e2e_text_to_table", "gsm8k"}
     # GSM8K: the strict answer after ####, else the last number; commas ignored; no reference answer: None
     assert gsm8k_answer_reward("The answer is 8.", "#### 7") == 0.0
     assert gsm8k_answer_reward("It costs 1,000 dollars", "#### 1000") == 1.0

@@ -61,13 +61,26 @@ def test_scorers_of_the_domain_tasks():
 def test_ad_compliance_scorer_uses_the_ppo_task_reward():
     from tasks.ad_compliance.data import generate_dataset
 
-    labelled = next(r for r in generate_dataset(seed=0) if r.split == "train" and r.labels)
-    right = json.dumps({"violations": [{"policy_id": p, "quote": "", "explanation": "x"} for p in labelled.labels],
+    labelled = next(r for r in generate_dataset(seed=0) if r.split == "train" and r.labels and r.revision)
+    quotes = {f.policy_id: f.quote for f in labelled.findings}
+    right = json.dumps({"violations": [{"policy_id": p, "quote": quotes[p], "explanation": "x"} for p in labelled.labels],
                         "analysis": "a"})
-    record = _record("ad", [right, '{"violations": [], "analysis": "fine"}', "garbage"], "ad_compliance",
+    ungrounded = json.dumps({"violations": [{"policy_id": p, "quote": "", "explanation": "x"} for p in labelled.labels],
+                             "analysis": "a"})
+    record = _record("ad", [right, '{"violations": [], "analysis": "fine"}', "garbage", ungrounded], "ad_compliance",
                      gold=labelled.model_dump(mode="json"))
-    scores = list(score_record(record).values())
-    assert scores[0] == 1.0 and scores[1] == 0.0 and scores[2] == 0.0
+    assert list(score_record(record).values()) == [1.0, 0.0, 0.0, 0.0]  # a finding must quote the ad
+
+    from tasks.ad_compliance.compact import compact_answer
+    from tasks.ad_compliance.reward import compact_reward
+
+    gold_answer = compact_answer([(f.policy_id, f.quote, f.fix or "") for f in labelled.findings])
+    compact = _record("adc", [gold_answer, '{"violations":[]}'], "ad_compliance_compact",
+                      gold=labelled.model_dump(mode="json"))
+    scores = list(score_record(compact).values())
+    assert scores == [compact_reward(gold_answer, labelled, True), 0.0] and scores[0] > 0.75
+    with pytest.raises(RankInputError, match="needs gold"):
+        score_record(_record("adc2", ["{}"], "ad_compliance_compact"))
 
 
 def test_rank_by_scorer_command_writes_pairs_the_reward_trainer_reads(tmp_path, capsys):

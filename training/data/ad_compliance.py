@@ -16,6 +16,7 @@ from training.data.conversation import Conversation
 
 AD_SEED = 0
 REVISED_EVERY = 3
+REVISED_ID_SUFFIX = "-revised"
 
 
 def load_ad_compliance() -> list[Conversation]:
@@ -63,5 +64,5 @@ def load_ad_compliance_compact() -> list[Conversation]:
             revised = record.revision.to_ad(record.ad)
             conversations.append(Conversation(
                 (*compact_messages(revised), {"role": "assistant", "content": compact_answer([])}),
-                "ad_compliance_compact", f"{record.id}-revised"))
+                "ad_compliance_compact", f"{record.id}{REVISED_ID_SUFFIX}"))
     return conversations

@@ -86,7 +86,8 @@ class PPOConfig(TrainConfig):
     task_rewards: SourceWeights = Field(
         {},
         description="Verifiable task rewards added to the score, prompt source=weight,...: ad_compliance (F1 of the "
-                    "judgement's policy ids against the ad's labels), e2e_text_to_table (cell F1 against the E2E "
+                    "judgement's grounded policy ids against the ad's labels), ad_compliance_compact (that F1 "
+                    "averaged with the score of the revision the reply's fixes make), e2e_text_to_table (cell F1 against the E2E "
                     "meaning representation's table), gsm8k (final answer right: 1, else 0); each applies to its "
                     "source's prompts only",
     )
@@ -104,7 +105,7 @@ class PPOConfig(TrainConfig):
     prompt_mix: SourceMix = Field(
         {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "e2e_text_to_table": 100},
         description="Prompts drawn from each SFT data source (source=count,...) when prompt_source is sft; "
-                    "ad_compliance prompts carry gold labels for the task reward",
+                    "ad_compliance and ad_compliance_compact prompts carry gold labels for the task reward",
     )
     preference_prompts: list[str] = Field(
         ["dpo_en_demo"], min_length=1,

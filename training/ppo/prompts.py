@@ -3,7 +3,7 @@
 ``prompt_source: sft`` (the default) takes the prompts of the SFT data sources
 (:mod:`training.data.sources`, mixed by ``prompt_mix``): each conversation without its final
 assistant turn, so PPO samples replies to the very kinds of requests ICE-Instruct was trained on.
-Prompts of the ``ad_compliance`` source carry their labelled ad and those of ``e2e_text_to_table``
+Prompts of the ``ad_compliance`` and ``ad_compliance_compact`` sources carry their labelled ad and those of ``e2e_text_to_table``
 the table of their E2E meaning representation (:class:`Prompt.gold`), which the task rewards
 (:mod:`training.ppo.task_rewards`) score against. ``prompt_source: preference`` takes the user turns
 of external preference pairs instead (``preference_prompts``, train split), the paper's ablation.
@@ -52,6 +52,19 @@ def _ad_records() -> dict[str, Any]:
     return {r.id: r for r in generate_dataset(seed=AD_SEED) if r.split == "train"}
 
 
+def _ad_compact_records() -> dict[str, Any]:
+    """The train ads by conversation id of ``ad_compliance_compact``, with each gold revision that
+    source shows as a compliant ad (``<id>-revised``, no labels)."""
+    from tasks.ad_compliance.data import LabelledAd
+    from training.data.ad_compliance import REVISED_ID_SUFFIX
+
+    records = _ad_records()
+    revised = {f"{r.id}{REVISED_ID_SUFFIX}": LabelledAd(id=f"{r.id}{REVISED_ID_SUFFIX}", ad=r.revision.to_ad(r.ad),
+                                                        labels=[], split=r.split)
+               for r in records.values() if r.revision is not None}
+    return {**records, **revised}
+
+
 def _e2e_tables() -> dict[str, Any]:
     from tasks.text_to_table.e2e import load_e2e
 
@@ -63,6 +76,7 @@ def _sft_prompts(config: PPOConfig) -> list[Prompt]:
 
     conversations, _ = build_mix(config.prompt_mix, config.seed)
     golds = {"ad_compliance": _ad_records() if "ad_compliance" in config.prompt_mix else {},
+             "ad_compliance_compact": _ad_compact_records() if "ad_compliance_compact" in config.prompt_mix else {},
              "e2e_text_to_table": _e2e_tables() if "e2e_text_to_table" in config.prompt_mix else {}}
     prompts = []
     for conversation in conversations:

@@ -5,9 +5,13 @@ a score in [0, 1], or None when the prompt carries no reference for it (then onl
 scores the reply). `finished` is False for a reply cut off by ``max_new_tokens``. The task logic
 lives in the task's package (``tasks/<task>/reward.py``), shared with ``icegrt rank --by scorer``:
 
-    ad_compliance      :func:`tasks.ad_compliance.reward.judgement_reward`: F1 of the policy ids of
-                       the reply's JSON judgement against the ad's labels (``prompt.gold``, the
-                       :class:`~tasks.ad_compliance.data.LabelledAd`)
+    ad_compliance      :func:`tasks.ad_compliance.reward.judgement_reward`: F1 of the grounded policy
+                       ids of the reply's JSON judgement against the ad's labels (``prompt.gold``,
+                       the :class:`~tasks.ad_compliance.data.LabelledAd`)
+    ad_compliance_compact
+                       :func:`tasks.ad_compliance.reward.compact_reward`: that F1 averaged with the
+                       score of the revision the reply's fixes make (re-checked, offer kept, little
+                       else changed), for ads that break a policy
     e2e_text_to_table  :func:`tasks.text_to_table.reward.table_reward`: cell F1 of the reply's table
                        against the table of the example's E2E meaning representation (``prompt.gold``)
     gsm8k              1 when the reply's final answer (after ``####``, else its last number) equals
@@ -42,6 +46,12 @@ def ad_compliance_reward(prompt: Prompt, text: str, finished: bool) -> float | N
     return None if prompt.gold is None else judgement_reward(text, prompt.gold, finished)
 
 
+def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
+    from tasks.ad_compliance.reward import compact_reward
+
+    return None if prompt.gold is None else compact_reward(text, prompt.gold, finished)
+
+
 def table_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
     from tasks.text_to_table.reward import table_reward as cell_f1
 
@@ -68,6 +78,7 @@ def gsm8k_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
 
 TASK_REWARDS: dict[str, TaskReward] = {
     "ad_compliance": ad_compliance_reward,
+    "ad_compliance_compact": ad_compliance_compact_reward,
     "e2e_text_to_table": table_reward,
     "gsm8k": gsm8k_reward,
 }

@@ -2,9 +2,12 @@
 
 A sample record's ``task`` picks the scorer; each returns a score in [0, 1] for one reply:
 
-    ad_compliance      F1 of the policy ids in the reply's JSON judgement against the ad's gold
-                       labels (:func:`tasks.ad_compliance.reward.judgement_reward`, also PPO's task
-                       reward; unparsable or cut off: 0); needs ``gold`` (the labelled ad)
+    ad_compliance      F1 of the grounded policy ids in the reply's JSON judgement against the ad's
+                       gold labels (:func:`tasks.ad_compliance.reward.judgement_reward`, also PPO's
+                       task reward; unparsable or cut off: 0); needs ``gold`` (the labelled ad)
+    ad_compliance_compact
+                       that F1 averaged with the score of the revision the reply's fixes make
+                       (:func:`tasks.ad_compliance.reward.compact_reward`, also PPO's); needs ``gold``
     e2e_text_to_table  cell-level F1 of the table read from the reply against the reference table
                        (:func:`tasks.text_to_table.reward.table_reward`, also PPO's; a cut-off reply
                        keeps its complete rows)
@@ -21,13 +24,24 @@ from typing import Any
 from training.rank.pairs import RankInputError
 
 
-def ad_compliance_score(record: dict[str, Any], text: str, finish_reason: str | None) -> float:
+def _labelled_ad(record: dict[str, Any]):
     from tasks.ad_compliance.data import LabelledAd
-    from tasks.ad_compliance.reward import judgement_reward
 
     if not record.get("gold"):
-        raise RankInputError(f"{record['prompt_id']}: an ad_compliance record needs gold (the labelled ad)")
-    return judgement_reward(text, LabelledAd.model_validate(record["gold"]), finish_reason == "stop")
+        raise RankInputError(f"{record['prompt_id']}: an {record.get('task')} record needs gold (the labelled ad)")
+    return LabelledAd.model_validate(record["gold"])
+
+
+def ad_compliance_score(record: dict[str, Any], text: str, finish_reason: str | None) -> float:
+    from tasks.ad_compliance.reward import judgement_reward
+
+    return judgement_reward(text, _labelled_ad(record), finish_reason == "stop")
+
+
+def ad_compact_score(record: dict[str, Any], text: str, finish_reason: str | None) -> float:
+    from tasks.ad_compliance.reward import compact_reward
+
+    return compact_reward(text, _labelled_ad(record), finish_reason == "stop")
 
 
 def table_score(record: dict[str, Any], text: str, finish_reason: str | None) -> float:
@@ -52,6 +66,7 @@ def gsm8k_score(record: dict[str, Any], text: str, finish_reason: str | None) ->
 
 SCORERS: dict[str, Callable[[dict[str, Any], str, str | None], float]] = {
     "ad_compliance": ad_compliance_score,
+    "ad_compliance_compact": ad_compact_score,
     "e2e_text_to_table": table_score,
     "gsm8k": gsm8k_score,
 }

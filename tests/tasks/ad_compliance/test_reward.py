@@ -1,14 +1,15 @@
-"""The ad-judgement reward (F1 of the judgement's policy ids) on hand-worked replies."""
+"""The ad rewards on hand-worked replies: the judgement's grounded policy F1 and the compact reply's revision."""
 
 from __future__ import annotations
 
 import json
+from difflib import SequenceMatcher
 
 import pytest
 
-from tasks.ad_compliance.data import LabelledAd
-from tasks.ad_compliance.datatypes import Ad
-from tasks.ad_compliance.reward import judgement_reward
+from tasks.ad_compliance.data import GoldFinding, LabelledAd
+from tasks.ad_compliance.datatypes import Ad, Revision
+from tasks.ad_compliance.reward import compact_reward, judgement_reward, revision_reward
 
 AD = LabelledAd(id="hand-1", ad=Ad(body="Cures arthritis in 3 days! Only $9, was $900."),
                 labels=["health_claims", "misleading_pricing"], split="train")
@@ -33,3 +34,50 @@ def test_compliant_ads_unreadable_and_cut_off_replies():
     assert judgement_reward(_reply(), clean, True) == 1.0  # nothing to find, nothing claimed
     assert judgement_reward("not json at all", AD, True) == 0.0
     assert judgement_reward(_reply("health_claims", "misleading_pricing")[:-5], AD, False) == 0.0
+
+
+def test_a_finding_whose_quote_is_not_in_the_ad_counts_as_not_made():
+    invented = json.dumps({"violations": [{"policy_id": "health_claims", "quote": "Cures arthritis"},
+                                          {"policy_id": "misleading_pricing", "quote": "Free for life"}]})
+    assert judgement_reward(invented, AD, True) == pytest.approx(2 / 3)  # as if only health_claims were named
+
+
+TEA = LabelledAd(
+    id="hand-3", split="train", labels=["health_claims"],
+    ad=Ad(headline="Leaf & Co. Herbal Tea", body="Cures arthritis in 3 days! Only $9 a box.", call_to_action="Shop now"),
+    findings=[GoldFinding(policy_id="health_claims", quote="Cures arthritis in 3 days!", fix="A calming evening blend.")],
+    revision=Revision(headline="Leaf & Co. Herbal Tea", body="A calming evening blend. Only $9 a box.",
+                      call_to_action="Shop now"))
+
+
+def _compact(quote: str, fix: str, policy: str = "health_claims") -> str:
+    return json.dumps({"violations": [{"policy_id": policy, "quote": quote, "fix": fix}]})
+
+
+def test_revision_reward_by_hand():
+    copy = "Leaf & Co. Herbal Tea\nCures arthritis in 3 days! Only $9 a box.\nShop now"
+    revised = "Leaf & Co. Herbal Tea\nA calming evening blend. Only $9 a box.\nShop now"
+    kept = SequenceMatcher(None, copy, revised).ratio()
+    assert revision_reward(_compact("Cures arthritis in 3 days!", "A calming evening blend."), TEA, True) \
+        == pytest.approx(0.5 + 0.5 * kept)
+    # Deleting the claim passes too (everything else is kept).
+    assert revision_reward(_compact("Cures arthritis in 3 days!", ""), TEA, True) > 0.5
+    # The rules still flag the revision ("cures arthritis" stays): 0.
+    assert revision_reward(_compact("in 3 days!", "soon!"), TEA, True) == 0.0
+    # The claim is gone and the rules pass, but so is the offer (the price went with it): 0.
+    assert revision_reward(_compact("Cures arthritis in 3 days! Only $9 a box.", "Tasty."), TEA, True) == 0.0
+    # No fix to apply (a quote not in the ad), unreadable or cut-off replies: 0.
+    assert revision_reward(_compact("Heals everything", "Tasty"), TEA, True) == 0.0
+    assert revision_reward("{", TEA, False) == 0.0
+
+
+def test_revision_reward_applies_only_where_a_revision_is_due():
+    clean = LabelledAd(id="hand-4", ad=Ad(body="Fresh bread daily."), labels=[], split="train")
+    assert revision_reward(_compact("bread", "cake"), clean, True) is None
+    unfixable = TEA.model_copy(update={"revision": None})
+    assert revision_reward(_compact("Cures arthritis in 3 days!", ""), unfixable, True) is None
+    # compact_reward: the mean of the two where both apply, the judgement alone elsewhere.
+    reply = _compact("Cures arthritis in 3 days!", "A calming evening blend.")
+    assert compact_reward(reply, TEA, True) == pytest.approx(
+        (judgement_reward(reply, TEA, True) + revision_reward(reply, TEA, True)) / 2)
+    assert compact_reward(json.dumps({"violations": []}), clean, True) == 1.0
