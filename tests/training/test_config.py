@@ -17,7 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["sft_tiny", "sft_cpu", "sft_gpu"])
+@pytest.mark.parametrize("name", ["sft_tiny", "sft_cpu", "sft_ads_cpu", "sft_gpu"])
 def test_sft_configs_load(name):
     config = load_config(SFTConfig, CONFIGS / f"{name}.yaml", {})
     assert config.name == name
