@@ -69,29 +69,46 @@ def test_a_request_still_uploading_its_body_holds_no_place(server):
     assert b'"completion_tokens":1' in answer
 
 
-@pytest.mark.e2e
-@pytest.mark.slow
-def test_over_the_queue_cap_503_while_the_admitted_request_finishes(server):
-    """While one admitted request streams (its first chunk is in, so it is generating), every other
-    request is refused with 503 (by admission, not queued); the admitted one then runs to its end."""
-    before = rejected(server, "queue_full")
+def crowd_while_streaming(server, keys: list[str]) -> tuple[list[httpx.Response], list[str]]:
+    """Hold the only place with a long streamed request (its first chunk in, so it is generating),
+    send one short request per other key meanwhile, and drain the stream on a thread (so it never
+    waits on this client). Returns the short responses and the stream's lines."""
     long = {"messages": [{"role": "user", "content": "count"}], "max_tokens": 3000, "temperature": 1.0,
             "stream": True}
     with httpx.stream("POST", f"{server.base_url}/v1/chat/completions", json=long, timeout=120,
-                      headers={"Authorization": f"Bearer {CROWD[0]}"}) as admitted:
+                      headers={"Authorization": f"Bearer {keys[0]}"}) as admitted:
         events = admitted.iter_lines()
         assert admitted.status_code == 200 and next(line for line in events if line.startswith("data: "))
+        with ThreadPoolExecutor(len(keys)) as pool:
+            drained = pool.submit(lambda: [line for line in events if line])
+            answers = list(pool.map(lambda key: post(server, key, SHORT), keys[1:]))
+            rest = drained.result()
+    return answers, rest
 
-        with ThreadPoolExecutor(len(CROWD) - 1) as pool:
-            refused = list(pool.map(lambda key: post(server, key, SHORT), CROWD[1:]))
-        rest = [line for line in events if line]
-    # Refused by admission, not queued: a queued request would have been served (200) once the
-    # admitted one finished; each is a 503 counted as queue_full. How fast a refusal comes back is
-    # a figure of loadtests/admission.py (refusals p99 6 ms on one core), not a timed assertion here.
-    for response in refused:
-        assert_refusal(response, 503, "service_unavailable", "server_overloaded")
-    assert rest[-1] == "data: [DONE]" and any('"finish_reason":"' in line for line in rest), rest[-3:]
-    assert rejected(server, "queue_full") == before + len(refused)
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_over_the_queue_cap_503_while_the_admitted_request_finishes(server):
+    """While one admitted request streams, every other request is refused with 503 by admission
+    (not queued), counted as queue_full; the admitted one then runs to its end.
+
+    The stream is drained while the others are sent: on a loaded 2-core machine, with the stream
+    left unread, the others once reached the server only after the stream had ended (all 200, in
+    CI) and once after 10 s. An attempt in which every one was served proves nothing (they came
+    after the place was free) and is repeated; a cap that never refuses fails all three. How fast a
+    refusal comes back is a figure of loadtests/admission.py (p99 6 ms on one core), not a timed
+    assertion here."""
+    for _attempt in range(3):
+        before = rejected(server, "queue_full")
+        answers, rest = crowd_while_streaming(server, CROWD)
+        assert rest[-1] == "data: [DONE]" and any('"finish_reason":"' in line for line in rest), rest[-3:]
+        if all(response.status_code == 200 for response in answers):
+            continue
+        for response in answers:
+            assert_refusal(response, 503, "service_unavailable", "server_overloaded")
+        assert rejected(server, "queue_full") == before + len(answers)
+        return
+    pytest.fail("in 3 attempts every short request was served: none was refused while the long one streamed")
 
 
 @pytest.mark.e2e
