@@ -1,5 +1,6 @@
-"""``icegrt eval ads`` (the ad expert's evaluation, :mod:`training.evaluate.ads`) and
-``icegrt eval ads-report`` (several such evaluations side by side, :mod:`training.evaluate.ads_report`)."""
+"""``icegrt eval ads`` (the ad expert's evaluation, :mod:`training.evaluate.ads`),
+``icegrt eval ads-report`` (several such evaluations side by side, :mod:`training.evaluate.ads_report`)
+and ``icegrt eval ads-probe`` (a checkpoint's verdict probability, :mod:`training.evaluate.ads_probe`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 
 from common.errors import UserError
+
+
+PROBE_SPLITS = ("dev", "test", "handwritten")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -36,6 +40,15 @@ def add_ads_parsers(sub, add_engine_arguments) -> None:
                         help="An evaluation JSON and its label; the first is the system under test; repeat")
     report.add_argument("--output-dir", type=Path, required=True, help="Where report.md and ads.png go")
     report.set_defaults(handler=run_ads_report_command)
+    probe = sub.add_parser("ads-probe", help="A compact-format checkpoint's P(violation) per ad from one forward pass: "
+                                             "AUC and flagged shares (a quick check of a training checkpoint)")
+    probe.add_argument("--model", required=True, help="Prepared model name or checkpoint dir")
+    probe.add_argument("--split", choices=PROBE_SPLITS, default="dev",
+                       help="Generated dev or test ads, or the hand-written ones (default dev: ads no training saw)")
+    probe.add_argument("--limit", type=int, default=None, help="First N ads")
+    probe.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    probe.add_argument("--output", type=Path, required=True, help="Where to write the JSON (summary and one row per ad)")
+    probe.set_defaults(handler=run_ads_probe_command)
 
 
 def run_ads_command(args: argparse.Namespace) -> int:
@@ -96,4 +109,41 @@ def run_ads_report_command(args: argparse.Namespace) -> int:
     (args.output_dir / "report.md").write_text(render(evals), encoding="utf-8")
     plot(evals, args.output_dir / "ads.png")
     print(args.output_dir / "report.md")
+    return 0
+
+
+def probe_records(split: str) -> list:
+    from tasks.ad_compliance.data import generate_dataset, load_handwritten
+    from training.data.ad_compliance import AD_SEED
+
+    if split == "handwritten":
+        return load_handwritten()
+    return [r for r in generate_dataset(seed=AD_SEED) if r.split == split]
+
+
+def run_ads_probe_command(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from common.models import resolve_model
+    from training.evaluate.ads_probe import probe, summarize
+    from training.evaluate.domain_command import command_line
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    path = resolve_model(args.model)
+    records = probe_records(args.split)[: args.limit]
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    bar = tqdm(total=len(records), desc="ads-probe", unit="ad")
+    rows = probe(model, tokenizer, records, lambda: bar.update())
+    bar.close()
+    report = {"task": "ads-probe", "model": args.model, "model_path": str(path), "split": args.split,
+              "command": command_line(args), "summary": summarize(rows), "rows": rows}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["summary"], indent=2))
     return 0
