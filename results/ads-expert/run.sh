@@ -26,3 +26,5 @@ run $R/latency_trained.json .venv/bin/icegrt eval ads --model $SFT --sets handwr
   --limit "${LATENCY_LIMIT:-40}" --concurrency 1 --enforce-eager --output $R/latency_trained.json
 .venv/bin/icegrt eval ads-report --eval trained=$R/eval_trained.json --eval base=$R/eval_base.json --output-dir $R
 .venv/bin/icegrt train pack-adapter --run runs/sft_cpu --name ICE-GRT-SmolLM2-135M
+# how well the shipped model tells violating from compliant ads at its verdict token (generated dev ads)
+run $R/probe_dev.json .venv/bin/icegrt eval ads-probe --model ICE-GRT-SmolLM2-135M --output $R/probe_dev.json
