@@ -75,9 +75,13 @@ def revision_reward(text: str, gold: LabelledAd, finished: bool) -> float | None
     return 0.5 + 0.5 * SequenceMatcher(None, _copy(gold.ad), _copy(revised)).ratio()
 
 
+def compact_reward_parts(text: str, gold: LabelledAd, finished: bool) -> dict[str, float | None]:
+    """The two parts of a compact reply's reward: ``judgement`` and ``revision`` (None where no revision is due)."""
+    return {"judgement": judgement_reward(text, gold, finished), "revision": revision_reward(text, gold, finished)}
+
+
 def compact_reward(text: str, gold: LabelledAd, finished: bool) -> float:
     """A compact reply's reward: the mean of its judgement's and its revision's, or the judgement's
     alone where no revision is due."""
-    judged = judgement_reward(text, gold, finished)
-    revised = revision_reward(text, gold, finished)
-    return judged if revised is None else (judged + revised) / 2
+    parts = [v for v in compact_reward_parts(text, gold, finished).values() if v is not None]
+    return sum(parts) / len(parts)

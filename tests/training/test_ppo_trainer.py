@@ -183,6 +183,23 @@ def test_task_reward_only_run_with_lora_on_ad_prompts(tmp_path, tiny_model, no_p
     AutoModelForCausalLM.from_pretrained(config.run_dir() / "checkpoint")
 
 
+def test_compact_ad_prompts_log_the_parts_of_their_reward(tmp_path, no_plots):
+    """Compact ad prompts (~200 tokens) scored by the judgement-and-revision reward alone: each step and
+    evaluation logs the source's score and its two parts."""
+    from training.ppo.trainer import run_ppo
+
+    config = PPOConfig(name="adc", **ppo_settings(
+        tmp_path, None, prompt_mix={"ad_compliance_compact": 6}, max_seq_len=448, rollout_batch_size=2, batch_size=1,
+        max_steps=2, eval_prompts=2, eval_every=2, save_every=2, critic_warmup_steps=0,
+        task_rewards={"ad_compliance_compact": 1.0}, critic_init="sft", reward_scaling="batch_whiten"))
+    run_ppo(config)
+    steps = _steps(config.run_dir())
+    assert len(steps) == 2 and all(0.0 <= r["task_score_ad_compliance_compact"] <= 1.0 for r in steps)
+    assert all(0.0 <= r["task_part_ad_compliance_compact_judgement"] <= 1.0 for r in steps)
+    evals = [r for r in _records(config.run_dir()) if "eval_reward" in r]
+    assert evals and "eval_task_part_ad_compliance_compact_judgement" in evals[-1]
+
+
 @needs_bundle
 def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, tiny_reward_model, no_plots):
     from training.loop import TrainingDiverged
@@ -560,3 +577,26 @@ def test_hf_rollout_reply_is_a_function_of_its_prompt_and_seed(tiny_model):
     # a reply depends on its own prompt and seed, not on the batch it is sampled in (data-parallel PPO
     # samples a prompt on whichever rank holds it)
     assert sample([4, 5])[1] == sample([3, 5])[1] == sample([5], batch=prompts[1:])[0]
+
+
+def test_the_parts_of_a_task_reward_are_logged_per_source():
+    from tasks.ad_compliance.data import generate_dataset
+    from tasks.ad_compliance.reward import compact_reward_parts
+    from training.ppo.prompts import Prompt
+    from training.ppo.rewards import part_means
+
+    records = generate_dataset(seed=0, sizes={"train": 40})
+    fixable = next(r for r in records if r.labels and r.revision is not None and r.findings)
+    clean = next(r for r in records if not r.labels)
+    quote = fixable.findings[0].quote
+    reply = json.dumps({"violations": [{"policy_id": fixable.labels[0], "quote": quote, "fix": ""}]})
+    prompts = [Prompt((), "ad_compliance_compact", fixable.id, (1,), gold=fixable),
+               Prompt((), "ad_compliance_compact", clean.id, (1,), gold=clean),
+               Prompt((), "gsm8k", "g", (1,), reference="#### 7")]
+    texts = [reply, '{"violations":[]}', "#### 7"]
+    parts = compact_reward_parts(reply, fixable, True)
+    means = part_means(prompts, texts, [True] * 3, {"ad_compliance_compact", "gsm8k"})
+    # the judgement over both ads (the compliant one judged compliant: 1), the revision over the one that needs it
+    assert means == pytest.approx({"task_part_ad_compliance_compact_judgement": (parts["judgement"] + 1.0) / 2,
+                                   "task_part_ad_compliance_compact_revision": parts["revision"]})
+    assert part_means(prompts, texts, [True] * 3, {"gsm8k"}) == {}  # a source without a weight logs nothing

@@ -10,7 +10,7 @@ from training.evaluate.report import DOMAIN_METRICS
 
 PPO_PANELS = (
     ("PPO reward (raw score)", ("reward", "reward_scaled", "eval_reward")),
-    ("PPO reward components", ("reward_model_score", "task_score_*")),
+    ("PPO reward components", ("reward_model_score", "task_score_*", "task_part_*")),
     ("PPO KL (nats per reply)", ("kl",)),
     ("PPO KL (nats per token)", ("kl_token",)),
     ("PPO KL coefficient beta", ("kl_coef",)),

@@ -29,7 +29,7 @@ from torch import Tensor
 from training.ppo.math import missing_eos_penalty
 from training.ppo.prompts import Prompt
 from training.ppo.reward_scaling import RewardScaler
-from training.ppo.task_rewards import TASK_REWARDS
+from training.ppo.task_rewards import TASK_REWARD_PARTS, TASK_REWARDS
 
 
 def task_scores(prompts: Sequence[Prompt], texts: Sequence[str], finished: Sequence[bool],
@@ -41,6 +41,19 @@ def task_scores(prompts: Sequence[Prompt], texts: Sequence[str], finished: Seque
         value = TASK_REWARDS[prompt.source](prompt, text, done) if prompt.source in sources else None
         values.append(math.nan if value is None else float(value))
     return torch.tensor(values, dtype=torch.float32)
+
+
+def part_means(prompts: Sequence[Prompt], texts: Sequence[str], finished: Sequence[bool],
+               sources: Collection[str]) -> dict[str, float]:
+    """``task_part_<source>_<part>``: the mean of each part of a task reward made of parts
+    (:data:`~training.ppo.task_rewards.TASK_REWARD_PARTS`) over the replies it applies to."""
+    values: dict[str, list[float]] = {}
+    for prompt, text, done in zip(prompts, texts, finished, strict=True):
+        if prompt.source in sources and prompt.source in TASK_REWARD_PARTS:
+            for name, value in TASK_REWARD_PARTS[prompt.source](prompt, text, done).items():
+                if value is not None:
+                    values.setdefault(f"task_part_{prompt.source}_{name}", []).append(value)
+    return {key: sum(v) / len(v) for key, v in values.items()}
 
 
 def source_weights(sources: Sequence[str], reward_weight: float, reward_weights: Mapping[str, float],

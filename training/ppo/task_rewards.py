@@ -17,6 +17,9 @@ lives in the task's package (``tasks/<task>/reward.py``), shared with ``icegrt r
     gsm8k              1 when the reply's final answer (after ``####``, else its last number) equals
                        the reference solution's (``prompt.reference``), else 0
 
+A reward made of parts also registers ``parts(prompt, text, finished) -> {name: float | None}`` in
+:data:`TASK_REWARD_PARTS`, so each part is logged per step beside the source's score.
+
 The PPO config weighs each with ``task_rewards: {source: weight}``. To add a reward (an ad
 revision's, say): write its function, register it here under the prompt source whose prompts it
 scores, and give that source a weight in ``task_rewards``.
@@ -52,6 +55,12 @@ def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool) -> f
     return None if prompt.gold is None else compact_reward(text, prompt.gold, finished)
 
 
+def ad_compliance_compact_parts(prompt: Prompt, text: str, finished: bool) -> dict[str, float | None]:
+    from tasks.ad_compliance.reward import compact_reward_parts
+
+    return {} if prompt.gold is None else compact_reward_parts(text, prompt.gold, finished)
+
+
 def table_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
     from tasks.text_to_table.reward import table_reward as cell_f1
 
@@ -83,3 +92,8 @@ TASK_REWARDS: dict[str, TaskReward] = {
     "gsm8k": gsm8k_reward,
 }
 """prompt source -> its task reward."""
+
+TASK_REWARD_PARTS: dict[str, Callable[[Prompt, str, bool], "dict[str, float | None]"]] = {
+    "ad_compliance_compact": ad_compliance_compact_parts,
+}
+"""prompt source -> the named parts of its task reward, logged per step (sources whose reward has parts)."""

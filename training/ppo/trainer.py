@@ -84,8 +84,8 @@ from training.ppo.math import (
 )
 from training.ppo.policy import PPOModels, build_models, policy_forward, rollout_forward, save_critic, token_values
 from training.ppo.prompts import Prompt, check_prompt_sources, load_prompts
-from training.ppo.rewards import (build_scalers, component_means, reward_model_scores, shape_scores, source_weights,
-                                  task_scores)
+from training.ppo.rewards import (build_scalers, component_means, part_means, reward_model_scores, shape_scores,
+                                  source_weights, task_scores)
 from training.ppo.rollout import Rollout, RolloutSample, collate, stack_responses, unstack_responses
 from training.ppo.rollout_engine import build_rollout
 from training.runs import MetricsLog, RunDir, capture_rng, open_run, plot_metrics, restore_rng
@@ -183,6 +183,11 @@ class PPOTrainer:
         if sources:
             task = task_scores(prompts, texts, [s.finished for s in samples], sources)
         return rm, task
+
+    def reward_parts(self, samples: Sequence[RolloutSample]) -> dict[str, float]:
+        """Each part's mean, for task rewards made of parts (logged beside their source's score)."""
+        sources = {source for source, weight in self.config.task_rewards.items() if weight > 0}
+        return part_means([s.prompt for s in samples], [s.text for s in samples], [s.finished for s in samples], sources)
 
     def weights(self, samples: Sequence[RolloutSample]) -> tuple[Tensor, Tensor]:
         """[N] reward-model and [N] task weights of the samples, by their prompts' sources."""
@@ -330,7 +335,7 @@ class PPOTrainer:
         self.kl_ctl.update(mean_kl, 1)  # the horizon counts PPO steps
         record = {
             "reward": raw.mean().item(), "reward_scaled": scaled.mean().item(),
-            **component_means(rm, task, [s.prompt.source for s in samples]),
+            **component_means(rm, task, [s.prompt.source for s in samples]), **self.reward_parts(samples),
             "kl": mean_kl, "kl_token": shaped["kl"].sum().item() / max(sum(lengths), 1), "kl_coef": kl_coef,
             "entropy": entropy, **losses,
             "explained_variance": explained_variance(values, shaped["returns"], mask).item(),
@@ -365,7 +370,7 @@ class PPOTrainer:
         n = len(samples)
         return {"reward": raw.mean().item(), "response_length": sum(len(s.response_ids) for s in samples) / n,
                 "eos_rate": sum(s.finished for s in samples) / n,
-                **component_means(rm, task, [s.prompt.source for s in samples])}
+                **component_means(rm, task, [s.prompt.source for s in samples]), **self.reward_parts(samples)}
 
     def _log_eval(self, step: int) -> dict[str, float]:
         metrics = self.evaluate()
