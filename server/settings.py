@@ -9,6 +9,7 @@ Flag names follow ``vllm serve`` where the setting exists there (``--model``, ``
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,6 +23,18 @@ DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/icegrt``, else ``~/.local/share/icegrt``."""
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "icegrt"
+
+
+def _json_items(value: str) -> list[str]:
+    """The string items of `value` when it is a JSON array of strings, else `value` itself."""
+    if value.lstrip().startswith("["):
+        try:
+            items = json.loads(value)
+        except ValueError:
+            return [value]
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return items
+    return [value]
 
 
 class ServerSettings(BaseSettings):
@@ -174,9 +187,11 @@ class ServerSettings(BaseSettings):
     @field_validator("api_key", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        """``a,b``, ``["a,b"]`` and ``["a", "b"]`` all mean the two values a and b."""
+        """``a,b``, ``["a,b"]`` and ``["a", "b"]`` all mean the two values a and b; a value that is a
+        JSON array (``'["*"]'``, the form ``vllm serve --allowed-origins`` takes) means its items."""
         if isinstance(value, str):
             value = [value]
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return [part.strip() for item in value for part in item.split(",") if part.strip()]
+            return [part.strip() for item in value for element in _json_items(item)
+                    for part in element.split(",") if part.strip()]
         return value

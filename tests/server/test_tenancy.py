@@ -107,6 +107,26 @@ def test_repeated_and_comma_separated_keys_mean_the_same(monkeypatch):
     assert ServerSettings().api_key == []
 
 
+def test_allowed_origins_as_vllm_serve_takes_them(monkeypatch):
+    monkeypatch.delenv("ICEGRT_ALLOWED_ORIGINS", raising=False)
+    assert _parsed(["--allowed-origins", '["*"]']).allowed_origins == ["*"]  # vllm serve's JSON form
+    assert _parsed(["--allowed-origins", '["https://a.example", "https://b.example"]']).allowed_origins == [
+        "https://a.example", "https://b.example"]
+    assert _parsed(["--allowed-origins", "https://a.example,https://b.example"]).allowed_origins == [
+        "https://a.example", "https://b.example"]
+    monkeypatch.setenv("ICEGRT_ALLOWED_ORIGINS", '["*"]')
+    assert ServerSettings().allowed_origins == ["*"]
+
+
+def test_cors_answers_only_the_origins_given_in_vllm_serve_json_form(engine, monkeypatch):
+    monkeypatch.delenv("ICEGRT_ALLOWED_ORIGINS", raising=False)
+    with make_client(engine, allowed_origins='["https://a.example"]') as client:
+        allowed = client.get("/health", headers={"Origin": "https://a.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://a.example"
+        other = client.get("/health", headers={"Origin": "https://b.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
 def test_no_keys_on_a_public_address_is_refused_unless_allowed(tmp_path):
     for host in ("0.0.0.0", "::", "10.1.2.3", "example.org"):
         with pytest.raises(AuthSettingsError, match="--allow-unauthenticated"):
