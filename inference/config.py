@@ -8,11 +8,11 @@ evaluation from its flags), so a variable set for one never changes another's en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class EngineConfig:
 
     model: Path
     """Hugging Face checkpoint directory."""
-    served_name: str | None = None
-    """Model id the engine reports; None: the directory's name."""
+    served_names: tuple[str, ...] = ()
+    """Model ids clients may send, the first one reported; empty: the directory's name."""
     dtype: Dtype | None = None
     """Weight dtype; None: float32 on CPU (5x faster than bfloat16 there), auto on GPU."""
     max_model_len: int | None = None
@@ -61,7 +61,15 @@ class EngineConfig:
     data_parallel_backend: Literal["mp", "ray"] = "mp"
     cpu_tuning: CpuTuning | None = None
     """CPU only: set before the engine's processes start; None leaves vLLM's CPU defaults."""
+    chat_template: str | None = None
+    """Chat template used instead of the model's (a file or the template itself); None: the model's."""
+    engine_overrides: dict[str, Any] = field(default_factory=dict)
+    """Further ``AsyncEngineArgs`` fields, applied last, over the project's choices above."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.served_names or (Path(self.model).name,)
 
     @property
     def name(self) -> str:
-        return self.served_name or Path(self.model).name
+        return self.names[0]

@@ -85,7 +85,15 @@ class Engine(abc.ABC):
     """What the server and evaluation need from an inference engine."""
 
     model_id: str
+    """The model name responses report (the first served name)."""
     max_model_len: int
+    aliases: tuple[str, ...] = ()
+    """Further names clients may send as ``model`` (``--served-model-name a b``: b)."""
+
+    @property
+    def served_names(self) -> tuple[str, ...]:
+        """Every name this engine answers to, `model_id` first."""
+        return (self.model_id, *self.aliases)
 
     @abc.abstractmethod
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:

@@ -41,7 +41,7 @@ def engine_args(config: EngineConfig):
     dtype = config.dtype or ("auto" if on_gpu else "float32")
     kwargs = dict(
         model=str(config.model),
-        served_model_name=[config.name],
+        served_model_name=list(config.names),
         dtype=dtype,
         max_model_len=config.max_model_len,
         enforce_eager=config.enforce_eager,
@@ -68,6 +68,7 @@ def engine_args(config: EngineConfig):
         # prompt is split across engine steps: it rewinds the request's generator, which CPU
         # generators cannot do. Scheduling whole prompts avoids the split.
         kwargs["enable_chunked_prefill"] = False
+    kwargs.update(config.engine_overrides)  # what the user asked vLLM for by name wins over the project's choices
     return AsyncEngineArgs(**kwargs)
 
 
@@ -118,12 +119,23 @@ def _logprobs(sample_logprobs, token_ids: Sequence[int]) -> list[TokenLogprob]:
     return out
 
 
+def _load_chat_template(template: str | None) -> str | None:
+    """`template` read from its file when it names one, as ``vllm serve --chat-template`` does."""
+    if template is None:
+        return None
+    from vllm.renderers.chat_utils import load_chat_template
+
+    return load_chat_template(template)
+
+
 class VllmEngine(Engine):
-    def __init__(self, llm, served_name: str):
+    def __init__(self, llm, served_names: Sequence[str], chat_template: str | None = None):
         self._llm = llm
         self._tokenizer = llm.tokenizer
-        self.model_id = served_name
+        self.model_id, *aliases = served_names
+        self.aliases = tuple(aliases)
         self.max_model_len = llm.model_config.max_model_len
+        self._chat_template = _load_chat_template(chat_template)
 
     @classmethod
     async def start(cls, config: EngineConfig) -> "VllmEngine":
@@ -134,11 +146,12 @@ class VllmEngine(Engine):
         os.environ[SERVER_PID_ENV] = str(os.getpid())  # its engine processes exit with it (inference/vllm_plugin.py)
         prepare_processes(config)
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
-        return cls(llm, config.name)
+        return cls(llm, config.names, config.chat_template)
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
         try:
-            return self._tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+            return self._tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True,
+                                                       chat_template=self._chat_template)
         except Exception as exc:  # jinja TemplateError and friends: the messages do not fit the template
             raise EngineRequestError(f"the model's chat template rejected the messages: {exc}", "messages") from exc
 

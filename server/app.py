@@ -36,16 +36,16 @@ from server.tenancy import check_exposure, load_keys
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[ServerSettings, Path, str], Awaitable[Engine]]
+EngineFactory = Callable[[ServerSettings, Path, tuple[str, ...]], Awaitable[Engine]]
 ENDPOINT_FAMILIES = (system_router, openai_router, ads_router, tables_router, conversations_router, feedback_router)
 """Every family's router (``<family>/routes.py``), included in this order at startup; a route that
 runs the model says so with ``openapi_extra=server.limits.GENERATES``."""
 
 
-def engine_config(settings: ServerSettings, model_path: Path, served_name: str) -> EngineConfig:
+def engine_config(settings: ServerSettings, model_path: Path, served_names: tuple[str, ...]) -> EngineConfig:
     """The engine `settings` ask for (the server's ``ICEGRT_*`` settings end here)."""
     return EngineConfig(
-        model=Path(model_path), served_name=served_name, dtype=settings.dtype, max_model_len=settings.max_model_len,
+        model=Path(model_path), served_names=served_names, dtype=settings.dtype, max_model_len=settings.max_model_len,
         enforce_eager=settings.enforce_eager, seed=settings.seed, max_num_seqs=settings.max_num_seqs,
         kv_cache_space=settings.kv_cache_space, gpu_memory_utilization=settings.gpu_memory_utilization,
         tensor_parallel_size=settings.tensor_parallel_size, pipeline_parallel_size=settings.pipeline_parallel_size,
@@ -55,19 +55,20 @@ def engine_config(settings: ServerSettings, model_path: Path, served_name: str) 
         cpu_tuning=CpuTuning(preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
                              threads_bind=settings.cpu_threads_bind, reserved_cpus=settings.cpu_reserved_cpus,
                              engine_poll_us=settings.cpu_engine_poll_us),
+        chat_template=settings.chat_template, engine_overrides=dict(settings.engine_args),
     )
 
 
-async def _vllm_factory(settings: ServerSettings, model_path: Path, served_name: str) -> Engine:
+async def _vllm_factory(settings: ServerSettings, model_path: Path, served_names: tuple[str, ...]) -> Engine:
     from inference.vllm_engine import VllmEngine  # imports vLLM: only where the real engine is wanted
 
-    return await VllmEngine.start(engine_config(settings, model_path, served_name))
+    return await VllmEngine.start(engine_config(settings, model_path, served_names))
 
 
 async def _load_engine(state: ServerState, factory: EngineFactory, on_failure: Callable[[BaseException], None]):
     try:
-        state.engine = await factory(state.settings, state.model_path, state.served_name)
-        log.info("engine ready: serving %s as %r", state.model_path, state.served_name)
+        state.engine = await factory(state.settings, state.model_path, state.served_names)
+        log.info("engine ready: serving %s as %s", state.model_path, " or ".join(map(repr, state.served_names)))
     except Exception as exc:
         state.load_error = f"{type(exc).__name__}: {exc}"
         log.exception("engine failed to load")
@@ -92,8 +93,8 @@ def build_app(
     log.info("auth: %s; /metrics is %s", f"{len(keys)} API keys loaded ({sum(k.principal.admin for k in keys)} admin)"
              if keys else "no API keys, every client is served", "protected" if keys and settings.metrics_require_auth
              else "open")
-    served_name = settings.served_model_name or default_served_name(Path(model_path))
-    state = ServerState(settings=settings, model_path=Path(model_path), served_name=served_name,
+    served_names = tuple(settings.served_model_name) or (default_served_name(Path(model_path)),)
+    state = ServerState(settings=settings, model_path=Path(model_path), served_names=served_names,
                         ad_task_format=ad_compliance_format(model_path))
     limiter = Limiter.from_settings(settings)
 

@@ -8,19 +8,20 @@ import sys
 
 from pydantic import ValidationError
 
-from common.config import add_settings_arguments, describe_validation_error, settings_from_args
+from common.config import describe_validation_error
 from common.errors import UserError
 from server.settings import ServerSettings
 
 
 def add_serve_parser(subparsers) -> None:
+    """``icegrt serve`` takes ``vllm serve``'s command line, parsed by vLLM's own parser
+    (:mod:`server.cli_args`): this subparser only hands it on, unparsed, as ``args.passthrough``."""
     parser = subparsers.add_parser(
-        "serve",
-        help="Serve a model through vLLM with the OpenAI-compatible and domain APIs",
-        description="Every flag can also be set with the ICEGRT_<NAME> environment variable.",
+        "serve", add_help=False,
+        help="Serve a model through vLLM with the OpenAI-compatible and domain APIs (vllm serve's command line; "
+        "icegrt serve --help lists every flag)",
     )
-    add_settings_arguments(parser, ServerSettings)
-    parser.set_defaults(handler=serve)
+    parser.set_defaults(handler=serve, passthrough=[])
 
 
 def configure_logging(level: str) -> None:
@@ -34,11 +35,17 @@ def serve(args: argparse.Namespace) -> int:
     from server.app import build_app
     from server.tenancy import AuthSettingsError
 
+    from server.cli_args import check_engine_args, parse_serve_command
+
+    given, warnings = parse_serve_command(args.passthrough)
     try:
-        settings = settings_from_args(ServerSettings, args)
+        settings = ServerSettings(**given)
     except ValidationError as exc:
         raise UserError(f"invalid settings:\n{describe_validation_error(exc, 'ICEGRT_')}") from None
+    check_engine_args(settings.engine_args)
     configure_logging(settings.log_level)
+    for warning in warnings:
+        logging.getLogger(__name__).warning("%s", warning)
     model_path = resolve_model(settings.model)  # ModelNotFoundError is a UserError
     failures: list[BaseException] = []
     server: uvicorn.Server | None = None

@@ -21,11 +21,12 @@ T = TypeVar("T")
 
 
 def ensure_model(engine: Engine, requested: str | None) -> str:
-    """404 unless `requested` (when given) is the model this server serves."""
-    if requested and requested != engine.model_id:
-        raise APIError(404, f"model {requested!r} does not exist; this server serves {engine.model_id!r}",
+    """404 unless `requested` (when given) is one of the names this server serves; the name to report."""
+    if requested and requested not in engine.served_names:
+        served = " or ".join(map(repr, engine.served_names))
+        raise APIError(404, f"model {requested!r} does not exist; this server serves {served}",
                        param="model", code="model_not_found")
-    return engine.model_id
+    return requested or engine.model_id
 
 
 async def collect(

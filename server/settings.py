@@ -2,9 +2,11 @@
 
 Flag names follow ``vllm serve`` where the setting exists there (``--model``, ``--host``,
 ``--port``, ``--served-model-name``, ``--dtype``, ``--max-model-len``, ``--api-key``,
-``--allowed-origins``, ``--enforce-eager``, ``--gpu-memory-utilization``, ``--max-num-seqs``,
-``--tensor-parallel-size``, ``--pipeline-parallel-size``, ``--data-parallel-size``,
-``--distributed-executor-backend``, ``--data-parallel-backend``).
+``--allowed-origins``, ``--chat-template``, ``--enforce-eager``, ``--gpu-memory-utilization``,
+``--max-num-seqs``, ``--tensor-parallel-size``, ``--pipeline-parallel-size``,
+``--data-parallel-size``, ``--distributed-executor-backend``, ``--data-parallel-backend``); every
+other engine flag of ``vllm serve`` reaches vLLM unchanged through `engine_args`
+(:mod:`server.cli_args` sorts a command line).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,13 +46,16 @@ class ServerSettings(BaseSettings):
         DEFAULT_MODEL,
         description="Prepared model name (SmolLM2-135M-Instruct, tiny) or a Hugging Face checkpoint directory",
     )
-    served_model_name: str | None = Field(
-        None, description="Model id clients send and /v1/models lists; defaults to the model's name"
+    served_model_name: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Model ids clients may send and /v1/models lists, the first one in responses (several as "
+        "vllm serve takes them: repeat or list after the flag, commas in the environment); none: the model's name",
     )
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 for all interfaces")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(
-        None, description="Weight dtype; unset means float32 on CPU (5x faster than bfloat16 there), auto on GPU"
+    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] | None = Field(
+        None, description="Weight dtype (vllm serve's choices); unset means float32 on CPU (5x faster than bfloat16 "
+        "there), auto on GPU"
     )
     max_model_len: int | None = Field(
         None, ge=16, description="Context window in tokens; unset uses the model's own"
@@ -80,6 +85,14 @@ class ServerSettings(BaseSettings):
     )
     data_parallel_backend: Literal["mp", "ray"] = Field(
         "mp", description="How vLLM starts data-parallel replicas: mp (one node) or ray (across a Ray cluster)"
+    )
+    chat_template: str | None = Field(
+        None, description="Chat template used instead of the model's: a Jinja file, or the template itself"
+    )
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More vLLM engine arguments, passed unchanged (a JSON object, e.g. "
+        """'{"max_num_batched_tokens": 4096}'); on the command line any vllm serve engine flag does the same""",
     )
     enforce_eager: bool = Field(
         False, description="Skip torch.compile (faster start, slower decoding); tests use it"
@@ -184,7 +197,18 @@ class ServerSettings(BaseSettings):
         None, description="SQLAlchemy URL of the conversation and feedback store; unset means SQLite in --data-dir"
     )
 
-    @field_validator("api_key", "allowed_origins", mode="before")
+    @field_validator("engine_args", mode="before")
+    @classmethod
+    def _parse_json_object(cls, value: object) -> object:
+        """The command line gives the object as JSON text, as the environment does."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON object: {exc}") from None
+        return value
+
+    @field_validator("api_key", "allowed_origins", "served_model_name", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """``a,b``, ``["a,b"]`` and ``["a", "b"]`` all mean the two values a and b; a value that is a

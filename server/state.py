@@ -18,12 +18,17 @@ from server.settings import ServerSettings
 class ServerState:
     settings: ServerSettings
     model_path: Path
-    served_name: str
+    served_names: tuple[str, ...]
+    """The names clients may send as ``model``; responses report the first."""
     ad_task_format: Literal["catalogue", "compact"] = "catalogue"
     """``compact`` when the served checkpoint was trained on ad compliance (its marker says so)."""
     engine: Engine | None = None
     load_error: str | None = None
     started_at: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def served_name(self) -> str:
+        return self.served_names[0]
 
     @staticmethod
     def of(request: Request) -> "ServerState":

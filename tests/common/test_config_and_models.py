@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_flags_follow_vllm_names_and_fall_back_to_env(monkeypatch):
     monkeypatch.setenv("ICEGRT_PORT", "9100")
     monkeypatch.setenv("ICEGRT_API_KEY", "a, b")
     s = parse("--served-model-name", "m", "--max-model-len", "512", "--enforce-eager", "--dtype", "bfloat16")
-    assert (s.served_model_name, s.max_model_len, s.enforce_eager, s.dtype) == ("m", 512, True, "bfloat16")
+    assert (s.served_model_name, s.max_model_len, s.enforce_eager, s.dtype) == (["m"], 512, True, "bfloat16")
     assert s.port == 9100 and s.api_key == ["a", "b"]
     assert parse("--port", "9200", "--api-key", "x", "y").port == 9200
     assert parse("--api-key", "x", "y").api_key == ["x", "y"]
@@ -58,3 +59,19 @@ def test_resolve_rejects_unknown_names_and_bad_directories(tmp_path):
         resolve_model("no-such-model")
     with pytest.raises(ModelNotFoundError, match="config.json"):
         resolve_model(str(tmp_path))
+
+
+def test_a_hub_id_is_served_from_the_local_hugging_face_cache(tiny_model_path, tmp_path, monkeypatch):
+    """``vllm serve org/name`` works offline from the cache; a hub id not in it gets a clear error."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    repo = tmp_path / "models--acme--tiny-chat"
+    snapshot = repo / "snapshots" / ("ab" * 20)
+    snapshot.parent.mkdir(parents=True)
+    shutil.copytree(tiny_model_path, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("ab" * 20)
+    assert resolve_model("acme/tiny-chat") == snapshot
+    with pytest.raises(ModelNotFoundError, match="not in the local Hugging Face cache"):
+        resolve_model("acme/absent-model")

@@ -16,14 +16,14 @@ from server.settings import ServerSettings
 def test_parallel_flags_reach_the_engine_args(tmp_path):
     settings = ServerSettings(tensor_parallel_size=4, pipeline_parallel_size=2, data_parallel_size=3,
                               distributed_executor_backend="ray", data_parallel_backend="ray", data_dir=tmp_path)
-    args = engine_args(engine_config(settings, Path("/models/m"), "m"))
+    args = engine_args(engine_config(settings, Path("/models/m"), ("m",)))
     assert (args.tensor_parallel_size, args.pipeline_parallel_size, args.data_parallel_size) == (4, 2, 3)
     assert args.distributed_executor_backend == "ray"
     assert args.data_parallel_backend == "ray"
 
 
 def test_defaults_are_one_replica_on_one_device(tmp_path):
-    args = engine_args(engine_config(ServerSettings(data_dir=tmp_path), Path("/models/m"), "m"))
+    args = engine_args(engine_config(ServerSettings(data_dir=tmp_path), Path("/models/m"), ("m",)))
     assert (args.tensor_parallel_size, args.pipeline_parallel_size, args.data_parallel_size) == (1, 1, 1)
     assert args.distributed_executor_backend is None
 
