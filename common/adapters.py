@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from common.paths import REPO_ROOT
-from common.task_formats import CHECKPOINT_MARKER
+from common.task_formats import ADAPTER_INFO, CHECKPOINT_MARKER
 
 SHIPPED_DIR = REPO_ROOT / "adapters"
-INFO_FILE = "icegrt-adapter.json"
+INFO_FILE = ADAPTER_INFO
 WEIGHTS_FILE = "adapter_model.safetensors"
 MAX_SHIPPED_BYTES = 5 * 1024 * 1024
 RUN_ADAPTER_DIR = Path("checkpoint") / "adapter"  # where training writes a LoRA run's adapter

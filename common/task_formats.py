@@ -14,13 +14,24 @@ from pathlib import Path
 from typing import Literal
 
 CHECKPOINT_MARKER = "icegrt-checkpoint.json"
+ADAPTER_INFO = "icegrt-adapter.json"
+"""A shipped adapter's record (:mod:`common.adapters`), task formats included."""
 AD_COMPLIANCE = "ad_compliance"
 AD_COMPLIANCE_COMPACT = "compact-v1"
 
 
+def _marker(model_dir: Path) -> Path:
+    """Where the task formats of ``model_dir`` are recorded: its checkpoint marker; for a LoRA adapter
+    folder, a shipped adapter's info file or, for a run's ``checkpoint/adapter``, the checkpoint's marker."""
+    candidates = [model_dir / CHECKPOINT_MARKER]
+    if (model_dir / "adapter_config.json").is_file():
+        candidates += [model_dir / ADAPTER_INFO, model_dir.parent / CHECKPOINT_MARKER]
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
 def read_task_formats(model_dir: str | Path) -> dict[str, str]:
-    """``{task: format}`` of the checkpoint in ``model_dir`` ({} for a model no stage wrote)."""
-    marker = Path(model_dir) / CHECKPOINT_MARKER
+    """``{task: format}`` of the checkpoint (or LoRA adapter) in ``model_dir`` ({} for a model no stage wrote)."""
+    marker = _marker(Path(model_dir))
     if not marker.is_file():
         return {}
     try:

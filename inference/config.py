@@ -63,6 +63,8 @@ class EngineConfig:
     """CPU only: set before the engine's processes start; None leaves vLLM's CPU defaults."""
     chat_template: str | None = None
     """Chat template used instead of the model's (a file or the template itself); None: the model's."""
+    lora_modules: tuple[tuple[str, Path], ...] = ()
+    """LoRA adapters (PEFT folders) served on top of the model, by name."""
     engine_overrides: dict[str, Any] = field(default_factory=dict)
     """Further ``AsyncEngineArgs`` fields, applied last, over the project's choices above."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -53,6 +53,8 @@ class GenerationParams:
     """Number of alternatives per position; None returns no log probabilities."""
     json_schema: dict[str, Any] | None = None
     json_object: bool = False
+    adapter: str | None = None
+    """Generate through this served LoRA adapter (`Engine.adapters`); None: the base model."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,18 @@ class Engine(abc.ABC):
     aliases: tuple[str, ...] = ()
     """Further names clients may send as ``model`` (``--served-model-name a b``: b)."""
 
+    adapters: tuple[str, ...] = ()
+    """Names of the LoRA adapters served on top of this model (``--lora-modules``)."""
+
     @property
     def served_names(self) -> tuple[str, ...]:
         """Every name this engine answers to, `model_id` first."""
         return (self.model_id, *self.aliases)
+
+    def for_model(self, name: str | None) -> "Engine":
+        """The engine for requests naming `name`: a view that generates through the adapter for an
+        adapter's name, else this engine (an unknown name is then the caller's 404)."""
+        return AdapterView(self, name) if name in self.adapters else self
 
     @abc.abstractmethod
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
@@ -119,3 +129,28 @@ class Engine(abc.ABC):
 
     async def shutdown(self) -> None:
         """Release the engine's processes and memory."""
+
+
+class AdapterView(Engine):
+    """A served LoRA adapter seen as an engine of its own: the base engine's, generating through
+    the adapter and answering to the adapter's name, so serving code needs no adapter logic."""
+
+    def __init__(self, base: Engine, adapter: str):
+        self._base = base
+        self._adapter = adapter
+        self.model_id = adapter
+        self.max_model_len = base.max_model_len
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        return self._base.render_chat(messages)
+
+    def encode(self, text: str) -> list[int]:
+        return self._base.encode(text)
+
+    def generate(
+        self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
+    ) -> AsyncIterator[GenerationChunk]:
+        return self._base.generate(prompt_token_ids, replace(params, adapter=self._adapter), request_id)
+
+    async def check_health(self) -> None:
+        await self._base.check_health()

@@ -5,9 +5,12 @@ and, through :mod:`inference.offline`, sampling's, PPO's and general evaluation'
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import typing
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from inference.config import EngineConfig
 from inference.cpu_tuning import apply_cpu_tuning
@@ -68,8 +71,19 @@ def engine_args(config: EngineConfig):
         # prompt is split across engine steps: it rewinds the request's generator, which CPU
         # generators cannot do. Scheduling whole prompts avoids the split.
         kwargs["enable_chunked_prefill"] = False
+    if config.lora_modules:
+        kwargs.update(enable_lora=True, max_loras=len(config.lora_modules),
+                      max_lora_rank=_max_lora_rank(path for _, path in config.lora_modules))
     kwargs.update(config.engine_overrides)  # what the user asked vLLM for by name wins over the project's choices
     return AsyncEngineArgs(**kwargs)
+
+
+def _max_lora_rank(adapter_dirs) -> int:
+    """The smallest ``max_lora_rank`` vLLM allows that holds every adapter's rank (PEFT's ``r``)."""
+    from vllm.config.lora import MaxLoRARanks
+
+    rank = max(int(json.loads((Path(d) / "adapter_config.json").read_text())["r"]) for d in adapter_dirs)
+    return next((r for r in typing.get_args(MaxLoRARanks) if r >= rank), rank)
 
 
 def prepare_processes(config: EngineConfig) -> None:
@@ -129,13 +143,19 @@ def _load_chat_template(template: str | None) -> str | None:
 
 
 class VllmEngine(Engine):
-    def __init__(self, llm, served_names: Sequence[str], chat_template: str | None = None):
+    def __init__(self, llm, served_names: Sequence[str], chat_template: str | None = None,
+                 lora_modules: Sequence[tuple[str, Path]] = ()):
+        from vllm.lora.request import LoRARequest
+
         self._llm = llm
         self._tokenizer = llm.tokenizer
         self.model_id, *aliases = served_names
         self.aliases = tuple(aliases)
         self.max_model_len = llm.model_config.max_model_len
         self._chat_template = _load_chat_template(chat_template)
+        self._lora_requests = {name: LoRARequest(name, number, str(path))
+                               for number, (name, path) in enumerate(lora_modules, start=1)}
+        self.adapters = tuple(self._lora_requests)
 
     @classmethod
     async def start(cls, config: EngineConfig) -> "VllmEngine":
@@ -146,7 +166,7 @@ class VllmEngine(Engine):
         os.environ[SERVER_PID_ENV] = str(os.getpid())  # its engine processes exit with it (inference/vllm_plugin.py)
         prepare_processes(config)
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
-        return cls(llm, config.names, config.chat_template)
+        return cls(llm, config.names, config.chat_template, config.lora_modules)
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
         try:
@@ -170,7 +190,8 @@ class VllmEngine(Engine):
 
         try:
             stream = self._llm.generate(
-                TokensPrompt(prompt_token_ids=prompt_token_ids), _sampling_params(params), request_id
+                TokensPrompt(prompt_token_ids=prompt_token_ids), _sampling_params(params), request_id,
+                lora_request=self._lora_requests.get(params.adapter) if params.adapter else None,
             )
             async for output in stream:
                 choices = [

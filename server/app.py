@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from common.errors import UserError
 from common.task_formats import ad_compliance_format
 from inference.config import CpuTuning, EngineConfig
 from inference.engine import Engine
@@ -55,7 +56,8 @@ def engine_config(settings: ServerSettings, model_path: Path, served_names: tupl
         cpu_tuning=CpuTuning(preload_tcmalloc=settings.cpu_preload_tcmalloc, preload_iomp=settings.cpu_preload_iomp,
                              threads_bind=settings.cpu_threads_bind, reserved_cpus=settings.cpu_reserved_cpus,
                              engine_poll_us=settings.cpu_engine_poll_us),
-        chat_template=settings.chat_template, engine_overrides=dict(settings.engine_args),
+        chat_template=settings.chat_template, lora_modules=tuple((m.name, m.path) for m in settings.lora_modules),
+        engine_overrides=dict(settings.engine_args),
     )
 
 
@@ -87,15 +89,21 @@ def build_app(
     engine_factory: EngineFactory = _vllm_factory,
     on_load_failure: Callable[[BaseException], None] = lambda exc: None,
 ) -> FastAPI:
-    """The app; raises `server.tenancy.AuthSettingsError` for unusable API-key settings."""
+    """The app; raises `server.tenancy.AuthSettingsError` for unusable API-key settings, `UserError` for
+    LoRA adapters named like the model or each other."""
     keys = load_keys(settings.api_key, settings.api_key_file)
     check_exposure(keys, settings.host, settings.allow_unauthenticated)
     log.info("auth: %s; /metrics is %s", f"{len(keys)} API keys loaded ({sum(k.principal.admin for k in keys)} admin)"
              if keys else "no API keys, every client is served", "protected" if keys and settings.metrics_require_auth
              else "open")
     served_names = tuple(settings.served_model_name) or (default_served_name(Path(model_path)),)
+    clashes = sorted({m.name for m in settings.lora_modules} & set(served_names))
+    if clashes or len({m.name for m in settings.lora_modules}) < len(settings.lora_modules):
+        raise UserError(f"each LoRA adapter needs a name of its own, not a served model's: {clashes}")
+    formats = {name: ad_compliance_format(model_path) for name in served_names}
+    formats.update({m.name: ad_compliance_format(m.path) for m in settings.lora_modules})
     state = ServerState(settings=settings, model_path=Path(model_path), served_names=served_names,
-                        ad_task_format=ad_compliance_format(model_path))
+                        ad_task_formats=formats)
     limiter = Limiter.from_settings(settings)
 
     @contextlib.asynccontextmanager

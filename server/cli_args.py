@@ -65,7 +65,6 @@ IGNORED_FRONTEND_FLAGS = {
 """``vllm serve`` flags accepted and without effect here: what each would change is fixed in icegrt."""
 
 REFUSED_FRONTEND_FLAGS = {
-    "lora_modules": "LoRA adapters are not served yet",
     "enable_auto_tool_choice": "tool calling is not served yet",
     "tool_call_parser": "tool calling is not served yet",
     "tool_parser_plugin": "tool calling is not served yet",

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
@@ -37,6 +37,38 @@ def _json_items(value: str) -> list[str]:
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
             return items
     return [value]
+
+
+class LoraModule(BaseModel):
+    """A LoRA adapter served by name on top of the model (``vllm serve --lora-modules``)."""
+
+    name: str = Field(min_length=1, pattern=r"^\S+$")
+    path: Path
+
+    @field_validator("path")
+    @classmethod
+    def _is_a_peft_folder(cls, path: Path) -> Path:
+        if not (path / "adapter_config.json").is_file():
+            raise ValueError(f"{path} is not a PEFT LoRA adapter folder (no adapter_config.json)")
+        return path.resolve()
+
+    @classmethod
+    def parse(cls, value: object) -> object:
+        """``name=path`` or vLLM's JSON form ``{"name": ..., "path": ...}`` (its ``base_model_name`` is ignored:
+        every adapter here sits on the served model)."""
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON object: {exc}") from None
+        if isinstance(value, str):
+            name, sep, path = value.partition("=")
+            if not sep:
+                raise ValueError(f"{value!r} is not name=path")
+            return {"name": name, "path": path}
+        if isinstance(value, dict):
+            return {"name": value.get("name"), "path": value.get("path")}
+        return value
 
 
 class ServerSettings(BaseSettings):
@@ -88,6 +120,12 @@ class ServerSettings(BaseSettings):
     )
     chat_template: str | None = Field(
         None, description="Chat template used instead of the model's: a Jinja file, or the template itself"
+    )
+    lora_modules: Annotated[list[LoraModule], NoDecode] = Field(
+        default_factory=list,
+        description="LoRA adapters (PEFT folders, e.g. a run's checkpoint/adapter) served on top of the model and "
+        "chosen by a request's model: name=path or vllm serve's JSON form; repeat or list after the flag (commas "
+        "in the environment)",
     )
     engine_args: dict[str, Any] = Field(
         default_factory=dict,
@@ -207,6 +245,14 @@ class ServerSettings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not a JSON object: {exc}") from None
         return value
+
+    @field_validator("lora_modules", mode="before")
+    @classmethod
+    def _parse_lora_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()] if not value.lstrip().startswith("[") \
+                else json.loads(value)
+        return [LoraModule.parse(item) for item in value] if isinstance(value, list) else value
 
     @field_validator("api_key", "allowed_origins", "served_model_name", mode="before")
     @classmethod

@@ -20,8 +20,9 @@ class ServerState:
     model_path: Path
     served_names: tuple[str, ...]
     """The names clients may send as ``model``; responses report the first."""
-    ad_task_format: Literal["catalogue", "compact"] = "catalogue"
-    """``compact`` when the served checkpoint was trained on ad compliance (its marker says so)."""
+    ad_task_formats: dict[str, Literal["catalogue", "compact"]] = field(default_factory=dict)
+    """Per served name (LoRA adapters included): ``compact`` for a checkpoint or adapter trained on ad
+    compliance (its marker says so), else ``catalogue``."""
     engine: Engine | None = None
     load_error: str | None = None
     started_at: int = field(default_factory=lambda: int(time.time()))
@@ -34,8 +35,12 @@ class ServerState:
     def of(request: Request) -> "ServerState":
         return request.app.state.icegrt
 
-    def ready_engine(self) -> Engine:
+    def ready_engine(self, model: str | None = None) -> Engine:
+        """The engine for requests naming `model`: a served LoRA adapter's view, else the engine."""
         if self.engine is None:
             reason = f"engine failed to load: {self.load_error}" if self.load_error else "engine is still loading"
             raise APIError(503, reason, code="engine_not_ready", retry_after=RETRY_AFTER_SECONDS)
-        return self.engine
+        return self.engine.for_model(model)
+
+    def ad_task_format(self, model: str | None) -> Literal["catalogue", "compact"]:
+        return self.ad_task_formats.get(model or self.served_name, "catalogue")

@@ -85,8 +85,28 @@ def tiny_model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(tiny_model_path, tmp_path_factory) -> LiveServer:
-    server = start_server(tmp_path_factory.mktemp("server") / "server.log")
+def tiny_lora_path(tiny_model_path, tmp_path_factory) -> Path:
+    """A LoRA adapter (PEFT folder) on the tiny model, random so that it answers differently."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path, dtype=torch.float32)
+    config = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    path = tmp_path_factory.mktemp("lora") / "tiny-lora"
+    get_peft_model(model, config).save_pretrained(path)
+    return path
+
+
+LIVE_SERVER_FLAGS = ("--served-model-name", "tiny", "tiny-alias", "--max-num-batched-tokens", "4096")
+"""Beyond the defaults, the shared server takes a second name and an engine flag passed through to vLLM."""
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_model_path, tiny_lora_path, tmp_path_factory) -> LiveServer:
+    server = start_server(tmp_path_factory.mktemp("server") / "server.log", *LIVE_SERVER_FLAGS,
+                          "--lora-modules", f"tiny-lora={tiny_lora_path}")
     yield server
     stop_server(server)
 

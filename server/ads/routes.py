@@ -18,10 +18,10 @@ router = APIRouter()
 @router.post(serving.ROUTE, response_model=AdComplianceResponse, openapi_extra=GENERATES)
 async def ads_compliance(body: AdComplianceRequest, request: Request):
     state = ServerState.of(request)
-    engine = state.ready_engine()
+    engine = state.ready_engine(body.model)
     request_id = f"adchk-{uuid.uuid4().hex}"
     work = serving.check(engine, body, request_id, default_mode=state.settings.ads_mode,
-                         task_format=state.ad_task_format)
+                         task_format=state.ad_task_format(body.model))
     return await cancel_on_disconnect(work, request.receive, serving.ROUTE)
 
 

@@ -224,6 +224,8 @@ class ModelCard(BaseModel):
     created: int
     owned_by: str = "icegrt"
     root: str
+    parent: str | None = None
+    """The model a LoRA adapter sits on; None for the model itself."""
     max_model_len: int
 
 

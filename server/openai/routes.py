@@ -22,13 +22,13 @@ router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _serving(request: Request) -> OpenAIServing:
-    return OpenAIServing(ServerState.of(request).ready_engine())
+def _serving(request: Request, model: str | None) -> OpenAIServing:
+    return OpenAIServing(ServerState.of(request).ready_engine(model))
 
 
 @router.post(CHAT_ROUTE, response_model=ChatCompletionResponse, openapi_extra=GENERATES)
 async def chat_completions(body: ChatCompletionRequest, request: Request):
-    serving = _serving(request)
+    serving = _serving(request, body.model)
     request_id = new_request_id("chatcmpl")
     if body.stream:
         events = await cancel_on_disconnect(serving.chat_stream(body, request_id), request.receive, CHAT_ROUTE)
@@ -38,7 +38,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
 
 @router.post(COMPLETIONS_ROUTE, response_model=CompletionResponse, openapi_extra=GENERATES)
 async def completions(body: CompletionRequest, request: Request):
-    serving = _serving(request)
+    serving = _serving(request, body.model)
     request_id = new_request_id("cmpl")
     if body.stream:
         events = await cancel_on_disconnect(serving.completion_stream(body, request_id), request.receive,
@@ -47,19 +47,26 @@ async def completions(body: CompletionRequest, request: Request):
     return await cancel_on_disconnect(serving.completion(body, request_id), request.receive, COMPLETIONS_ROUTE)
 
 
-def _card(request: Request) -> ModelCard:
+def _cards(request: Request) -> list[ModelCard]:
+    """The served names, then each LoRA adapter with the model it sits on as its parent (as vLLM lists them)."""
     state = ServerState.of(request)
     engine = state.ready_engine()
-    return ModelCard(id=engine.model_id, created=state.started_at, root=str(state.model_path),
-                     max_model_len=engine.max_model_len)
+    adapter_paths = {m.name: m.path for m in state.settings.lora_modules}
+    cards = [ModelCard(id=name, created=state.started_at, root=str(state.model_path),
+                       max_model_len=engine.max_model_len) for name in engine.served_names]
+    cards += [ModelCard(id=name, created=state.started_at, root=str(adapter_paths.get(name, name)),
+                        parent=engine.model_id, max_model_len=engine.max_model_len) for name in engine.adapters]
+    return cards
 
 
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(request: Request) -> ModelList:
-    return ModelList(data=[_card(request)])
+    return ModelList(data=_cards(request))
 
 
 @router.get("/v1/models/{model_id:path}", response_model=ModelCard)
 async def get_model(model_id: str, request: Request) -> ModelCard:
-    ensure_model(ServerState.of(request).ready_engine(), model_id)
-    return _card(request)
+    card = next((c for c in _cards(request) if c.id == model_id), None)
+    if card is None:
+        ensure_model(ServerState.of(request).ready_engine(), model_id)  # the 404
+    return card

@@ -17,6 +17,6 @@ router = APIRouter()
 
 @router.post(serving.ROUTE, response_model=TextToTableResponse, openapi_extra=GENERATES)
 async def text_to_table(body: TextToTableRequest, request: Request):
-    engine = ServerState.of(request).ready_engine()
+    engine = ServerState.of(request).ready_engine(body.model)
     request_id = f"t2t-{uuid.uuid4().hex}"
     return await cancel_on_disconnect(serving.extract(engine, body, request_id), request.receive, serving.ROUTE)

@@ -82,7 +82,6 @@ def test_flags_without_effect_here_are_accepted_with_a_warning():
 
 
 @pytest.mark.parametrize("flags, reason", [
-    ("--lora-modules ads=/adapters/ads", "LoRA"),
     ("--enable-auto-tool-choice --tool-call-parser hermes", "tool calling"),
     ("--ssl-keyfile k.pem --ssl-certfile c.pem", "TLS"),
     ("--uds /tmp/s.sock", "TCP only"),

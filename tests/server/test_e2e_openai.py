@@ -108,7 +108,7 @@ def test_text_completion(openai_client):
 
 def test_models(openai_client):
     models = openai_client.models.list()
-    assert [m.id for m in models.data] == ["tiny"]
+    assert [m.id for m in models.data] == ["tiny", "tiny-alias", "tiny-lora"]
     assert openai_client.models.retrieve("tiny").id == "tiny"
 
 
