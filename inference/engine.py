@@ -51,6 +51,10 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     logprobs: int | None = None
     """Number of alternatives per position; None returns no log probabilities."""
+    prompt_logprobs: int | None = None
+    """Like `logprobs`, for the prompt's tokens (`GenerationChunk.prompt_logprobs`); None returns none."""
+    logit_bias: dict[int, float] | None = None
+    """Token id -> bias (-100 to 100) added to that token's logit before sampling."""
     json_schema: dict[str, Any] | None = None
     json_object: bool = False
     adapter: str | None = None
@@ -60,7 +64,8 @@ class GenerationParams:
 @dataclass(frozen=True)
 class TokenLogprob:
     token: str
-    logprob: float
+    logprob: float | None
+    """None only for a prompt's first token, which nothing precedes."""
     top: tuple[tuple[str, float], ...] = ()
 
 
@@ -81,6 +86,8 @@ class GenerationChunk:
     prompt_tokens: int
     choices: list[ChoiceDelta] = field(default_factory=list)
     finished: bool = False
+    prompt_logprobs: list[TokenLogprob] | None = None
+    """With `GenerationParams.prompt_logprobs`: one entry per prompt token, on one chunk (the first)."""
 
 
 class Engine(abc.ABC):
@@ -106,12 +113,17 @@ class Engine(abc.ABC):
         return AdapterView(self, name) if name in self.adapters else self
 
     @abc.abstractmethod
-    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        """The chat template applied to `messages`, with the generation prompt."""
+    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """The chat template applied to `messages`, with the generation prompt unless told otherwise."""
 
     @abc.abstractmethod
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` (no special tokens added: templates carry their own)."""
+
+    @abc.abstractmethod
+    def decode(self, token_ids: Sequence[int]) -> str:
+        """The text of `token_ids` (special tokens included); `EngineRequestError` for an id
+        outside the vocabulary."""
 
     @abc.abstractmethod
     def generate(
@@ -141,11 +153,14 @@ class AdapterView(Engine):
         self.model_id = adapter
         self.max_model_len = base.max_model_len
 
-    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        return self._base.render_chat(messages)
+    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self._base.render_chat(messages, add_generation_prompt)
 
     def encode(self, text: str) -> list[int]:
         return self._base.encode(text)
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        return self._base.decode(token_ids)
 
     def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str

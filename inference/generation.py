@@ -62,6 +62,7 @@ class ChoiceResult:
 class GenerationResult:
     prompt_tokens: int = 0
     choices: dict[int, ChoiceResult] = field(default_factory=dict)
+    prompt_logprobs: list[TokenLogprob] | None = None
 
     @property
     def completion_tokens(self) -> int:
@@ -70,6 +71,8 @@ class GenerationResult:
     def add(self, chunk: GenerationChunk) -> int:
         """Merge a chunk; returns how many new tokens it carried."""
         self.prompt_tokens = chunk.prompt_tokens
+        if chunk.prompt_logprobs is not None:
+            self.prompt_logprobs = chunk.prompt_logprobs
         new = 0
         for delta in chunk.choices:
             choice = self.choices.setdefault(delta.index, ChoiceResult())

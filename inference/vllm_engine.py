@@ -115,9 +115,15 @@ def _sampling_params(params: GenerationParams):
         seed=params.seed,
         stop=list(params.stop) or None,
         logprobs=params.logprobs,
+        prompt_logprobs=params.prompt_logprobs,
+        logit_bias=params.logit_bias,
         structured_outputs=structured,
         output_kind=RequestOutputKind.DELTA,
     )
+
+
+MIN_LOGPROB = -9999.0
+"""What a log probability of -inf is reported as (JSON has no infinity; vLLM's server does the same)."""
 
 
 def _logprobs(sample_logprobs, token_ids: Sequence[int]) -> list[TokenLogprob]:
@@ -126,11 +132,20 @@ def _logprobs(sample_logprobs, token_ids: Sequence[int]) -> list[TokenLogprob]:
     for token_id, position in zip(token_ids, sample_logprobs):
         chosen = position[token_id]
         ranked = sorted(
-            ((lp.rank or 0, lp.decoded_token or "", lp.logprob) for tid, lp in position.items() if lp.rank),
+            ((lp.rank or 0, lp.decoded_token or "", max(lp.logprob, MIN_LOGPROB))
+             for tid, lp in position.items() if lp.rank),
         )
         top = tuple((tok, lp) for _, tok, lp in ranked)
-        out.append(TokenLogprob(chosen.decoded_token or "", chosen.logprob, top))
+        out.append(TokenLogprob(chosen.decoded_token or "", max(chosen.logprob, MIN_LOGPROB), top))
     return out
+
+
+def _prompt_logprobs(tokenizer, prompt_logprobs, prompt_token_ids: Sequence[int]) -> list[TokenLogprob] | None:
+    """vLLM's prompt logprobs (None for the first token, which nothing precedes) as one entry per token."""
+    if not prompt_logprobs or not prompt_token_ids:
+        return None
+    first = TokenLogprob(tokenizer.decode([prompt_token_ids[0]]), None)
+    return [first, *_logprobs(list(prompt_logprobs)[1:], prompt_token_ids[1:])]
 
 
 def _load_chat_template(template: str | None) -> str | None:
@@ -168,9 +183,10 @@ class VllmEngine(Engine):
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         return cls(llm, config.names, config.chat_template, config.lora_modules)
 
-    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
         try:
-            return self._tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True,
+            return self._tokenizer.apply_chat_template(list(messages), tokenize=False,
+                                                       add_generation_prompt=add_generation_prompt,
                                                        chat_template=self._chat_template)
         except Exception as exc:  # jinja TemplateError and friends: the messages do not fit the template
             raise EngineRequestError(f"the model's chat template rejected the messages: {exc}", "messages") from exc
@@ -180,6 +196,14 @@ class VllmEngine(Engine):
             return self._tokenizer.encode(text, add_special_tokens=False)
         except (TypeError, UnicodeError) as exc:  # lone UTF-16 surrogates (valid JSON escapes, not text)
             raise EngineRequestError(f"the text cannot be tokenized: {exc}") from exc
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        # vLLM's own bound (Renderer.validate_token_ids): the model's vocabulary or the tokenizer's, the larger
+        vocab_size = max(self._llm.model_config.get_vocab_size(), self._tokenizer.max_token_id + 1)
+        unknown = [token_id for token_id in token_ids if not 0 <= token_id < vocab_size]
+        if unknown:
+            raise EngineRequestError(f"token ids {unknown[:8]} are outside the vocabulary of {vocab_size} tokens")
+        return self._tokenizer.decode(list(token_ids))
 
     async def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
@@ -208,7 +232,9 @@ class VllmEngine(Engine):
                     # vLLM compiles the grammar in the engine core and fails the request there (finish_reason
                     # "error") when it cannot, e.g. for {"$ref": "#"}: the schema is at fault, not the server.
                     raise EngineRequestError("the JSON schema cannot be compiled into a grammar", "response_format")
-                yield GenerationChunk(len(prompt_token_ids), choices, output.finished)
+                prompt_logprobs = (_prompt_logprobs(self._tokenizer, output.prompt_logprobs, prompt_token_ids)
+                                   if params.prompt_logprobs is not None else None)
+                yield GenerationChunk(len(prompt_token_ids), choices, output.finished, prompt_logprobs)
         except EngineRequestError:
             raise
         except (VLLMClientError, ValueError) as exc:

@@ -116,12 +116,15 @@ def _param_from_loc(loc: tuple) -> str | None:
 
 def validation_error(exc: RequestValidationError) -> APIError:
     first = exc.errors()[0]
-    if tuple(first.get("loc", ())) == ("body",):
+    # A rule over the whole body names its field in the error's context (server.openai.protocol.field_error).
+    named = (first.get("ctx") or {}).get("param")
+    named = named if isinstance(named, str) else None
+    if tuple(first.get("loc", ())) == ("body",) and not named:
         return APIError(400, "the request body must be a JSON object", code="invalid_json")
     if first.get("type") == "json_invalid":
         return APIError(400, f"request body is not valid JSON: {first.get('ctx', {}).get('error', '')}".rstrip(": "),
                         code="invalid_json")
-    param = _param_from_loc(tuple(first.get("loc", ())))
+    param = named or _param_from_loc(tuple(first.get("loc", ())))
     message = first.get("msg", "invalid request")
     if param:
         message = f"{param}: {message}"

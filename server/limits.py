@@ -24,7 +24,8 @@ from the request bucket. Tokens: a request is admitted while its token bucket is
 empty; each engine call it makes then charges ``prompt tokens + max_tokens x n`` up front
 and refunds the unused part of ``max_tokens`` when the call ends (also when the client
 leaves), so the bucket can go into debt, which the client's later requests wait out. A
-request is never refused midway: only admission checks the buckets.
+text completion with a list of prompts makes one engine call per prompt, so each prompt is
+charged. A request is never refused midway: only admission checks the buckets.
 """
 
 from __future__ import annotations
@@ -209,11 +210,14 @@ class MeteredEngine(Engine):
         self.model_id = inner.model_id
         self.max_model_len = inner.max_model_len
 
-    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        return self.inner.render_chat(messages)
+    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.inner.render_chat(messages, add_generation_prompt)
 
     def encode(self, text: str) -> list[int]:
         return self.inner.encode(text)
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        return self.inner.decode(token_ids)
 
     async def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str

@@ -2,7 +2,10 @@
 
 Validation lives here (bounds, literals, cross-field rules) so that a bad field is a 400
 naming that field before any handler runs. Unknown fields are ignored, as vLLM and the
-OpenAI API do, so newer SDKs keep working.
+OpenAI API do, so newer SDKs keep working; a known OpenAI field this server does not
+implement yet (tool calling, ``suffix``) is refused with a 400 naming it rather than dropped.
+A rule over several fields that names one of them raises `field_error` (its ``param``
+becomes the error's ``param``: ``server.errors.validation_error``).
 """
 
 from __future__ import annotations
@@ -10,12 +13,58 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from inference.engine import GenerationParams
 
 MAX_N = 16
 MAX_STOP = 8
+MAX_PROMPTS = 1024
+"""Prompts in one text completion request (vLLM's default ``VLLM_MAX_COMPLETION_PROMPTS``)."""
+MAX_LOGIT_BIAS = 100.0
+TOOLS_UNSUPPORTED = "tool calling is not supported by this server yet"
+
+
+def field_error(param: str, message: str) -> PydanticCustomError:
+    """A validation error about `param`, raised by a rule that sees the whole request."""
+    return PydanticCustomError("invalid_value", message, {"param": param})
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_value", message)
+
+
+def _refuse_when_set(value: Any, info: ValidationInfo) -> Any:
+    """A field validator for known OpenAI fields that are not implemented: null is fine, anything else a 400."""
+    if value is not None:
+        raise _invalid(f"{TOOLS_UNSUPPORTED}; leave {info.field_name} out (or null)")
+    return value
+
+
+def _parse_logit_bias(value: Any) -> dict[int, float] | None:
+    """OpenAI's ``{"token id": bias}`` as token id -> bias, every key and value checked."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _invalid('logit_bias must be an object mapping token ids to biases, e.g. {"50256": -100}')
+    out: dict[int, float] = {}
+    for key, bias in value.items():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit()):
+            raise _invalid(f"logit_bias keys must be token ids (non-negative integers as strings); got {key!r}")
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -MAX_LOGIT_BIAS <= bias <= MAX_LOGIT_BIAS:
+            raise _invalid(f"logit_bias values must be numbers from -100 to 100; got {bias!r} for token {key}")
+        out[int(key)] = float(bias)
+    return out
 
 
 class TextPart(BaseModel):
@@ -24,9 +73,20 @@ class TextPart(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant", "developer"]
+    role: Literal["system", "user", "assistant", "developer", "tool", "function"]
     content: str | Annotated[list[TextPart], Field(min_length=1)] | None = None
     name: str | None = None
+    tool_calls: Any = None
+    function_call: Any = None
+
+    @field_validator("role")
+    @classmethod
+    def _no_tool_results(cls, value: str) -> str:
+        if value in ("tool", "function"):
+            raise _invalid(f"{value!r} messages are not supported: {TOOLS_UNSUPPORTED}")
+        return value
+
+    _no_tool_calls = field_validator("tool_calls", "function_call")(_refuse_when_set)
 
     def text(self) -> str:
         if self.content is None:
@@ -107,6 +167,10 @@ class SamplingFields(GenerationOptions):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=256)
+    logit_bias: dict[int, float] | None = None
+    """Token id -> bias from -100 to 100 (OpenAI's keys are token ids as strings)."""
+
+    _logit_bias = field_validator("logit_bias", mode="before")(_parse_logit_bias)
 
 
 class ChatCompletionRequest(SamplingFields):
@@ -115,6 +179,14 @@ class ChatCompletionRequest(SamplingFields):
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
+    tools: Any = None
+    tool_choice: Any = None
+    functions: Any = None
+    function_call: Any = None
+    parallel_tool_calls: Any = None
+
+    _no_tools = field_validator("tools", "tool_choice", "functions", "function_call",
+                                "parallel_tool_calls")(_refuse_when_set)
 
     @field_validator("top_logprobs")
     @classmethod
@@ -127,10 +199,62 @@ class ChatCompletionRequest(SamplingFields):
         return self.max_completion_tokens or self.max_tokens
 
 
+TokenIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+
+
 class CompletionRequest(SamplingFields):
-    prompt: str | Annotated[list[int], Field(min_length=1)]
+    """A text completion; `prompt` is one prompt (text or token ids) or a list of them, each
+    answered with `n` choices (choice ``index`` = prompt index x n + i, as OpenAI and vLLM)."""
+
+    prompt: (str | TokenIds | Annotated[list[str], Field(min_length=1)]
+             | Annotated[list[TokenIds], Field(min_length=1)])
+    max_tokens: int | None = Field(None, ge=0)
+    """0 only with `echo`: the prompt comes back (with its log probabilities) and nothing is generated."""
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
+    """Prepend each prompt to its choices' text (and, with `logprobs`, its tokens' log probabilities)."""
+    suffix: str | None = None
+    best_of: int | None = Field(None, ge=1)
+
+    @field_validator("prompt", mode="wrap")
+    @classmethod
+    def _prompt_shape(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            value = handler(value)
+        except ValidationError:  # one message for the four shapes, not one per shape tried
+            raise _invalid("prompt must be a string, a list of token ids (integers >= 0), a list of strings, or a "
+                           "list of token id lists; no list may be empty") from None
+        if isinstance(value, list) and isinstance(value[0], (str, list)) and len(value) > MAX_PROMPTS:
+            raise _invalid(f"at most {MAX_PROMPTS} prompts per request; got {len(value)}")
+        return value
+
+    @field_validator("suffix")
+    @classmethod
+    def _no_suffix(cls, value: str | None) -> str | None:
+        if value is not None:  # vLLM: only for models with fill-in-the-middle rendering
+            raise _invalid("the served model has no fill-in-the-middle template; leave suffix out (or null)")
+        return value
+
+    @field_validator("best_of")
+    @classmethod
+    def _best_of_is_n(cls, value: int | None, info: ValidationInfo) -> int | None:
+        n = info.data.get("n", 1)
+        if value is not None and value != n:  # vLLM 0.32 has no best_of; best_of == n asks for nothing more
+            raise _invalid(f"best_of other than n ({n}) is not supported; leave it out or set it to n")
+        return value
+
+    @model_validator(mode="after")
+    def _zero_tokens_needs_echo(self) -> "CompletionRequest":
+        if self.max_tokens == 0 and not self.echo:
+            raise field_error("max_tokens", "max_tokens must be at least 1 (0 only with echo=true, which returns "
+                              "the prompt and generates nothing)")
+        return self
+
+    def prompts(self) -> list[str | list[int]]:
+        """The prompt as a list of prompts (text or token ids)."""
+        if isinstance(self.prompt, str) or isinstance(self.prompt[0], int):
+            return [self.prompt]
+        return list(self.prompt)
 
 
 class Usage(BaseModel):
@@ -196,9 +320,11 @@ class ChatCompletionChunk(BaseModel):
 
 
 class CompletionLogprobs(BaseModel):
+    """Null entries only for the first token of an echoed prompt, which nothing precedes."""
+
     tokens: list[str] = Field(default_factory=list)
-    token_logprobs: list[float] = Field(default_factory=list)
-    top_logprobs: list[dict[str, float]] = Field(default_factory=list)
+    token_logprobs: list[float | None] = Field(default_factory=list)
+    top_logprobs: list[dict[str, float] | None] = Field(default_factory=list)
     text_offset: list[int] = Field(default_factory=list)
 
 
@@ -232,3 +358,49 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class TokenizeRequest(BaseModel):
+    """``POST /tokenize``, as vLLM's: a `prompt`, or chat `messages` rendered by the chat template."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    prompt: str | None = Field(None, min_length=1)
+    messages: Annotated[list[ChatMessage], Field(min_length=1)] | None = None
+    add_generation_prompt: bool = True
+    """With `messages`: end with the assistant's turn opening, as a chat completion's prompt does."""
+    return_token_strs: bool = False
+
+    @field_validator("return_token_strs")
+    @classmethod
+    def _no_token_strs(cls, value: bool) -> bool:
+        if value:
+            raise _invalid("return_token_strs is not supported; /detokenize gives the text of token ids")
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_or_messages(self) -> "TokenizeRequest":
+        if (self.prompt is None) == (self.messages is None):
+            raise field_error("prompt", "give either prompt (text) or messages (a chat), not both" if self.prompt
+                              else "give the text to tokenize as prompt, or a chat as messages")
+        return self
+
+
+class TokenizeResponse(BaseModel):
+    count: int
+    max_model_len: int
+    tokens: list[int]
+    token_strs: list[str] | None = None
+    """Always null: `return_token_strs` is refused (the field is there because vLLM's response has it)."""
+
+
+class DetokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    tokens: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+
+
+class DetokenizeResponse(BaseModel):
+    prompt: str

@@ -1,4 +1,5 @@
-"""OpenAI-compatible routes: thin wrappers that hand requests to `OpenAIServing`."""
+"""OpenAI-compatible routes, and vLLM's ``/tokenize`` and ``/detokenize``: thin wrappers that
+hand requests to `OpenAIServing`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from server.openai.protocol import (
     ChatCompletionResponse,
     CompletionRequest,
     CompletionResponse,
+    DetokenizeRequest,
+    DetokenizeResponse,
     ModelCard,
     ModelList,
+    TokenizeRequest,
+    TokenizeResponse,
 )
 from server.openai.serving import CHAT_ROUTE, COMPLETIONS_ROUTE, OpenAIServing, new_request_id
 from server.state import ServerState
@@ -70,3 +75,13 @@ async def get_model(model_id: str, request: Request) -> ModelCard:
     if card is None:
         ensure_model(ServerState.of(request).ready_engine(), model_id)  # the 404
     return card
+
+
+@router.post("/tokenize", response_model=TokenizeResponse)
+async def tokenize(body: TokenizeRequest, request: Request) -> TokenizeResponse:
+    return _serving(request, body.model).tokenize(body)
+
+
+@router.post("/detokenize", response_model=DetokenizeResponse)
+async def detokenize(body: DetokenizeRequest, request: Request) -> DetokenizeResponse:
+    return _serving(request, body.model).detokenize(body)

@@ -1,12 +1,14 @@
-"""Chat and text completions: OpenAI requests in, engine calls, OpenAI responses out."""
+"""Chat and text completions, tokenize and detokenize: OpenAI (and vLLM) requests in, engine
+calls, OpenAI responses out."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
-from inference.engine import Engine, GenerationChunk, GenerationParams, TokenLogprob
+from inference.engine import Engine, EngineRequestError, GenerationChunk, GenerationParams, TokenLogprob
 from inference.generation import GenerationResult, output_budget
 from server.errors import APIError
 from server.generation import collect, ensure_model, guarded_stream, sse, started
@@ -17,18 +19,46 @@ from server.openai.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatLogprobs,
+    ChatMessage,
     ChatTokenLogprob,
     CompletionChoice,
     CompletionLogprobs,
     CompletionRequest,
     CompletionResponse,
+    DetokenizeRequest,
+    DetokenizeResponse,
+    TokenizeRequest,
+    TokenizeResponse,
     TopLogprob,
     Usage,
 )
+from server.openai.streams import gather_all, merge, start_all
 
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
 ROLE_FOR_TEMPLATE = {"developer": "system"}
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """One prompt of a text completion, ready for the engine."""
+
+    token_ids: list[int]
+    text: str | None
+    """The prompt's text, for `echo` (None without echo)."""
+    params: GenerationParams
+    request_id: str
+
+
+def _template_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": ROLE_FOR_TEMPLATE.get(m.role, m.role), "content": m.text()} for m in messages]
+
+
+def _named(param: str, exc: EngineRequestError) -> EngineRequestError:
+    """`exc` naming `param` (the engine does not know which request field held what it refused)."""
+    if exc.param is None:
+        exc.param = param
+    return exc
 
 
 def _chat_logprobs(items: list[TokenLogprob] | None, top: int) -> ChatLogprobs | None:
@@ -50,18 +80,32 @@ def _completion_logprobs(items: list[TokenLogprob] | None, offset: int) -> Compl
     for t in items:
         out.tokens.append(t.token)
         out.token_logprobs.append(t.logprob)
-        out.top_logprobs.append(dict(t.top))
+        out.top_logprobs.append(dict(t.top) if t.logprob is not None else None)
         out.text_offset.append(offset)
         offset += len(t.token)
     return out
 
 
-def _usage(result: GenerationResult) -> Usage:
-    return Usage(
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        total_tokens=result.prompt_tokens + result.completion_tokens,
-    )
+def _echoed(
+    req: CompletionRequest, prompt: PromptRequest, text: str, logprobs: list[TokenLogprob] | None,
+    prompt_logprobs: list[TokenLogprob] | None, first: bool,
+) -> tuple[str, list[TokenLogprob] | None]:
+    """A choice's text and log probabilities with `echo` applied, as vLLM's server does: the prompt
+    (and its tokens' log probabilities) before the first output; with ``max_tokens=0`` only the
+    prompt (the one token generated to get there is not shown, though usage counts it)."""
+    if not req.echo or (not first and req.max_tokens != 0):
+        return text, logprobs
+    shown = [] if req.max_tokens == 0 else logprobs or []
+    echoed = [*(prompt_logprobs or []), *shown] if first else shown
+    prefix = prompt.text if first else ""
+    return prefix + ("" if req.max_tokens == 0 else text), echoed if logprobs is not None else None
+
+
+def _usage(*results: GenerationResult) -> Usage:
+    prompt_tokens = sum(r.prompt_tokens for r in results)
+    completion_tokens = sum(r.completion_tokens for r in results)
+    return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                 total_tokens=prompt_tokens + completion_tokens)
 
 
 class OpenAIServing:
@@ -72,8 +116,7 @@ class OpenAIServing:
 
     def prepare_chat(self, req: ChatCompletionRequest) -> tuple[list[int], GenerationParams]:
         ensure_model(self.engine, req.model)
-        messages = [{"role": ROLE_FOR_TEMPLATE.get(m.role, m.role), "content": m.text()} for m in req.messages]
-        prompt_ids = self.engine.encode(self.engine.render_chat(messages))
+        prompt_ids = self.engine.encode(self.engine.render_chat(_template_messages(req.messages)))
         param = "max_completion_tokens" if req.max_completion_tokens else "max_tokens"
         max_tokens = output_budget(self.engine, len(prompt_ids), req.token_limit(), param)
         structured: dict = {}
@@ -82,7 +125,8 @@ class OpenAIServing:
         elif req.response_format and req.response_format.type == "json_object":
             structured["json_object"] = True
         logprobs = (req.top_logprobs or 0) if req.logprobs else None
-        return prompt_ids, req.generation_params(max_tokens, n=req.n, logprobs=logprobs, **structured)
+        return prompt_ids, req.generation_params(max_tokens, n=req.n, logprobs=logprobs, logit_bias=req.logit_bias,
+                                                 **structured)
 
     async def chat(self, req: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
         prompt_ids, params = self.prepare_chat(req)
@@ -134,52 +178,102 @@ class OpenAIServing:
 
     # ---- completions ------------------------------------------------------------------
 
-    def prepare_completion(self, req: CompletionRequest) -> tuple[list[int], GenerationParams]:
+    def prepare_completion(self, req: CompletionRequest, request_id: str) -> list[PromptRequest]:
+        """One engine request per prompt; engine request ids get the prompt's index when there are several."""
         ensure_model(self.engine, req.model)
-        prompt_ids = self.engine.encode(req.prompt) if isinstance(req.prompt, str) else list(req.prompt)
+        prompts = req.prompts()
+        return [self._prompt_request(req, prompt, request_id if len(prompts) == 1 else f"{request_id}-{i}")
+                for i, prompt in enumerate(prompts)]
+
+    def _prompt_request(self, req: CompletionRequest, prompt: str | list[int], request_id: str) -> PromptRequest:
+        try:
+            if isinstance(prompt, str):
+                prompt_ids, text = self.engine.encode(prompt), prompt
+            else:
+                prompt_ids, text = list(prompt), self.engine.decode(prompt) if req.echo else None
+        except EngineRequestError as exc:
+            raise _named("prompt", exc) from exc
         if not prompt_ids:
             raise APIError(400, "the prompt is empty; give at least one token", param="prompt", code="invalid_value")
         room = self.engine.max_model_len - len(prompt_ids)
-        requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16
+        if req.max_tokens == 0:  # echo only: vLLM generates one token and shows none
+            requested = 1
+        else:
+            requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16
         max_tokens = output_budget(self.engine, len(prompt_ids), requested, "max_tokens", prompt_param="prompt")
-        return prompt_ids, req.generation_params(max_tokens, n=req.n, logprobs=req.logprobs)
+        prompt_logprobs = req.logprobs if req.echo else None
+        params = req.generation_params(max_tokens, n=req.n, logprobs=req.logprobs, prompt_logprobs=prompt_logprobs,
+                                       logit_bias=req.logit_bias)
+        return PromptRequest(prompt_ids, text, params, request_id)
 
     async def completion(self, req: CompletionRequest, request_id: str) -> CompletionResponse:
-        prompt_ids, params = self.prepare_completion(req)
-        result = await collect(self.engine, prompt_ids, params, request_id, COMPLETIONS_ROUTE)
-        choices = [
-            CompletionChoice(
-                index=i, text=c.text, logprobs=_completion_logprobs(c.logprobs, 0), finish_reason=c.finish_reason
-            )
-            for i, c in sorted(result.choices.items())
-        ]
-        return CompletionResponse(id=request_id, model=self.engine.model_id, choices=choices, usage=_usage(result))
+        prompts = self.prepare_completion(req, request_id)
+        results = await gather_all([collect(self.engine, p.token_ids, p.params, p.request_id, COMPLETIONS_ROUTE)
+                                    for p in prompts])
+        choices = []
+        for number, (prompt, result) in enumerate(zip(prompts, results)):
+            for i, c in sorted(result.choices.items()):
+                text, logprobs = _echoed(req, prompt, c.text, c.logprobs, result.prompt_logprobs, first=True)
+                choices.append(CompletionChoice(index=number * req.n + i, text=text,
+                                                logprobs=_completion_logprobs(logprobs, 0),
+                                                finish_reason=c.finish_reason))
+        return CompletionResponse(id=request_id, model=self.engine.model_id, choices=choices, usage=_usage(*results))
 
     async def completion_stream(self, req: CompletionRequest, request_id: str) -> AsyncIterator[str]:
-        prompt_ids, params = self.prepare_completion(req)
-        chunks = await started(self.engine.generate(prompt_ids, params, request_id))
-        return guarded_stream(self._completion_events(req, prompt_ids, chunks, request_id), COMPLETIONS_ROUTE)
+        prompts = self.prepare_completion(req, request_id)
+        streams = await start_all([self.engine.generate(p.token_ids, p.params, p.request_id) for p in prompts])
+        return guarded_stream(self._completion_events(req, prompts, streams, request_id), COMPLETIONS_ROUTE)
 
     async def _completion_events(
-        self, req: CompletionRequest, prompt_ids: list[int], chunks: AsyncIterator[GenerationChunk], request_id: str
+        self, req: CompletionRequest, prompts: list[PromptRequest], streams: list[AsyncIterator[GenerationChunk]],
+        request_id: str,
     ) -> AsyncIterator[str]:
         base = {"id": request_id, "object": "text_completion", "created": int(time.time()), "model": self.engine.model_id}
-        timer = GenerationTimer(COMPLETIONS_ROUTE)
-        result = GenerationResult(prompt_tokens=len(prompt_ids))
-        async for chunk in chunks:
-            offsets = {i: len(c.text) for i, c in result.choices.items()}
-            timer.tokens(result.add(chunk))
+        timers = [GenerationTimer(COMPLETIONS_ROUTE) for _ in prompts]
+        results = [GenerationResult(prompt_tokens=len(p.token_ids)) for p in prompts]
+        offsets: dict[int, int] = {}  # text offset of the next token of each choice seen so far, by its index
+        async for number, chunk in merge(streams):
+            result = results[number]
+            timers[number].tokens(result.add(chunk))
             choices = []
             for d in chunk.choices:
-                logprobs = _completion_logprobs(d.logprobs, offsets.get(d.index, 0))
-                choices.append({"index": d.index, "text": d.text, "finish_reason": d.finish_reason,
+                index = number * req.n + d.index
+                text, items = _echoed(req, prompts[number], d.text, d.logprobs, result.prompt_logprobs,
+                                      first=index not in offsets)
+                logprobs = _completion_logprobs(items, offsets.get(index, 0))
+                offsets[index] = (logprobs.text_offset[-1] + len(logprobs.tokens[-1]) if logprobs and logprobs.tokens
+                                  else offsets.get(index, 0))
+                choices.append({"index": index, "text": text, "finish_reason": d.finish_reason,
                                 "logprobs": logprobs.model_dump() if logprobs else None})
             if choices:
                 yield sse({**base, "choices": choices})
-        timer.finish(result.prompt_tokens, result.completion_tokens)
+        for timer, result in zip(timers, results):
+            timer.finish(result.prompt_tokens, result.completion_tokens)
         if req.stream_options and req.stream_options.include_usage:
-            yield sse({**base, "choices": [], "usage": _usage(result).model_dump()})
+            yield sse({**base, "choices": [], "usage": _usage(*results).model_dump()})
         yield sse("[DONE]")
+
+    # ---- tokenize -----------------------------------------------------------------------
+
+    def tokenize(self, req: TokenizeRequest) -> TokenizeResponse:
+        """The token ids a completion of `prompt`, or a chat completion of `messages`, would be given."""
+        ensure_model(self.engine, req.model)
+        if req.messages is not None:
+            text = self.engine.render_chat(_template_messages(req.messages), req.add_generation_prompt)
+        else:
+            text = req.prompt
+        try:
+            tokens = self.engine.encode(text)
+        except EngineRequestError as exc:
+            raise _named("messages" if req.messages is not None else "prompt", exc) from exc
+        return TokenizeResponse(count=len(tokens), max_model_len=self.engine.max_model_len, tokens=tokens)
+
+    def detokenize(self, req: DetokenizeRequest) -> DetokenizeResponse:
+        ensure_model(self.engine, req.model)
+        try:
+            return DetokenizeResponse(prompt=self.engine.decode(req.tokens))
+        except EngineRequestError as exc:
+            raise _named("tokens", exc) from exc
 
 
 def new_request_id(prefix: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from inference.engine import (
     ChoiceDelta,
     Engine,
+    EngineRequestError,
     EngineUnavailableError,
     GenerationChunk,
     GenerationParams,
@@ -20,7 +21,12 @@ from inference.engine import (
 )
 
 
+VOCAB_SIZE = 1000
+
+
 class FakeEngine(Engine):
+    """Token ids are word lengths: ``encode("ab cde") == [2, 3]``, and ``decode([2, 3]) == "xx xxx"``."""
+
     def __init__(self, reply: str = "Hello there friend", max_model_len: int = 64, model_id: str = "fake-model"):
         self.reply = reply
         self.queued_replies: list[str] = []
@@ -35,11 +41,24 @@ class FakeEngine(Engine):
         """With `fail_with`: chunks sent before it is raised (0: raised on submission, as vLLM's checks are)."""
         self.delay = 0.0
 
-    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
+    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        prompt = "<assistant>" if add_generation_prompt else ""
+        return "".join(f"<{m['role']}>{m['content']}" for m in messages) + prompt
 
     def encode(self, text: str) -> list[int]:
         return [len(word) for word in text.split()]  # one "token" per word
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        unknown = [t for t in token_ids if not 0 <= t < VOCAB_SIZE]
+        if unknown:
+            raise EngineRequestError(f"token ids {unknown} are outside the vocabulary of {VOCAB_SIZE} tokens")
+        return " ".join("x" * t for t in token_ids)
+
+    def _prompt_logprobs(self, prompt_token_ids: list[int], top_n: int) -> list[TokenLogprob]:
+        """The first token has none; token k's logprob is -k/10, its alternatives "alt0".. at -1, -2.."""
+        tokens = [(" " if k else "") + self.decode([t]) for k, t in enumerate(prompt_token_ids)]
+        top = tuple((f"alt{j}", -1.0 - j) for j in range(top_n))
+        return [TokenLogprob(tokens[0], None)] + [TokenLogprob(tok, -k / 10, top) for k, tok in enumerate(tokens) if k]
 
     def _words(self, reply: str, index: int) -> list[str]:
         words = reply.split(" ")
@@ -51,10 +70,17 @@ class FakeEngine(Engine):
         self.calls.append((prompt_token_ids, params))
         if self.fail_with is not None and not self.fail_after_chunks:
             raise self.fail_with
+        # vLLM's checks on submission
+        if any(not 0 <= token < VOCAB_SIZE for token in prompt_token_ids):
+            raise EngineRequestError(f"the prompt has token ids outside the vocabulary of {VOCAB_SIZE}", "prompt")
+        if any(not 0 <= token < VOCAB_SIZE for token in params.logit_bias or ()):
+            raise EngineRequestError(f"logit_bias has token ids outside the vocabulary of {VOCAB_SIZE}", "logit_bias")
         reply = self.queued_replies.pop(0) if self.queued_replies else self.reply
         texts = {i: "" for i in range(params.n)}
         done: set[int] = set()
         step = 0
+        prompt_logprobs = (self._prompt_logprobs(prompt_token_ids, params.prompt_logprobs)
+                           if params.prompt_logprobs is not None else None)
         try:
             while len(done) < params.n:
                 await asyncio.sleep(self.delay)
@@ -84,7 +110,8 @@ class FakeEngine(Engine):
                 step += 1
                 if self.fail_with is not None and step > self.fail_after_chunks:
                     raise self.fail_with
-                yield GenerationChunk(len(prompt_token_ids), deltas, len(done) == params.n)
+                yield GenerationChunk(len(prompt_token_ids), deltas, len(done) == params.n,
+                                      prompt_logprobs if step == 1 else None)
         except (asyncio.CancelledError, GeneratorExit):
             self.aborted.append(request_id)
             raise

@@ -25,6 +25,8 @@ EXAMPLES = {
     "/v1/conversations": {},
     "/v1/conversations/{conversation_id}/messages": {"content": "hi", "max_tokens": 4},
     "/v1/feedback": {"completion_id": "chatcmpl-unknown", "rating": 1},
+    "/tokenize": {"prompt": "hi"},
+    "/detokenize": {"tokens": [1, 2]},
 }
 POST_ROUTES = [route for router in ENDPOINT_FAMILIES for route in router.routes
                if isinstance(route, APIRoute) and "POST" in route.methods]

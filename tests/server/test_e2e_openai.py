@@ -189,3 +189,104 @@ def test_concurrent_seeded_long_prompts_keep_the_engine_alive(openai_client, liv
     with ThreadPoolExecutor(8) as pool:
         assert all(reason in {"stop", "length"} for reason in pool.map(ask, range(8)))
     assert httpx.get(f"{live_server.base_url}/ready", timeout=10).status_code == 200
+
+
+# ---- issue 17: list prompts, echo, logit_bias, tokenize, refused fields -------------------------
+
+
+def tokenize(live_server, **body) -> list[int]:
+    r = httpx.post(f"{live_server.base_url}/tokenize", json=body, headers=live_server.headers, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["tokens"]
+
+
+def test_list_prompts_text_and_token_ids(openai_client, live_server):
+    prompts = ["Once upon a time", "The cat sat on"]
+    greedy = dict(model="tiny", max_tokens=3, temperature=0)
+    single = [openai_client.completions.create(prompt=p, **greedy).choices[0].text for p in prompts]
+    r = openai_client.completions.create(prompt=prompts, **greedy)
+    assert [c.text for c in sorted(r.choices, key=lambda c: c.index)] == single
+    ids = [tokenize(live_server, prompt=p) for p in prompts]
+    assert r.usage.prompt_tokens == sum(map(len, ids))
+    by_ids = openai_client.completions.create(prompt=ids, **greedy)
+    assert [c.text for c in sorted(by_ids.choices, key=lambda c: c.index)] == single
+    sampled = openai_client.completions.create(model="tiny", prompt=prompts, n=2, max_tokens=3, seed=3)
+    assert sorted(c.index for c in sampled.choices) == [0, 1, 2, 3]
+    assert sampled.usage.prompt_tokens == sum(map(len, ids)) and 0 < sampled.usage.completion_tokens <= 4 * 3
+    streamed: dict[int, str] = {}
+    for chunk in openai_client.completions.create(prompt=prompts, stream=True, **greedy):
+        for c in chunk.choices:
+            streamed[c.index] = streamed.get(c.index, "") + c.text
+    assert streamed == {0: single[0], 1: single[1]}
+
+
+def test_echo_scores_the_prompt_as_lm_eval_does(openai_client, live_server):
+    """lm-evaluation-harness local-completions: echo, logprobs, max_tokens 0."""
+    prompt = "The quick brown fox jumps"
+    ids = tokenize(live_server, prompt=prompt)
+    r = openai_client.completions.create(model="tiny", prompt=prompt, echo=True, logprobs=5, max_tokens=0)
+    choice = r.choices[0]
+    assert choice.text == prompt
+    lp = choice.logprobs
+    assert len(lp.tokens) == len(ids) and "".join(lp.tokens) == prompt
+    assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+    assert all(x <= 0 for x in lp.token_logprobs[1:])
+    assert lp.text_offset[0] == 0 and lp.text_offset[-1] == len(prompt) - len(lp.tokens[-1])
+    # the last token's distribution equals that of generating one token after the rest of the prompt
+    step = openai_client.completions.create(model="tiny", prompt=ids[:-1], max_tokens=1, temperature=0, logprobs=5)
+    assert max(lp.top_logprobs[-1].values()) == pytest.approx(step.choices[0].logprobs.token_logprobs[0], abs=1e-3)
+    # echo while generating: the prompt, then the reply, with log probabilities for both
+    r = openai_client.completions.create(model="tiny", prompt=prompt, echo=True, logprobs=1, max_tokens=2,
+                                         temperature=0)
+    plain = openai_client.completions.create(model="tiny", prompt=prompt, max_tokens=2, temperature=0)
+    assert r.choices[0].text == prompt + plain.choices[0].text
+    assert len(r.choices[0].logprobs.tokens) == len(ids) + plain.usage.completion_tokens
+    streamed = "".join(c.choices[0].text for c in openai_client.completions.create(
+        model="tiny", prompt=prompt, echo=True, max_tokens=2, temperature=0, stream=True) if c.choices)
+    assert streamed == r.choices[0].text
+
+
+def test_logit_bias_forces_and_bans_tokens(openai_client, live_server):
+    [hello] = tokenize(live_server, prompt=" hello")
+    r = openai_client.completions.create(model="tiny", prompt="Say", max_tokens=4, temperature=0,
+                                         logit_bias={str(hello): 100})
+    assert r.choices[0].text == " hello" * 4
+    chat = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=3, temperature=0,
+                                                 logit_bias={str(hello): 100})
+    assert chat.choices[0].message.content == " hello" * 3
+    first = openai_client.completions.create(model="tiny", prompt="Say", max_tokens=1, temperature=0).choices[0].text
+    banned = tokenize(live_server, prompt=first)
+    assert len(banned) == 1, (first, banned)
+    again = openai_client.completions.create(model="tiny", prompt="Say", max_tokens=1, temperature=0,
+                                             logit_bias={str(banned[0]): -100})
+    assert again.choices[0].text != first  # the greedy token, banned, is not chosen
+    for bias in ({"999999": 1}, {"x": 1}, {str(hello): 500}):
+        with pytest.raises(openai.BadRequestError) as err:
+            openai_client.completions.create(model="tiny", prompt="Say", max_tokens=1, logit_bias=bias)
+        assert err.value.body["param"] == "logit_bias"
+
+
+def test_tokenize_and_detokenize(openai_client, live_server):
+    base, headers = live_server.base_url, live_server.headers
+    r = httpx.post(f"{base}/tokenize", json={"model": "tiny", "prompt": "Hello world"}, headers=headers)
+    body = r.json()
+    assert body["count"] == len(body["tokens"]) > 0 and body["max_model_len"] == 4096
+    back = httpx.post(f"{base}/detokenize", json={"model": "tiny", "tokens": body["tokens"]}, headers=headers)
+    assert back.json() == {"prompt": "Hello world"}
+    chat_tokens = tokenize(live_server, messages=HI)
+    usage = openai_client.chat.completions.create(model="tiny", messages=HI, max_tokens=1).usage
+    assert len(chat_tokens) == usage.prompt_tokens
+    assert len(tokenize(live_server, messages=HI, add_generation_prompt=False)) < len(chat_tokens)
+    bad = httpx.post(f"{base}/detokenize", json={"tokens": [999999]}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "tokens"
+    assert httpx.post(f"{base}/tokenize", json={"prompt": "x"}).status_code == 401
+
+
+def test_unsupported_known_fields_are_refused(openai_client):
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client.chat.completions.create(model="tiny", messages=HI, tools=[tool])
+    assert err.value.body["param"] == "tools"
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client.completions.create(model="tiny", prompt="def f(", suffix="return 1")
+    assert err.value.body["param"] == "suffix"

@@ -11,6 +11,8 @@ from inference.engine import GenerationParams
 from server.errors import APIError
 from server.app import ENDPOINT_FAMILIES
 from server.limits import GeneratingRoutes, KeyedBuckets, Limiter, MeteredEngine, TokenBucket
+from server.openai.protocol import CompletionRequest
+from server.openai.serving import OpenAIServing
 from tests.server.conftest import make_client, wait_ready
 from tests.server.fake_engine import FakeEngine
 
@@ -180,6 +182,21 @@ def test_tokens_of_an_abandoned_generation_are_charged_as_far_as_it_got():
 
     assert asyncio.run(run()) == 60 - 3  # prompt 2 + one generated token
     assert fake.aborted == ["r1"]  # closing the meter closed the engine's stream
+
+
+def test_a_list_of_prompts_is_charged_prompt_by_prompt():
+    """Prompts of 2 and 1 tokens, max_tokens 2: 3 + 2 x 2 reserved, and used (each reply is 2 tokens)."""
+    limiter = Limiter(tokens_per_minute=60, key_by_api_key=True, clock=Clock(), routes=ROUTES)
+    fake = FakeEngine()
+    serving = OpenAIServing(MeteredEngine(fake))
+
+    async def run() -> float:
+        with limiter.admit(scope(path="/v1/completions")):
+            await serving.completion(CompletionRequest(prompt=["a bb", "c"], max_tokens=2), "cmpl-1")
+        return limiter._tokens["key:k1"].level
+
+    assert asyncio.run(run()) == 60 - 7
+    assert len(fake.calls) == 2
 
 
 def test_token_limit_refuses_while_in_debt():

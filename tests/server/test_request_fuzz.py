@@ -20,15 +20,23 @@ message = st.fixed_dictionaries(
 )
 CHAT_FIELDS = ["model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop", "seed",
                "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "response_format", "stream",
-               "stream_options", "user", "top_k", "min_p", "repetition_penalty"]
+               "stream_options", "user", "top_k", "min_p", "repetition_penalty", "logit_bias", "tools", "tool_choice",
+               "parallel_tool_calls"]
 chat_body = st.fixed_dictionaries(
     {"messages": st.lists(message, max_size=3) | json_values},
     optional={name: json_values | st.integers(-3, 40) | st.floats(-3, 3) for name in CHAT_FIELDS},
 )
+token_ids = st.lists(st.integers(-5, 1100), max_size=5)
 completion_body = st.fixed_dictionaries(
-    {"prompt": st.text(max_size=40) | st.lists(st.integers(-5, 100), max_size=5) | json_values},
-    optional={name: json_values | st.integers(-3, 40) for name in ["max_tokens", "logprobs", "n", "stream", "echo"]},
+    {"prompt": st.text(max_size=40) | token_ids | st.lists(st.text(max_size=10) | token_ids, max_size=4)
+     | json_values},
+    optional={name: json_values | st.integers(-3, 40) for name in ["max_tokens", "logprobs", "n", "stream", "echo",
+                                                                   "logit_bias", "suffix", "best_of"]},
 )
+tokenize_body = st.fixed_dictionaries({}, optional={
+    "prompt": st.text(max_size=40) | json_values, "messages": st.lists(message, max_size=3) | json_values,
+    "add_generation_prompt": json_values, "model": json_values})
+detokenize_body = st.fixed_dictionaries({"tokens": token_ids | json_values}, optional={"model": json_values})
 
 _client = None
 
@@ -54,6 +62,20 @@ def test_chat_never_5xx(body):
 @given(body=completion_body)
 def test_completions_never_5xx(body):
     r = client().post("/v1/completions", json=body)
+    assert r.status_code < 500, (body, r.text)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=tokenize_body)
+def test_tokenize_never_5xx(body):
+    r = client().post("/tokenize", json=body)
+    assert r.status_code < 500, (body, r.text)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=detokenize_body)
+def test_detokenize_never_5xx(body):
+    r = client().post("/detokenize", json=body)
     assert r.status_code < 500, (body, r.text)
 
 
