@@ -101,6 +101,9 @@ class Engine(abc.ABC):
 
     adapters: tuple[str, ...] = ()
     """Names of the LoRA adapters served on top of this model (``--lora-modules``)."""
+    sampling_defaults: dict[str, Any] = {}
+    """The model's own defaults (its ``generation_config``, as vLLM reads it) for sampling fields a
+    request leaves out: temperature, top_p, top_k, min_p, the penalties, max_tokens."""
 
     @property
     def served_names(self) -> tuple[str, ...]:
@@ -152,6 +155,7 @@ class AdapterView(Engine):
         self._adapter = adapter
         self.model_id = adapter
         self.max_model_len = base.max_model_len
+        self.sampling_defaults = base.sampling_defaults
 
     def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self._base.render_chat(messages, add_generation_prompt)

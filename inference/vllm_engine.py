@@ -167,6 +167,7 @@ class VllmEngine(Engine):
         self.model_id, *aliases = served_names
         self.aliases = tuple(aliases)
         self.max_model_len = llm.model_config.max_model_len
+        self.sampling_defaults = llm.model_config.get_diff_sampling_param()  # honours --generation-config
         self._chat_template = _load_chat_template(chat_template)
         self._lora_requests = {name: LoRARequest(name, number, str(path))
                                for number, (name, path) in enumerate(lora_modules, start=1)}

@@ -209,6 +209,9 @@ class MeteredEngine(Engine):
         self.inner = inner
         self.model_id = inner.model_id
         self.max_model_len = inner.max_model_len
+        self.aliases = inner.aliases
+        self.adapters = inner.adapters
+        self.sampling_defaults = inner.sampling_defaults
 
     def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.inner.render_chat(messages, add_generation_prompt)

@@ -133,7 +133,7 @@ class ConversationServing:
         user = MessageRecord(new_id("msg"), conversation_id, "user", req.content, now())
         prompt_ids = self._prompt([m.chat() for m in (*conversation.messages, user)], reserve)
         max_tokens = output_budget(self.engine, len(prompt_ids), req.max_tokens, "max_tokens", prompt_param="content")
-        return Turn(conversation_id, user, new_id("msg"), prompt_ids, req.generation_params(max_tokens))
+        return Turn(conversation_id, user, new_id("msg"), prompt_ids, req.generation_params(max_tokens, self.engine.sampling_defaults))
 
     async def _store_reply(self, turn: Turn, result: GenerationResult) -> AssistantReply:
         choice = result.choices.get(0)

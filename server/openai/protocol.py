@@ -11,6 +11,7 @@ becomes the error's ``param``: ``server.errors.validation_error``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,6 +29,9 @@ from pydantic_core import PydanticCustomError
 from inference.engine import GenerationParams
 
 MAX_N = 16
+MODEL_DEFAULTED_FIELDS = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
+                          "repetition_penalty")
+"""Sampling fields whose default is the model's own when its generation_config sets one."""
 MAX_STOP = 8
 MAX_PROMPTS = 1024
 """Prompts in one text completion request (vLLM's default ``VLLM_MAX_COMPLETION_PROMPTS``)."""
@@ -140,21 +144,13 @@ class GenerationOptions(BaseModel):
         stops = [self.stop] if isinstance(self.stop, str) else self.stop
         return tuple(s for s in stops if s)
 
-    def generation_params(self, max_tokens: int, **extra: Any) -> GenerationParams:
-        """These options as engine parameters; `extra` sets n, logprobs or a JSON mode."""
-        return GenerationParams(
-            max_tokens=max_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            min_p=self.min_p,
-            presence_penalty=self.presence_penalty,
-            frequency_penalty=self.frequency_penalty,
-            repetition_penalty=self.repetition_penalty,
-            seed=self.seed,
-            stop=self.stop_list(),
-            **extra,
-        )
+    def generation_params(self, max_tokens: int, defaults: Mapping[str, Any] = {}, **extra: Any) -> GenerationParams:
+        """These options as engine parameters; `extra` sets n, logprobs or a JSON mode. A sampling field
+        the request left out takes the model's default from `defaults` (``Engine.sampling_defaults``),
+        else the OpenAI default, as vLLM does."""
+        sampling = {name: getattr(self, name) if name in self.model_fields_set else defaults.get(name, getattr(self, name))
+                    for name in MODEL_DEFAULTED_FIELDS}
+        return GenerationParams(max_tokens=max_tokens, seed=self.seed, stop=self.stop_list(), **sampling, **extra)
 
 
 class SamplingFields(GenerationOptions):

@@ -118,15 +118,19 @@ class OpenAIServing:
         ensure_model(self.engine, req.model)
         prompt_ids = self.engine.encode(self.engine.render_chat(_template_messages(req.messages)))
         param = "max_completion_tokens" if req.max_completion_tokens else "max_tokens"
-        max_tokens = output_budget(self.engine, len(prompt_ids), req.token_limit(), param)
+        defaults = self.engine.sampling_defaults
+        requested = req.token_limit()
+        if requested is None and "max_tokens" in defaults:  # the model's max_new_tokens, within the room left
+            requested = max(1, min(defaults["max_tokens"], self.engine.max_model_len - len(prompt_ids)))
+        max_tokens = output_budget(self.engine, len(prompt_ids), requested, param)
         structured: dict = {}
         if req.response_format and req.response_format.type == "json_schema":
             structured["json_schema"] = req.response_format.json_schema.schema_
         elif req.response_format and req.response_format.type == "json_object":
             structured["json_object"] = True
         logprobs = (req.top_logprobs or 0) if req.logprobs else None
-        return prompt_ids, req.generation_params(max_tokens, n=req.n, logprobs=logprobs, logit_bias=req.logit_bias,
-                                                 **structured)
+        return prompt_ids, req.generation_params(max_tokens, defaults, n=req.n, logprobs=logprobs,
+                                                 logit_bias=req.logit_bias, **structured)
 
     async def chat(self, req: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
         prompt_ids, params = self.prepare_chat(req)
@@ -202,8 +206,8 @@ class OpenAIServing:
             requested = req.max_tokens if req.max_tokens is not None else max(min(16, room), 1)  # OpenAI's default: 16
         max_tokens = output_budget(self.engine, len(prompt_ids), requested, "max_tokens", prompt_param="prompt")
         prompt_logprobs = req.logprobs if req.echo else None
-        params = req.generation_params(max_tokens, n=req.n, logprobs=req.logprobs, prompt_logprobs=prompt_logprobs,
-                                       logit_bias=req.logit_bias)
+        params = req.generation_params(max_tokens, self.engine.sampling_defaults, n=req.n, logprobs=req.logprobs,
+                                       prompt_logprobs=prompt_logprobs, logit_bias=req.logit_bias)
         return PromptRequest(prompt_ids, text, params, request_id)
 
     async def completion(self, req: CompletionRequest, request_id: str) -> CompletionResponse:

@@ -96,3 +96,33 @@ def test_adapters_need_names_of_their_own(tmp_path):
         client_for(FakeEngine(), tmp_path, served_model_name=["m"], lora_modules=[f"m={adapter}"])
     with pytest.raises(UserError, match="name of its own"):
         client_for(FakeEngine(), tmp_path, lora_modules=[f"x={adapter}", f"x={adapter}"])
+
+
+def test_the_models_generation_config_fills_what_a_request_leaves_out(tmp_path):
+    """As vLLM applies a model's generation_config: its sampling values are the defaults, a request's own win."""
+    engine = FakeEngine(max_model_len=4096)
+    engine.sampling_defaults = {"temperature": 0.3, "top_p": 0.8, "repetition_penalty": 1.1, "max_tokens": 7}
+    with client_for(engine, tmp_path) as client:
+        wait_ready(client)
+        client.post("/v1/chat/completions", json=CHAT)
+        params = engine.calls[-1][1]
+        assert (params.temperature, params.top_p, params.repetition_penalty, params.max_tokens) == (0.3, 0.8, 1.1, 7)
+        client.post("/v1/chat/completions", json={**CHAT, "temperature": 1.0, "max_tokens": 3})
+        params = engine.calls[-1][1]
+        assert (params.temperature, params.top_p, params.max_tokens) == (1.0, 0.8, 3)
+        client.post("/v1/completions", json={"prompt": "a b", "top_p": 1.0})
+        params = engine.calls[-1][1]
+        assert (params.temperature, params.top_p, params.max_tokens) == (0.3, 1.0, 16)  # completions: OpenAI's 16
+
+
+def test_names_and_adapters_survive_the_token_rate_limiter(tmp_path):
+    """With --rate-limit-tpm the engine is wrapped (server/limits.py); aliases and adapters pass through."""
+    engine = FakeEngine()
+    adapter = peft_folder(tmp_path / "ads")
+    with client_for(engine, tmp_path, served_model_name=["a", "b"], lora_modules=[f"ads={adapter}"],
+                    rate_limit_tpm=100_000) as client:
+        wait_ready(client)
+        assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["a", "b", "ads"]
+        assert client.post("/v1/chat/completions", json={**CHAT, "model": "b"}).status_code == 200
+        assert client.post("/v1/chat/completions", json={**CHAT, "model": "ads"}).json()["model"] == "ads"
+        assert engine.calls[-1][1].adapter == "ads"
