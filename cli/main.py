@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clients.commands import add_ads_parser
+from icegrt_client.commands import add_ads_parser
 from common.errors import EXIT_USAGE, UserError
 from training.ablate.commands import add_ablate_parser
 from common.commands import add_model_parser

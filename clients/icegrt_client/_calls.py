@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
 
-from clients.errors import IceGrtError, error_from_event
-from clients.types import (Ad, ComplianceResult, Conversation, FeedbackReceipt, Policy, Reply,
+from icegrt_client.errors import IceGrtError, error_from_event
+from icegrt_client.types import (Ad, ComplianceResult, Conversation, FeedbackReceipt, Policy, Reply,
                            TableResult)
 
 if TYPE_CHECKING:
@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 TableFormat = Literal["json", "markdown", "csv"]
 _POLICY_LIST = TypeAdapter(list[Policy])
+
+
+def import_openai() -> Any:
+    """The ``openai`` module behind ``client.openai``: an optional dependency of the SDK."""
+    try:
+        import openai
+    except ImportError as exc:
+        raise ImportError("client.openai needs the openai package: pip install 'icegrt-client[openai]'") from exc
+    return openai
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ def _ad_payload(ad: Ad | Mapping[str, Any]) -> dict[str, Any]:
         return ad.model_dump(exclude_none=True)
     if isinstance(ad, Mapping):
         return dict(ad)
-    raise TypeError(f"ad must be a dict or clients.Ad, not {type(ad).__name__}")
+    raise TypeError(f"ad must be a dict or icegrt_client.Ad, not {type(ad).__name__}")
 
 
 def _conversation_path(conversation_id: str, suffix: str = "") -> str:

@@ -1,4 +1,4 @@
-"""`AsyncIceGrtClient`: the asyncio twin of `clients.client.IceGrtClient` (same methods, awaited)."""
+"""`AsyncIceGrtClient`: the asyncio twin of `icegrt_client.client.IceGrtClient` (same methods, awaited)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 
-from clients import _calls
-from clients._calls import Call, DeltaDecoder, TableFormat, parse_response
-from clients.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, RetryPolicy
-from clients.errors import connection_error, error_from_response
-from clients.types import Ad, ComplianceResult, Conversation, FeedbackReceipt, Policy, Reply, TableResult
+from icegrt_client import _calls
+from icegrt_client._calls import Call, DeltaDecoder, TableFormat, parse_response
+from icegrt_client.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, RetryPolicy
+from icegrt_client.errors import connection_error, error_from_response
+from icegrt_client.types import Ad, ComplianceResult, Conversation, FeedbackReceipt, Policy, Reply, TableResult
 
 if TYPE_CHECKING:
     import openai
@@ -40,7 +40,7 @@ class AsyncIceGrtClient:
     @cached_property
     def openai(self) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` for chat/completions on the same server, key, timeout and retries."""
-        import openai
+        openai = _calls.import_openai()
 
         http_client = httpx.AsyncClient(transport=self._transport) if self._transport else None
         return openai.AsyncOpenAI(base_url=f"{self.config.base_url}/v1", api_key=self.config.api_key or "none",
@@ -94,7 +94,7 @@ class AsyncIceGrtClient:
 
 
 class AsyncReplyStream:
-    """Async iterator over the text deltas of a streamed reply; see `clients.client.ReplyStream`."""
+    """Async iterator over the text deltas of a streamed reply; see `icegrt_client.client.ReplyStream`."""
 
     def __init__(self, response: httpx.Response, config: ClientConfig) -> None:
         self._decoder = DeltaDecoder()
@@ -178,7 +178,7 @@ class Conversations:
 
     async def send(self, conversation_id: str, content: str, stream: bool = False,
                    **options: Any) -> Reply | AsyncReplyStream:
-        """As `clients.client.Conversations.send`; with ``stream=True`` the awaited result is an
+        """As `icegrt_client.client.Conversations.send`; with ``stream=True`` the awaited result is an
         `AsyncReplyStream` (``async for delta in await conversations.send(id, text, stream=True)``)."""
         call = _calls.conversations_send(conversation_id, content, stream, options)
         return await (self._client._stream(call) if stream else self._client._request(call))

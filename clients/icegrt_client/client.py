@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 
-from clients import _calls
-from clients._calls import Call, DeltaDecoder, TableFormat, parse_response
-from clients.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, RetryPolicy
-from clients.errors import connection_error, error_from_response
-from clients.types import Ad, ComplianceResult, Conversation, FeedbackReceipt, Policy, Reply, TableResult
+from icegrt_client import _calls
+from icegrt_client._calls import Call, DeltaDecoder, TableFormat, parse_response
+from icegrt_client.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, RetryPolicy
+from icegrt_client.errors import connection_error, error_from_response
+from icegrt_client.types import Ad, ComplianceResult, Conversation, FeedbackReceipt, Policy, Reply, TableResult
 
 if TYPE_CHECKING:
     import openai
@@ -46,7 +46,7 @@ class IceGrtClient:
     @cached_property
     def openai(self) -> openai.OpenAI:
         """An ``openai.OpenAI`` for chat/completions on the same server, key, timeout and retries."""
-        import openai
+        openai = _calls.import_openai()
 
         http_client = httpx.Client(transport=self._transport) if self._transport else None
         return openai.OpenAI(base_url=f"{self.config.base_url}/v1", api_key=self.config.api_key or "none",

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from clients.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from icegrt_client.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     import httpx
 
-    from clients.async_client import AsyncIceGrtClient
+    from icegrt_client.async_client import AsyncIceGrtClient
 
 EXIT_UNREACHABLE = 1
 EXIT_USAGE = 2
@@ -98,7 +98,7 @@ def _input_error(message: str) -> dict[str, Any]:
 
 def run_check(args: argparse.Namespace, transport: httpx.AsyncBaseTransport | None = None) -> int:
     """The ``icegrt ads check`` handler; ``transport`` replaces the network in tests."""
-    from clients.async_client import AsyncIceGrtClient
+    from icegrt_client.async_client import AsyncIceGrtClient
 
     try:
         jobs = parse_jobs(args.input.read_text(encoding="utf-8").splitlines())
@@ -137,7 +137,7 @@ async def _check(args: argparse.Namespace, client: AsyncIceGrtClient, jobs: list
 async def _preflight(client: AsyncIceGrtClient, policies: list[str] | None) -> tuple[int, str] | None:
     """Fail fast, before writing anything, on what would fail every ad: no server, a rejected key,
     no ads endpoint, unknown policy ids. Returns (exit status, message) or None."""
-    from clients.errors import AuthenticationError, ConnectionError, IceGrtError
+    from icegrt_client.errors import AuthenticationError, ConnectionError, IceGrtError
 
     try:
         catalogue = await client.ads.policies()
@@ -160,15 +160,13 @@ async def _check_all(client: AsyncIceGrtClient, jobs: list[Job], args: argparse.
     A fixed pool of workers pulls from one iterator (rather than one task per ad behind a semaphore),
     so memory stays flat on large files.
     """
-    from tqdm import tqdm
-
-    from clients.errors import ConnectionError, IceGrtError, RequestTimeoutError
+    from icegrt_client.errors import ConnectionError, IceGrtError, RequestTimeoutError
 
     done: dict[int, dict[str, Any]] = {}
     next_to_write = 0
     lost = 0
     pending: Iterator[Job] = iter(jobs)
-    progress = tqdm(total=len(jobs), unit="ad", desc="ads check", file=sys.stderr)
+    progress = _progress_bar(len(jobs))
 
     async def worker() -> None:
         nonlocal next_to_write, lost
@@ -192,3 +190,33 @@ async def _check_all(client: AsyncIceGrtClient, jobs: list[Job], args: argparse.
     with progress:
         await asyncio.gather(*(worker() for _ in range(min(args.concurrency, len(jobs)))))
     return lost
+
+
+class _Count:
+    """The progress line when tqdm is not installed (the SDK depends on httpx and pydantic only):
+    ``ads check: done/total`` on a terminal's stderr, nothing otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.shown = sys.stderr.isatty()
+
+    def update(self) -> None:
+        self.done += 1
+        if self.shown:
+            print(f"\rads check: {self.done}/{self.total} ads", end="", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _Count:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown and self.done:
+            print(file=sys.stderr)
+
+
+def _progress_bar(total: int) -> Any:
+    """tqdm's bar where tqdm is installed (with ``icegrt`` or the ``openai`` extra), else `_Count`."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _Count(total)
+    return tqdm(total=total, unit="ad", desc="ads check", file=sys.stderr)

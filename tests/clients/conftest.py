@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -24,3 +26,20 @@ def sleeps(monkeypatch) -> list[float]:
     monkeypatch.setattr(time, "sleep", recorded.append)
     monkeypatch.setattr(asyncio, "sleep", fake_async_sleep)
     return recorded
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    base_url: str
+    api_key: str
+
+
+@pytest.fixture(scope="session")
+def sdk_server(request):
+    """The server the SDK's end-to-end tests call: the session's live server, or the one that
+    $ICEGRT_TEST_SERVER_URL (and $ICEGRT_TEST_SERVER_KEY) name. test_sdk_alone.py runs these tests
+    from a clean venv that holds the SDK only, against its own session's live server."""
+    url = os.environ.get("ICEGRT_TEST_SERVER_URL")
+    if url:
+        return RunningServer(url, os.environ.get("ICEGRT_TEST_SERVER_KEY", ""))
+    return request.getfixturevalue("live_server")

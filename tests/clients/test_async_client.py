@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from clients import AsyncIceGrtClient, BadRequestError, ComplianceResult, ConnectionError, ServerError
-from tests.clients.helpers import AD, BASE_URL, POLICIES, Script, compliance, envelope, ok, sse
+from icegrt_client import AsyncIceGrtClient, BadRequestError, ComplianceResult, ConnectionError, ServerError
+from tests.clients.helpers import AD, BASE_URL, POLICIES, Script, compliance, envelope, needs_openai, ok, sse
 from tests.clients.test_client import REPLY, chunk
 
 
@@ -72,6 +72,7 @@ def test_streamed_reply():
     assert script.bodies()[0] == {"max_tokens": 4, "content": "hi", "stream": True}
 
 
+@needs_openai
 def test_openai_handle_is_async():
     import openai
 

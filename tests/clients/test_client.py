@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import httpx
 import pytest
 
-from clients import Ad, IceGrtClient, IceGrtError
-from tests.clients.helpers import AD, BASE_URL, Script, compliance, ok, sse
+from icegrt_client import Ad, IceGrtClient, IceGrtError
+from tests.clients.helpers import AD, BASE_URL, Script, compliance, needs_openai, ok, sse
 
 REPLY = {"id": "msg-2", "object": "conversation.message", "conversation_id": "conv/1", "created": 1, "model": "m",
          "role": "assistant", "content": "Hello there", "finish_reason": "stop",
@@ -139,6 +140,7 @@ def test_feedback_body_is_passed_to_the_server_as_given():
                                {"completion_id": "chatcmpl-1", "ranking": ["chatcmpl-1", "chatcmpl-2"]}]
 
 
+@needs_openai
 def test_openai_handle_shares_url_key_timeout_and_transport():
     completion = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
                   "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris"},
@@ -162,6 +164,14 @@ def test_health():
     assert script.requests[0].url.path == "/health"
 
 
+def test_openai_handle_without_the_openai_package_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)  # as in an install without the [openai] extra
+    with IceGrtClient(BASE_URL, transport=httpx.MockTransport(lambda r: ok({}))) as client:
+        with pytest.raises(ImportError, match=r"pip install 'icegrt-client\[openai\]'"):
+            client.openai
+
+
+@needs_openai
 def test_close_also_closes_the_openai_handle():
     client = IceGrtClient(BASE_URL, transport=httpx.MockTransport(lambda r: ok({})))
     oai = client.openai

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from clients.commands import add_ads_parser, run_check
-from tests.clients.helpers import POLICIES, compliance, envelope, ok
+from icegrt_client.commands import _Count, _progress_bar, add_ads_parser, run_check
+from tests.clients.helpers import POLICIES, compliance, envelope, needs_the_project, ok
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -151,8 +152,24 @@ def test_empty_input_writes_an_empty_output(tmp_path):
     assert out.read_text() == ""
 
 
+@needs_the_project
 def test_registered_in_the_icegrt_command():
     from cli.main import build_parser
 
     args = build_parser().parse_args(["ads", "check", "in.jsonl", "-o", "out.jsonl"])
     assert args.handler is run_check and args.concurrency == 4 and args.suggest is True
+
+
+def test_without_tqdm_the_run_counts_ads_itself(tmp_path, monkeypatch, capsys):
+    """The SDK depends on httpx and pydantic only; tqdm's bar is used where it is installed."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert isinstance(_progress_bar(2), _Count)
+    out = tmp_path / "out.jsonl"
+    args = parse(str(write_lines(tmp_path / "in.jsonl", ['{"body": "a"}', '{"body": "b"}'])), "-o", str(out))
+    assert run_check(args, transport=httpx.MockTransport(AdServer())) == 0
+    assert [r["id"] for r in read_jsonl(out)] == [1, 2]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with _Count(2) as count:
+        count.update()
+        count.update()
+    assert capsys.readouterr().err.endswith("\rads check: 2/2 ads\n")

@@ -11,7 +11,7 @@ import json
 import httpx
 import pytest
 
-from clients import BadRequestError, IceGrtClient, NotFoundError
+from icegrt_client import BadRequestError, IceGrtClient, NotFoundError
 from tests.clients.helpers import endpoint
 from tests.server.conftest import make_client, wait_ready
 from tests.server.fake_engine import FakeEngine

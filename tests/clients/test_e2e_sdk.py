@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from clients import AsyncIceGrtClient, AuthenticationError, BadRequestError, IceGrtClient, NotFoundError
-from clients.commands import run_check
-from tests.clients.helpers import endpoint
+from icegrt_client import AsyncIceGrtClient, AuthenticationError, BadRequestError, IceGrtClient, NotFoundError
+from icegrt_client.commands import run_check
+from tests.clients.helpers import endpoint, needs_openai
 from tests.clients.test_commands import parse, read_jsonl, write_lines
 
 pytestmark = pytest.mark.e2e
@@ -25,8 +25,8 @@ TIMEOUT = 300  # generations on a CPU; the point is the contract, not the speed
 
 
 @pytest.fixture
-def client(live_server):
-    with IceGrtClient(live_server.base_url, live_server.api_key, timeout=TIMEOUT) as client:
+def client(sdk_server):
+    with IceGrtClient(sdk_server.base_url, sdk_server.api_key, timeout=TIMEOUT) as client:
         yield client
 
 
@@ -86,20 +86,21 @@ def test_conversation_round_trip_and_feedback(client):
         client.conversations.get(conversation.id)
 
 
+@needs_openai
 def test_chat_through_the_openai_handle(client):
     reply = client.openai.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi"}],
                                                   max_tokens=4)
     assert reply.choices[0].finish_reason in ("stop", "length")
 
 
-def test_wrong_key_is_an_authentication_error(live_server):
-    with IceGrtClient(live_server.base_url, "wrong-key") as client, pytest.raises(AuthenticationError):
+def test_wrong_key_is_an_authentication_error(sdk_server):
+    with IceGrtClient(sdk_server.base_url, "wrong-key") as client, pytest.raises(AuthenticationError):
         client.ads.policies()  # auth runs before routing, so this holds before the route is merged too
 
 
-def test_async_client(live_server):
+def test_async_client(sdk_server):
     async def go():
-        async with AsyncIceGrtClient(live_server.base_url, live_server.api_key, timeout=TIMEOUT) as client:
+        async with AsyncIceGrtClient(sdk_server.base_url, sdk_server.api_key, timeout=TIMEOUT) as client:
             return await asyncio.gather(*(client.ads.check(CURE_AD, suggest=False) for _ in range(2)))
 
     with endpoint("POST /v1/ads/compliance"):
@@ -107,14 +108,14 @@ def test_async_client(live_server):
     assert all(not r.compliant for r in results)
 
 
-def test_ads_check_cli(live_server, client, tmp_path):
+def test_ads_check_cli(sdk_server, client, tmp_path):
     with endpoint("GET /v1/ads/policies"):
         client.ads.policies()
     lines = [json.dumps(CURE_AD), json.dumps({"id": "empty", "ad": {"body": ""}}), "not json",
              json.dumps({"id": "clean", "ad": {"body": "Fresh coffee beans, roasted weekly."}})]
     out = tmp_path / "out.jsonl"
     args = parse(str(write_lines(tmp_path / "in.jsonl", lines)), "-o", str(out), "--no-suggest",
-                 "--base-url", live_server.base_url, "--api-key", live_server.api_key, "--concurrency", "2",
+                 "--base-url", sdk_server.base_url, "--api-key", sdk_server.api_key, "--concurrency", "2",
                  "--timeout", str(TIMEOUT))
     assert run_check(args) == 0
     records = read_jsonl(out)

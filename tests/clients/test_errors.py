@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from clients import (AuthenticationError, BadRequestError, IceGrtClient, IceGrtError, NotFoundError, RateLimitError,
-                     ServerError)
-from clients._calls import DeltaDecoder
+from icegrt_client import (AuthenticationError, BadRequestError, IceGrtClient, IceGrtError, NotFoundError,
+                           RateLimitError, ServerError)
+from icegrt_client._calls import DeltaDecoder
 from tests.clients.helpers import AD, BASE_URL, Script, envelope
 
 

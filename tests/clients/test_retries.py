@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from clients import BadRequestError, ConnectionError, IceGrtClient, RateLimitError, RequestTimeoutError, ServerError
-from clients.config import RetryPolicy, parse_retry_after
+from icegrt_client import (BadRequestError, ConnectionError, IceGrtClient, RateLimitError, RequestTimeoutError,
+                           ServerError)
+from icegrt_client.config import RetryPolicy, parse_retry_after
 from tests.clients.helpers import AD, BASE_URL, POLICIES, Script, compliance, envelope, ok
 
 

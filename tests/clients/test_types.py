@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clients import ComplianceResult, IceGrtClient, IceGrtError, Reply, TableResult
+from icegrt_client import ComplianceResult, IceGrtClient, IceGrtError, Reply, TableResult
 from tests.clients.helpers import AD, BASE_URL, COMPLIANCE, POLICIES, Script, compliance, ok
 
 

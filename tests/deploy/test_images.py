@@ -99,10 +99,12 @@ def test_dockerignore_keeps_local_state_out():
 def _setup_sandbox(tmp_path):
     """A copy of setup.sh whose .venv looks installed, and a system_packages.sh that leaves a mark."""
     (tmp_path / "scripts").mkdir()
-    for name in ("pyproject.toml", "scripts/setup.sh"):
+    (tmp_path / "clients").mkdir()
+    stamped = ("pyproject.toml", "clients/pyproject.toml", "scripts/setup.sh")
+    for name in stamped:
         (tmp_path / name).write_bytes((REPO_ROOT / name).read_bytes())
     (tmp_path / "scripts/system_packages.sh").write_text("touch system-packages-ran\n")
-    digest = hashlib.sha256((tmp_path / "pyproject.toml").read_bytes() + (tmp_path / "scripts/setup.sh").read_bytes())
+    digest = hashlib.sha256(b"".join((tmp_path / name).read_bytes() for name in stamped))
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv/.icegrt-setup").write_text(f"{digest.hexdigest()[:16]} cpu,dev\n")
     return tmp_path
