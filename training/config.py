@@ -119,7 +119,7 @@ def parse_mix(value: Any) -> Any:
         for item in value:
             if not isinstance(item, str) or "=" not in item:
                 raise ValueError(f"mix entry {item!r} must look like source=count, e.g. gsm8k=200")
-            key, count = item.split("=", 1)
+            key, count = item.rsplit("=", 1)  # a path may hold "="; a count never does
             mix[key.strip()] = count.strip()
         return mix
     return value
@@ -127,14 +127,15 @@ def parse_mix(value: Any) -> Any:
 
 
 def check_mix(value: dict[str, int]) -> dict[str, int]:
-    """A mix names known SFT data sources, each with a count of at least 1."""
-    from training.data.sources import SFT_SOURCES
+    """A mix names known SFT data sources or paths of the user's data files, each with a count of at
+    least 1 (a path's file is checked before work, as the bundle's files are)."""
+    from training.data.sources import is_source, unknown_source_message
 
     if not value:
         raise ValueError("the mix is empty: name at least one data source")
     for source, count in value.items():
-        if source not in SFT_SOURCES:
-            raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SFT_SOURCES))}")
+        if not is_source(source):
+            raise ValueError(unknown_source_message(source))
         if count < 1:
             raise ValueError(f"mix count for {source!r} must be at least 1, got {count}")
     return value
@@ -153,7 +154,8 @@ class SFTConfig(TrainConfig):
     )
     mix: SourceMix = Field(
         {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "multiturn_chat": 50, "e2e_text_to_table": 100},
-        description="Examples drawn from each data source (source=count,...); see training.data.sources",
+        description="Examples drawn from each data source (source=count,...): built-in sources (see "
+                    "training.data.sources) and paths of your own files (docs/own-data.md)",
     )
     eval_examples: int = Field(32, ge=1, le=100_000, description="Held-out examples (taken from the mix) for eval loss")
     eval_batch_size: int = Field(8, ge=1, le=1024, description="Examples per evaluation batch")
@@ -168,7 +170,8 @@ class RewardConfig(TrainConfig):
     )
     pairs: list[str] = Field(
         ["dpo_en_demo"], min_length=1,
-        description="Preference pair sources: 'dpo_en_demo' or JSONL files of {prompt, chosen, rejected}",
+        description="Preference pair sources: 'dpo_en_demo' or paths of your own files of pairs: {prompt, chosen, "
+                    "rejected} records, TRL's standard or conversational format (docs/own-data.md)",
     )
     max_train_pairs: int | None = Field(None, ge=1, description="Use at most this many training pairs")
     max_eval_pairs: int | None = Field(
@@ -183,14 +186,11 @@ class RewardConfig(TrainConfig):
     @field_validator("pairs")
     @classmethod
     def _pairs_known(cls, value: list[str]) -> list[str]:
-        from training.data.preference import PAIR_SOURCES
+        from training.data.preference import is_pair_source, unknown_pair_source_message
 
         for item in value:
-            if item not in PAIR_SOURCES and not item.endswith(".jsonl"):
-                raise ValueError(
-                    f"pair source {item!r} is neither a known source ({', '.join(sorted(PAIR_SOURCES))}) "
-                    "nor a .jsonl file of {prompt, chosen, rejected} records"
-                )
+            if not is_pair_source(item):
+                raise ValueError(unknown_pair_source_message(item))
         return value
 
 

@@ -162,11 +162,12 @@ class RewardStage:
 def _check_before_work(config: RewardConfig) -> Path:
     from common.shared_data import SharedDataError
     from training.data.preference import check_pair_source
+    from training.data.records import DataFileError
 
     for name in config.pairs:
         try:
             check_pair_source(name)
-        except (SharedDataError, FileNotFoundError) as exc:
+        except (SharedDataError, DataFileError) as exc:
             raise ConfigError(f"reward data: {exc}") from None
     return resolve_start_model(config.model, ("causal_lm", "reward"), "reward")
 

@@ -103,20 +103,27 @@ class SFTStage:
 def _check_before_work(config: SFTConfig) -> Path:
     """Data sources and start model, or a ConfigError saying what to fix."""
     from common.shared_data import SharedDataError
+    from training.data.records import DataFileError
     from training.data.sources import check_sources
 
     try:
         check_sources(list(config.mix))
-    except (SharedDataError, ModuleNotFoundError, KeyError) as exc:
+    except KeyError as exc:
+        raise ConfigError(f"SFT data: {exc.args[0]}") from None
+    except (SharedDataError, ModuleNotFoundError, DataFileError) as exc:
         raise ConfigError(f"SFT data: {exc}") from None
     return resolve_start_model(config.model, ("causal_lm",), "sft")
 
 
 def prepare_data(config: SFTConfig, tokenizer: Any) -> tuple[list[EncodedExample], list[EncodedExample], dict]:
     """Encoded train and held-out examples of the mix, and a summary of what was drawn."""
+    from training.data.records import DataFileError
     from training.data.sources import build_mix, fingerprints
 
-    conversations, counts = build_mix(config.mix, config.seed)
+    try:
+        conversations, counts = build_mix(config.mix, config.seed)
+    except DataFileError as exc:  # a record of the user's own file (named by file, line and field)
+        raise ConfigError(f"SFT data: {exc}") from None
     if len(conversations) <= config.eval_examples:
         raise ConfigError(
             f"the mix gives {len(conversations)} examples, not more than eval_examples={config.eval_examples}; "

@@ -1,4 +1,5 @@
-"""``icegrt data export-preferences``: stored feedback -> reward-model pairs (JSONL).
+"""``icegrt data export-preferences``: stored feedback -> reward-model pairs (JSONL; ``--format icegrt``,
+the default, or ``trl``: TRL's conversational preference format).
 
 The database is found as the server finds it: ``--database-url``, else ``ICEGRT_DATABASE_URL``,
 else SQLite at ``<data-dir>/icegrt.db`` (``--data-dir``, else ``ICEGRT_DATA_DIR``, else
@@ -26,6 +27,10 @@ def add_data_parser(subparsers) -> None:
                     "completion-id feedback are counted, not written. Safe to run while the server runs.",
     )
     export.add_argument("--output", type=Path, required=True, help="JSONL file to write (replaced atomically)")
+    export.add_argument("--format", dest="file_format", choices=("icegrt", "trl"), default="icegrt",
+                        help="icegrt: {prompt: [messages], chosen: str, rejected: str} (default); trl: TRL's "
+                             "conversational preference format, each reply a list of one assistant message. "
+                             "`icegrt train reward` reads both")
     export.add_argument("--database-url", default=None,
                         help="SQLAlchemy URL of the store (default: $ICEGRT_DATABASE_URL, else SQLite in --data-dir)")
     export.add_argument("--data-dir", type=Path, default=None,
@@ -51,8 +56,8 @@ def export_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     try:
-        report = export_preferences(store, args.output, args.owner)
+        report = export_preferences(store, args.output, args.owner, args.file_format)
     finally:
         store.close()
-    print(json.dumps({"output": str(args.output), **report.as_dict()}))
+    print(json.dumps({"output": str(args.output), "format": args.file_format, **report.as_dict()}))
     return 0

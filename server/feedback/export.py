@@ -1,9 +1,15 @@
 """Stored feedback -> reward-model preference pairs (what ``icegrt data export-preferences`` writes).
 
-One JSON object per line, the format `training.data.preference.read_pairs_jsonl` reads:
-``{"prompt": [messages before the reply], "chosen": str, "rejected": str, "source": str,
-"chosen_id": str, "rejected_id": str}``. The prompt is the conversation as stored before the
-reply (system message included), not the trimmed prompt the model saw.
+One JSON object per line, in one of two formats (both read by `training.data.preference`):
+
+- ``icegrt`` (the default): ``{"prompt": [messages before the reply], "chosen": str,
+  "rejected": str, "source": str, "chosen_id": str, "rejected_id": str}``;
+- ``trl``: TRL's conversational preference format, the same record with each reply as a list of
+  one assistant message: ``"chosen": [{"role": "assistant", "content": str}]`` (likewise
+  ``rejected``), loadable with ``datasets.load_dataset("json", data_files=...)`` for TRL's trainers.
+
+The prompt is the conversation as stored before the reply (system message included), not the
+trimmed prompt the model saw.
 
 Rules, applied to feedback oldest first:
 
@@ -33,6 +39,10 @@ from pathlib import Path
 from common.jsonl import write_jsonl_atomically
 from server.store import FeedbackRecord, RankedMessage, Store
 from server.tenancy import ANONYMOUS, Principal
+
+
+FORMATS = ("icegrt", "trl")
+"""The file formats of an export (see the module docstring)."""
 
 
 @dataclass
@@ -123,9 +133,22 @@ def preference_pairs(store: Store, owner: str | None = None) -> tuple[list[dict]
     return pairs, report
 
 
-def export_preferences(store: Store, output: Path, owner: str | None = None) -> ExportReport:
-    """Write the pairs (of `owner` only, when given) to `output` as JSONL, atomically (a reader never sees
-    half a file)."""
+def in_format(pair: dict, file_format: str) -> dict:
+    """An exported pair as a record of `file_format` (one of FORMATS)."""
+    if file_format == "icegrt":
+        return pair
+    if file_format == "trl":
+        return {**pair, "chosen": [{"role": "assistant", "content": pair["chosen"]}],
+                "rejected": [{"role": "assistant", "content": pair["rejected"]}]}
+    raise ValueError(f"unknown export format {file_format!r}; choose one of {', '.join(FORMATS)}")
+
+
+def export_preferences(store: Store, output: Path, owner: str | None = None,
+                       file_format: str = "icegrt") -> ExportReport:
+    """Write the pairs (of `owner` only, when given) to `output` as JSONL in `file_format`, atomically (a
+    reader never sees half a file)."""
+    if file_format not in FORMATS:
+        raise ValueError(f"unknown export format {file_format!r}; choose one of {', '.join(FORMATS)}")
     pairs, report = preference_pairs(store, owner)
-    write_jsonl_atomically(pairs, output)
+    write_jsonl_atomically((in_format(pair, file_format) for pair in pairs), output)
     return report

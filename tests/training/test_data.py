@@ -160,7 +160,7 @@ def test_pairs_jsonl_round_trip_and_errors(tmp_path):
     with pytest.raises(PairFormatError, match="ending with a user turn"):
         read_pairs_jsonl(path)
     path.write_text('{"prompt": []}\n')
-    with pytest.raises(PairFormatError, match="pairs.jsonl:1"):
+    with pytest.raises(PairFormatError, match="pairs.jsonl, line 1"):
         read_pairs_jsonl(path)
 
 

@@ -6,7 +6,8 @@ without adding special tokens). Which tokens belong to an assistant turn is foun
 prefixes: turn ``i`` spans from the end of ``messages[:i]`` rendered with the generation prompt
 (``<|im_start|>assistant\\n``) to the end of ``messages[:i+1]``; that covers the reply and the
 template's end-of-turn marker (``<|im_end|>``), so the model learns to stop. Tokens whose first
-character lies in such a span keep their id as label; every other label is ``-100``.
+character lies in such a span keep their id as label; every other label is ``-100``. An
+assistant message with ``"weight": 0`` (OpenAI's fine-tuning format) is context, not a target.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def assistant_spans(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> tu
     text = _render(tokenizer, messages, generation_prompt=False)
     spans = []
     for index, message in enumerate(messages):
-        if message["role"] != "assistant":
+        if message["role"] != "assistant" or message.get("weight", 1) == 0:
             continue
         before = _render(tokenizer, messages[:index], generation_prompt=True)
         through = _render(tokenizer, messages[: index + 1], generation_prompt=False)

@@ -17,6 +17,12 @@ Built-in sources:
                        with quotes and fixes, plus each gold revision judged compliant; ~250 tokens;
                        a model trained on it is served and evaluated in that format
 
+A mix also names the user's own files by path, beside the built-in names
+(``mix: {gsm8k: 200, data/mine.jsonl: 100}``): JSONL/JSON/Parquet/CSV files or ``save_to_disk``
+folders of OpenAI, ShareGPT or Alpaca records (:mod:`training.data.records`,
+:mod:`training.data.shapes`); a key that is not a built-in name is a path when it has a directory
+part, a data-file suffix, or exists (:func:`get_source`).
+
 The preference sources use the ``train`` split of :mod:`training.data.preference` only, so the
 reward model's held-out pairs stay unseen. MT-Bench and Vicuna-Bench (``multiturn/``) are
 evaluation sets and deliberately not sources. Other packages add their tasks with
@@ -50,9 +56,15 @@ class DataSource:
     modules: tuple[str, ...] = ()
     task_format: tuple[str, str] | None = None
     """``(task, format)`` a model trained on this source answers in (recorded in its checkpoint)."""
+    user_path: str | None = None
+    """The user's data path this source reads (a file source), checked like the bundle files."""
 
     def check(self) -> None:
         """Raise now if a file or module the loader needs is missing."""
+        if self.user_path is not None:
+            from training.data.records import check_data_path
+
+            check_data_path(self.user_path)
         for module in self.modules:
             if importlib.util.find_spec(module) is None:
                 raise ModuleNotFoundError(f"data source {self.name!r} needs the module {module}, which is not installed")
@@ -138,8 +150,9 @@ def _ad_compliance_compact() -> list[Conversation]:
 
 
 def mix_task_formats(mix: dict[str, int]) -> dict[str, str]:
-    """``{task: format}`` of the sources a mix draws from."""
-    return dict(SFT_SOURCES[name].task_format for name in mix if mix[name] and SFT_SOURCES[name].task_format)
+    """``{task: format}`` of the sources a mix draws from (the user's files have none)."""
+    sources = [SFT_SOURCES[name] for name in mix if mix[name] and name in SFT_SOURCES]
+    return dict(source.task_format for source in sources if source.task_format)
 
 
 for _source in (
@@ -173,12 +186,39 @@ for _source in (
     register_source(_source)
 
 
+def is_source(name: str) -> bool:
+    """Whether a mix key names a source: a built-in name, or a path (see :func:`get_source`)."""
+    from training.data.records import is_data_path
+
+    return name in SFT_SOURCES or is_data_path(name)
+
+
+def unknown_source_message(name: str) -> str:
+    return (f"unknown data source {name!r}; known: {', '.join(sorted(SFT_SOURCES))}, or a path to your own "
+            ".jsonl/.json/.parquet/.csv file or save_to_disk folder (see docs/own-data.md)")
+
+
+def get_source(name: str) -> DataSource:
+    """The built-in source `name`, else the user's data path `name` as a source.
+
+    Raises:
+        KeyError: `name` is neither a built-in source nor path-like (see
+            :func:`training.data.records.is_data_path`).
+    """
+    if name in SFT_SOURCES:
+        return SFT_SOURCES[name]
+    if not is_source(name):
+        raise KeyError(unknown_source_message(name))
+    from training.data.shapes import load_conversations
+
+    return DataSource(name, f"your data: {name}", lambda: load_conversations(name), user_path=name)
+
+
 def check_sources(names: list[str]) -> None:
-    """Raise before any work if a named source is unknown or misses a file or module."""
+    """Raise before any work if a named source is unknown or misses a file or module (a user's file:
+    :class:`~training.data.records.DataFileError`)."""
     for name in names:
-        if name not in SFT_SOURCES:
-            raise KeyError(f"unknown data source {name!r}; known: {', '.join(sorted(SFT_SOURCES))}")
-        SFT_SOURCES[name].check()
+        get_source(name).check()
 
 
 def fingerprints(conversations: list[Conversation]) -> dict[str, str]:
@@ -200,7 +240,7 @@ def build_mix(mix: dict[str, int], seed: int) -> tuple[list[Conversation], dict[
     drawn: list[Conversation] = []
     counts: dict[str, int] = {}
     for name in sorted(mix):
-        pool = SFT_SOURCES[name].load()
+        pool = get_source(name).load()
         random.Random(f"{seed}:{name}").shuffle(pool)
         take = pool[: mix[name]]
         counts[name] = len(take)

@@ -104,12 +104,14 @@ class PPOConfig(TrainConfig):
     )
     prompt_mix: SourceMix = Field(
         {"gsm8k": 100, "self_instruct": 100, "preference_chosen": 100, "e2e_text_to_table": 100},
-        description="Prompts drawn from each SFT data source (source=count,...) when prompt_source is sft; "
-                    "ad_compliance and ad_compliance_compact prompts carry gold labels for the task reward",
+        description="Prompts drawn from each SFT data source or your own file (source=count,...) when "
+                    "prompt_source is sft; ad_compliance and ad_compliance_compact prompts carry gold labels for "
+                    "the task reward",
     )
     preference_prompts: list[str] = Field(
         ["dpo_en_demo"], min_length=1,
-        description="Preference pair sources (a known name or .jsonl) whose train-split prompts are used when prompt_source is preference",
+        description="Preference pair sources (a known name or a data path, docs/own-data.md) whose train-split "
+                    "prompts are used when prompt_source is preference",
     )
     eval_prompts: int = Field(0, ge=0, le=10_000, description="Held-out prompts scored with greedy replies at each evaluation (0: no evaluation)")
 
@@ -178,11 +180,11 @@ class PPOConfig(TrainConfig):
     @field_validator("preference_prompts")
     @classmethod
     def _pairs_known(cls, value: list[str]) -> list[str]:
-        from training.data.preference import PAIR_SOURCES
+        from training.data.preference import is_pair_source, unknown_pair_source_message
 
         for item in value:
-            if item not in PAIR_SOURCES and not item.endswith(".jsonl"):
-                raise ValueError(f"preference source {item!r} is neither {', '.join(sorted(PAIR_SOURCES))} nor a .jsonl file")
+            if not is_pair_source(item):
+                raise ValueError(unknown_pair_source_message(item))
         return value
 
     @field_validator("reward_weights", "task_rewards")

@@ -83,7 +83,8 @@ def _sft_prompts(config: PPOConfig) -> list[Prompt]:
         messages = list(conversation.messages)
         last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
         gold = golds.get(conversation.source, {}).get(conversation.id)
-        prompts.append(Prompt(tuple(messages[:last]), conversation.source, conversation.id, gold=gold,
+        context = tuple({"role": m["role"], "content": m["content"]} for m in messages[:last])  # no "weight"
+        prompts.append(Prompt(context, conversation.source, conversation.id, gold=gold,
                               reference=messages[last]["content"]))
     return prompts
 
@@ -109,6 +110,7 @@ def check_prompt_sources(config: PPOConfig) -> None:
     """Raise ConfigError now if a source the prompts need is unknown or misses a file."""
     from common.shared_data import SharedDataError
     from training.data.preference import check_pair_source
+    from training.data.records import DataFileError
     from training.data.sources import check_sources
 
     try:
@@ -117,7 +119,9 @@ def check_prompt_sources(config: PPOConfig) -> None:
         else:
             for name in config.preference_prompts:
                 check_pair_source(name)
-    except (SharedDataError, ModuleNotFoundError, KeyError, FileNotFoundError) as exc:
+    except KeyError as exc:
+        raise ConfigError(f"PPO prompts: {exc.args[0]}") from None
+    except (SharedDataError, ModuleNotFoundError, FileNotFoundError, DataFileError) as exc:
         raise ConfigError(f"PPO prompts: {exc}") from None
 
 
