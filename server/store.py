@@ -1,21 +1,25 @@
 """Durable storage of conversations, their messages, and feedback (SQLAlchemy 2, sync).
 
 By default the store is SQLite at ``<data-dir>/icegrt.db``; ``--database-url`` takes any
-SQLAlchemy URL (``postgresql+psycopg://user@host/db`` with its driver installed). The tables are
-created on open: ``conversations``, ``messages`` (ordered by an autoincrement ``seq``),
-``feedback``.
+SQLAlchemy URL (``postgresql+psycopg://user@host/db`` with its driver installed). The tables:
+``conversations``, ``messages`` (ordered by an autoincrement ``seq``), ``feedback``.
+
+Schema: versioned by Alembic revisions (`server.migrations`). Opening a database creates it at
+the head revision when empty and upgrades an older one (logged); a database from a newer release,
+or with tables of no known revision, is refused (`server.migrations.runner.SchemaError`).
+``icegrt db current|upgrade`` do the same by hand.
 
 Durability: SQLite runs with ``journal_mode=WAL`` and ``synchronous=FULL``, so a write is fsynced
 before its commit returns, and an acknowledged write survives ``kill -9`` of the server (tested)
 and a power loss. One server process per SQLite file: writes are serialised in-process (SQLite
 has one writer anyway); run several workers or replicas against PostgreSQL instead
-(``postgresql://user@host/db``, driver psycopg 3): they create the tables under an advisory lock
+(``postgresql://user@host/db``, driver psycopg 3): they migrate the schema under an advisory lock
 and serialise appends to one conversation with a row lock.
 
 Tenancy: every row records its ``owner`` (`server.tenancy`), and every lookup takes the
 `Principal` it is made for; a row it may not see is reported exactly like a missing one. A
-database from before tenancy gets the column on open (its rows have no owner: only admins and a
-server without keys see them). Text is stored through `clean_text` (NUL and lone surrogates become
+database from before tenancy gets the column on open (revision 0002; its rows have no owner: only
+admins and a server without keys see them). Text is stored through `clean_text` (NUL and lone surrogates become
 U+FFFD), so SQLite and PostgreSQL accept and return the same.
 
 The methods are synchronous and return frozen records, never ORM objects; async code calls them
@@ -42,6 +46,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from server.errors import APIError
+from server.migrations.runner import ensure_schema
 from server.tenancy import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
@@ -244,29 +249,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-_SCHEMA_LOCK_KEY = 0x1CE6_0001  # PostgreSQL advisory lock held while one process creates the tables
+def open_engine(url: str, *, create: bool = True) -> sa.Engine:
+    """An engine for the store at `url`, schema untouched. ``create=False`` refuses to start a new SQLite file.
+
+    Raises:
+        ValueError: an in-memory SQLite URL (nothing would be durable), or with ``create=False``
+            a SQLite file that does not exist.
+        sqlalchemy.exc.ArgumentError / ModuleNotFoundError: a malformed URL or a missing driver.
+    """
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite database keeps nothing; give a file (sqlite:///path/icegrt.db)")
+        path = Path(parsed.database)
+        if not create and not path.exists():
+            raise ValueError(f"no database at {path}; pass the server's --database-url or --data-dir")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we ship, not SQLAlchemy's psycopg2
+    engine = sa.create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
-def _create_tables(engine: sa.Engine) -> None:
-    """Create missing tables and add missing columns; on PostgreSQL under an advisory lock, so
-    replicas starting together do not race on ``CREATE TABLE`` (the loser would fail on a
-    duplicate catalog entry)."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-        Base.metadata.create_all(connection)
-        _add_owner_columns(connection)
-
-
-def _add_owner_columns(connection: sa.Connection) -> None:
-    """Migrate a database made before tenancy: add ``owner`` (NULL: no tenant's) and its index."""
-    inspector = sa.inspect(connection)
-    for table in (ConversationRow.__table__, MessageRow.__table__, FeedbackRow.__table__):
-        if "owner" in {column["name"] for column in inspector.get_columns(table.name)}:
-            continue
-        log.info("store: adding column %s.owner (existing rows belong to no tenant)", table.name)
-        connection.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN owner VARCHAR({OWNER_LENGTH})"))
-        connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_{table.name}_owner ON {table.name} (owner)"))
+def describe_url(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
 
 
 class Store:
@@ -280,28 +288,22 @@ class Store:
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> "Store":
-        """Connect and create missing tables. ``create=False`` refuses to start a new SQLite file.
+        """Connect and bring the schema to this release's head (`server.migrations.runner.ensure_schema`:
+        created when empty, upgraded when older). ``create=False`` refuses to start a new SQLite file.
 
         Raises:
             ValueError: an in-memory SQLite URL (nothing would be durable), or with ``create=False``
                 a SQLite file that does not exist.
+            server.migrations.runner.SchemaError: a schema from a newer release, or tables of no known revision.
             sqlalchemy.exc.ArgumentError / ModuleNotFoundError: a malformed URL or a missing driver.
         """
-        parsed = sa.make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            if parsed.database in (None, "", ":memory:"):
-                raise ValueError("an in-memory SQLite database keeps nothing; give a file (sqlite:///path/icegrt.db)")
-            path = Path(parsed.database)
-            if not create and not path.exists():
-                raise ValueError(f"no database at {path}; pass the server's --database-url or --data-dir")
-            path.parent.mkdir(parents=True, exist_ok=True)
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we ship, not SQLAlchemy's psycopg2
-        engine = sa.create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        _create_tables(engine)
-        log.info("store: %s", parsed.render_as_string(hide_password=True))
+        engine = open_engine(url, create=create)
+        try:
+            ensure_schema(engine, where=describe_url(engine))
+        except BaseException:
+            engine.dispose()
+            raise
+        log.info("store: %s", describe_url(engine))
         return cls(engine)
 
     def close(self) -> None:

@@ -32,7 +32,7 @@ def database():
 def _reset(url: str) -> None:
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS feedback, messages, conversations")
+        connection.exec_driver_sql("DROP TABLE IF EXISTS feedback, messages, conversations, alembic_version")
     engine.dispose()
 
 
