@@ -15,6 +15,7 @@ from training.ablate.commands import add_ablate_parser
 from common.commands import add_model_parser
 from server.commands import add_serve_parser
 from server.db_commands import add_db_parser
+from server.usage import add_usage_parser
 from server.feedback.commands import add_data_parser
 from training.commands import add_train_parser
 from training.evaluate.commands import add_eval_parser
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_parser(subparsers)
     add_data_parser(subparsers)
     add_db_parser(subparsers)
+    add_usage_parser(subparsers)
     add_ads_parser(subparsers)
     add_train_parser(subparsers)
     add_eval_parser(subparsers)

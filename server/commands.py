@@ -25,10 +25,13 @@ def add_serve_parser(subparsers) -> None:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server.logs import configure_json_logging
+
+    configure_json_logging(level)  # one JSON object a line (server.logs)
 
 
 def serve(args: argparse.Namespace) -> int:
+    configure_logging("warning")  # JSON from the first line (vLLM logs as it is imported); the level below
     import uvicorn
 
     from common.models import resolve_model
@@ -74,6 +77,7 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,  # RequestMiddleware writes one structured line per request
+        log_config=None,  # uvicorn's loggers go through the root's JSON handler (server.logs)
         timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
     )
     server = uvicorn.Server(config)

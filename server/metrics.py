@@ -11,6 +11,8 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from server.usage import record_tokens
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160)
 TOKEN_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
 
@@ -69,3 +71,4 @@ class GenerationTimer:
     def finish(self, prompt_tokens: int, generated_tokens: int) -> None:
         PROMPT_TOKENS.labels(self.route).inc(prompt_tokens)
         GENERATION_TOKENS.labels(self.route).inc(generated_tokens)
+        record_tokens(prompt_tokens, generated_tokens)  # the request's access log line (server.usage)

@@ -3,14 +3,14 @@
 In order: a request id (taken from ``X-Request-Id`` or made), the body-size limit (413),
 API-key auth (401, keys compared in constant time), admission control (429 over a rate limit,
 503 over the queue cap: `server.limits`), then the route; afterwards the request
-counter, latency histogram and one JSON log line. Pure ASGI rather than
+counter, latency histogram and one access log line (`server.logs`: its fields, with the API key's
+`key_id` and the tokens the request's engine calls reported through `server.usage`). Pure ASGI rather than
 ``BaseHTTPMiddleware`` so streaming responses and client disconnects pass through untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -21,7 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server import metrics
 from server.errors import CLIENT_CLOSED_REQUEST, APIError, error_bytes, to_api_error
 from server.limits import Limiter
+from server.logs import LogFields
 from server.tenancy import ANONYMOUS, ApiKey, Principal, match_key
+from server.usage import RequestUsage, begin_request, end_request
 
 log = logging.getLogger("icegrt.access")
 OPEN_PATHS = frozenset({"/health", "/ready"})
@@ -88,6 +90,7 @@ class RequestMiddleware:
             await send(message)
 
         route = "unrouted"  # requests rejected here never reach a route; keeps label cardinality bounded
+        usage, usage_token = begin_request()
         try:
             self._check_length(headers)
             scope["state"]["principal"] = self._principal(scope)
@@ -109,9 +112,10 @@ class RequestMiddleware:
             err = to_api_error(exc)
             await self._reject(send_with_id, err.status, err.message, err.code, err.retry_after)
         finally:
+            end_request(usage_token)
             if route != "unrouted":
                 route = _route_template(scope)
-            self._record(scope, request_id, route, sent["status"], started)
+            self._record(scope, request_id, route, sent["status"], started, usage)
 
     def _check_length(self, headers: dict[bytes, bytes]) -> None:
         try:
@@ -122,16 +126,18 @@ class RequestMiddleware:
             raise APIError(413, f"request body over {self.max_body_bytes} bytes")
 
     @staticmethod
-    def _record(scope: Scope, request_id: str, route: str, status: int, started: float) -> None:
-        """The request's metrics and its one structured log line."""
+    def _record(scope: Scope, request_id: str, route: str, status: int, started: float, usage: RequestUsage) -> None:
+        """The request's metrics and its one access log line."""
         elapsed = time.perf_counter() - started
         metrics.REQUESTS.labels(route, str(status)).inc()
         metrics.REQUEST_LATENCY.labels(route).observe(elapsed)
-        log.info(json.dumps({
-            "request_id": request_id, "method": scope["method"], "path": scope["path"], "route": route,
-            "status": status, "duration_ms": round(elapsed * 1000, 2),
-            "client": (scope.get("client") or ("", 0))[0],
-        }))
+        principal = scope["state"].get("principal")
+        log.info(LogFields(
+            request_id=request_id, method=scope["method"], path=scope["path"], route=route, status=status,
+            duration_ms=round(elapsed * 1000, 2), client=(scope.get("client") or ("", 0))[0],
+            key_id=principal.key_id if principal is not None else None,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        ))
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         with metrics.IN_FLIGHT.track_inprogress():

@@ -27,7 +27,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ADMIN_MARKER = "admin"
@@ -42,10 +42,13 @@ def key_id(key: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request is served as: the owner its new rows get, and whether it sees every row."""
+    """Who a request is served as: the owner its new rows get, whether it sees every row, and the
+    `key_id` of the key it authenticated with (for the access log and usage; not part of equality:
+    several keys of one tenant are the same principal)."""
 
     owner: str | None
     admin: bool = False
+    key_id: str | None = field(default=None, compare=False)
 
     def may_see(self, owner: str | None) -> bool:
         return self.admin or (self.owner is not None and owner == self.owner)
@@ -85,7 +88,7 @@ def _parse_line(text: str, where: str) -> ApiKey:
     tenant = names[0] if names else None
     if tenant is not None and (not _TENANT.fullmatch(tenant) or tenant.startswith("key_")):
         raise KeyFileError(f"{where}: tenant {tenant!r} must be 1-64 of A-Z a-z 0-9 _ . - and not start with key_")
-    return ApiKey(key.encode(), Principal(tenant or key_id(key), admin))
+    return ApiKey(key.encode(), Principal(tenant or key_id(key), admin, key_id(key)))
 
 
 def read_key_file(path: Path) -> list[ApiKey]:
@@ -117,7 +120,7 @@ def _distinct(keys: list[ApiKey], source: str) -> list[ApiKey]:
 
 def load_keys(bare_keys: Sequence[str], key_file: Path | None) -> list[ApiKey]:
     """Bare keys (``--api-key``: each its own non-admin tenant) and the key file's, checked for repeats."""
-    keys = [ApiKey(k.encode(), Principal(key_id(k))) for k in dict.fromkeys(bare_keys)]
+    keys = [ApiKey(k.encode(), Principal(key_id(k), key_id=key_id(k))) for k in dict.fromkeys(bare_keys)]
     if key_file is not None:
         keys += read_key_file(key_file)
     return _distinct(keys, "--api-key and --api-key-file")
