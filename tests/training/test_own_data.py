@@ -5,6 +5,7 @@ file, line (or record) and field named, exit 2 and no traceback."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -44,17 +45,15 @@ def alpaca_records(n: int) -> list[dict]:
              "output": f"{i}drow"} for i in range(n)]
 
 
-def own_files(folder: Path) -> dict[str, Path]:
-    """One file per supported kind, each in a different shape; datasets writes the binary kinds."""
-    datasets = pytest.importorskip("datasets")
-    files = {
-        "jsonl": write_jsonl(folder / "openai.jsonl", openai_records(5)),
-        "json": folder / "sharegpt.json",
-        "parquet": folder / "alpaca.parquet",
-        "csv": folder / "alpaca.csv",
-        "folder": folder / "saved",
-    }
+def own_files(folder: Path, json_only_without_datasets: bool = False) -> dict[str, Path]:
+    """One file per supported kind, each in a different shape; datasets writes the binary kinds (without
+    the datasets package: the test skips, or keeps to the JSON kinds if `json_only_without_datasets`)."""
+    files = {"jsonl": write_jsonl(folder / "openai.jsonl", openai_records(5)), "json": folder / "sharegpt.json"}
     files["json"].write_text(json.dumps(sharegpt_records(5)))
+    if json_only_without_datasets and importlib.util.find_spec("datasets") is None:
+        return files
+    datasets = pytest.importorskip("datasets")
+    files |= {"parquet": folder / "alpaca.parquet", "csv": folder / "alpaca.csv", "folder": folder / "saved"}
     datasets.Dataset.from_list(alpaca_records(5)).to_parquet(str(files["parquet"]))
     datasets.Dataset.from_list(alpaca_records(5)).to_csv(str(files["csv"]), index=False)
     saved = datasets.Dataset.from_list(sharegpt_records(5))
@@ -115,7 +114,7 @@ def test_a_mix_names_files_by_path_beside_built_in_sources(tmp_path, monkeypatch
 def test_sft_trains_on_own_files_of_every_kind_mixed_with_a_built_in_source(tmp_path, tiny_model):
     from cli.main import main
 
-    files = own_files(tmp_path)
+    files = own_files(tmp_path, json_only_without_datasets=True)
     mix = {str(path): 4 for path in files.values()} | {"gsm8k": 2}
     config_file = tmp_path / "own.yaml"
     settings = sft_settings(tmp_path / "runs", mix=mix, max_steps=2, save_every=2, eval_every=2, max_seq_len=64,
