@@ -1,8 +1,9 @@
 """Structured logs for ``icegrt serve``: every log line is one JSON object (python-json-logger).
 
 Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger`` and ``message``, then the record's
-own fields: ``exc_info`` (the traceback, one string) for an exception, and the fields of a message
-logged as `LogFields`. The access line (logger ``icegrt.access``, one per request, written by
+own fields: ``exc_info`` (the traceback, one string) for an exception, ``process`` once vLLM has
+configured its logging (``MainProcess``, ``EngineCore``, ...), and the fields of a message logged
+as `LogFields`. The access line (logger ``icegrt.access``, one per request, written by
 `server.middleware.RequestMiddleware`) is such a message: ``request_id``, ``method``, ``path``,
 ``route``, ``status``, ``duration_ms``, ``client``, ``key_id``, ``prompt_tokens``,
 ``completion_tokens``.
@@ -45,7 +46,7 @@ class JsonLines(JsonFormatter):
     """One JSON object a line: ``time``, ``level``, ``logger``, ``message``, then the record's fields."""
 
     def __init__(self, *args: Any, **kwargs: Any):
-        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger", "vllm_process_name": "process"})
         kwargs.setdefault("timestamp", "time")
         kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "color_message"])  # uvicorn's copy with colours
         super().__init__("%(levelname)s %(name)s %(message)s", *args, **kwargs)

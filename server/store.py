@@ -46,7 +46,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from server.errors import APIError
-from server.migrations.runner import ensure_schema
+from server.migrations.runner import SchemaError, ensure_schema
 from server.tenancy import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
@@ -300,6 +300,10 @@ class Store:
         engine = open_engine(url, create=create)
         try:
             ensure_schema(engine, where=describe_url(engine))
+        except SchemaError as exc:
+            log.error("store: %s", exc)  # one plain line, not only the end of the server's startup traceback
+            engine.dispose()
+            raise
         except BaseException:
             engine.dispose()
             raise

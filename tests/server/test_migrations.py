@@ -234,12 +234,13 @@ def test_a_database_from_before_schema_versions_is_recognised(tmp_path, caplog, 
 # ---- refusals -----------------------------------------------------------------------------------
 
 
-def test_a_database_from_a_newer_release_is_refused(tmp_path, capsys):
+def test_a_database_from_a_newer_release_is_refused(tmp_path, capsys, caplog):
     Store.open(default_database_url(tmp_path)).close()
     with sqlite3.connect(tmp_path / "icegrt.db") as connection:
         connection.execute("UPDATE alembic_version SET version_num = '0099'")
     with pytest.raises(SchemaError, match="revision '0099', which this release does not know .* a newer icegrt"):
         Store.open(default_database_url(tmp_path))
+    assert [r.levelname for r in caplog.records if "a newer icegrt" in r.getMessage()] == ["ERROR"]
     assert main(["db", "upgrade", "--data-dir", str(tmp_path)]) == 2
     assert "a newer icegrt upgraded it" in capsys.readouterr().err
     assert revision_of(tmp_path / "icegrt.db") == "0099"  # untouched
