@@ -68,8 +68,9 @@ def compare_task(name: str, kind: str, ours: dict, ours_samples: list[dict], the
     return row
 
 
-def markdown(rows: list[dict], header: str) -> str:
-    lines = [header, "", "| task | n | metric | icegrt | icegrt backend | lm-eval (HF) | diff | same answer | max abs Δ log-lik |",
+def markdown(rows: list[dict], header: str, their_backend: str = "HF") -> str:
+    lines = [header, "", f"| task | n | metric | icegrt | icegrt backend | lm-eval ({their_backend}) | diff | same answer "
+             "| max abs Δ log-lik |",
              "|---|---:|---|---:|---|---:|---:|---:|---:|"]
     for row in rows:
         metric = row["metric"]
@@ -81,7 +82,7 @@ def markdown(rows: list[dict], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, their_backend: str = "HF") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +96,7 @@ def plot(rows: list[dict], path: Path) -> None:
     x = range(len(rows))
     fig, ax = plt.subplots(figsize=(11, 4.5))
     ax.bar([i - 0.2 for i in x], ours, 0.4, yerr=errs_ours, label="icegrt eval general", capsize=2)
-    ax.bar([i + 0.2 for i in x], theirs, 0.4, yerr=errs_theirs, label="lm-eval 0.4.13 (HF)", capsize=2)
+    ax.bar([i + 0.2 for i in x], theirs, 0.4, yerr=errs_theirs, label=f"lm-eval 0.4.13 ({their_backend})", capsize=2)
     ax.set_xticks(list(x), [f"{n}\n({r['metric']}, n={r['n']})" for n, r in zip(names, rows)], fontsize=7)
     ax.set_ylabel("score")
     ax.set_title("SmolLM2-135M-Instruct: icegrt vs lm-evaluation-harness on the same examples")
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ours-samples", type=Path, nargs="+", required=True, help="their --samples files")
     parser.add_argument("--lm-eval", type=Path, nargs="+", required=True, help="lm-eval --output_path folders")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--lm-eval-backend", default="HF",
+                        help="what lm-eval ran, for the labels (HF: its transformers model; or e.g. local-completions)")
     args = parser.parse_args(argv)
 
     ours = {}
@@ -129,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             for name in TASKS if name in ours and name in theirs]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "comparison.json").write_text(json.dumps({"tasks": rows}, indent=2) + "\n")
-    (args.out / "comparison.md").write_text(markdown(rows, "# icegrt eval general vs lm-evaluation-harness"))
-    plot(rows, args.out / "comparison.png")
-    print(markdown(rows, ""))
+    backend = args.lm_eval_backend
+    (args.out / "comparison.md").write_text(markdown(rows, "# icegrt eval general vs lm-evaluation-harness", backend))
+    plot(rows, args.out / "comparison.png", backend)
+    print(markdown(rows, "", backend))
     return 0
 
 
