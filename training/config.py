@@ -8,7 +8,8 @@ schema (``extra="forbid"``, ``Field(ge=..., le=...)``) before any work starts, w
 
 Classes:
     TrainConfig   what every stage shares: run directory, model, optimizer, schedule,
-                  batching, evaluation, checkpointing, divergence guard, LoRA
+                  batching, evaluation, checkpointing (how many are kept, the best one),
+                  TensorBoard, divergence guard, LoRA (docs/training.md)
     SFTConfig     ICE-Instruct: the SFT data mix and the held-out slice
     RewardConfig  ICE-Reward: preference pair sources and reference statistics
 """
@@ -42,8 +43,14 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    # fields that may differ between a run and its resumption (they do not change the result)
-    RESUME_IGNORED: ClassVar[frozenset[str]] = frozenset({"overwrite", "progress", "threads"})
+    # fields that may differ between a run and its resumption: they change what is shown and kept, not the
+    # weights; max_steps may be raised to extend a finished run (its schedule is then recomputed, docs/training.md)
+    RESUME_IGNORED: ClassVar[frozenset[str]] = frozenset({
+        "overwrite", "progress", "threads", "max_steps",
+        "report_to", "save_total_limit", "metric_for_best", "greater_is_better",
+    })
+    # evaluation metrics metric_for_best may name (None: the stage checks its own names)
+    EVAL_METRICS: ClassVar[tuple[str, ...] | None] = None
 
     name: str = Field(
         "run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
@@ -58,7 +65,11 @@ class TrainConfig(BaseModel):
     max_seq_len: int = Field(384, ge=16, le=32768, description="Tokens per example; longer ones are truncated")
     batch_size: int = Field(4, ge=1, le=1024, description="Examples per micro-batch (one forward/backward)")
     grad_accum_steps: int = Field(2, ge=1, le=1024, description="Micro-batches accumulated per optimizer step")
-    max_steps: int = Field(100, ge=1, le=10_000_000, description="Optimizer steps of the run (data repeats as needed)")
+    max_steps: int = Field(
+        100, ge=1, le=10_000_000,
+        description="Optimizer steps of the run (data repeats as needed); raise it to extend a finished run, which "
+                    "continues from its last step with the learning-rate schedule recomputed for the new total",
+    )
     learning_rate: float = Field(2e-5, gt=0, le=1.0, description="Peak learning rate (AdamW)")
     weight_decay: float = Field(0.0, ge=0, le=1.0, description="AdamW weight decay")
     lr_schedule: Literal["cosine", "linear", "constant"] = Field(
@@ -73,6 +84,30 @@ class TrainConfig(BaseModel):
     log_every: int = Field(1, ge=1, description="Optimizer steps between metrics.jsonl lines")
     eval_every: int = Field(50, ge=0, description="Optimizer steps between evaluations (0: only at the end)")
     save_every: int = Field(50, ge=1, description="Optimizer steps between checkpoints (one is always written at the end)")
+    save_total_limit: int | None = Field(
+        1, ge=1,
+        description="Checkpoints kept, the latest (checkpoint/ + trainer_state/) included: each save moves the one it "
+                    "replaces to checkpoints/step-<N>/ and deletes the oldest there beyond this number, never the "
+                    "best one (metric_for_best). 1: only the latest, as before; none: keep every save",
+    )
+    metric_for_best: str | None = Field(
+        None,
+        description="Evaluation metric that picks the best checkpoint, named as in metrics.jsonl (e.g. eval_loss; "
+                    "eval_ is added when left out): every evaluation that improves it writes best/ (Hugging Face "
+                    "format, as checkpoint/) with best/best.json (step, value). none: no best/",
+    )
+    greater_is_better: bool | None = Field(
+        None,
+        description="metric_for_best improves upwards (none: false for a metric ending in loss, true otherwise, "
+                    "as in Hugging Face's Trainer)",
+    )
+    report_to: Literal["none", "tensorboard"] = Field(
+        "none",
+        description="Where metrics go besides metrics.jsonl and the plots, which are always written: tensorboard "
+                    "also writes every scalar of metrics.jsonl (same names, same steps) as TensorBoard events in "
+                    "<run>/tensorboard/ (needs the tensorboard package). Default none, as in Hugging Face's "
+                    "Trainer since transformers 5: a run needs no extra package and writes nothing unasked",
+    )
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Training dtype (float32 is faster on CPU)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train (auto: cuda when available)")
     threads: int | None = Field(None, ge=1, le=512, description="torch CPU threads (default: torch's choice)")
@@ -93,6 +128,40 @@ class TrainConfig(BaseModel):
     )
     progress: bool = Field(True, description="Show progress bars")
     overwrite: bool = Field(False, description="Delete an existing run directory of this name instead of resuming it")
+
+    @field_validator("save_total_limit", "metric_for_best", mode="before")
+    @classmethod
+    def _none_from_text(cls, value: Any) -> Any:
+        """Let a flag say ``--save-total-limit none`` (YAML can write null)."""
+        return None if isinstance(value, str) and value.strip().lower() in {"", "none", "null"} else value
+
+    @field_validator("metric_for_best")
+    @classmethod
+    def _eval_prefix(cls, value: str | None) -> str | None:
+        return value if value is None or value.startswith("eval_") else f"eval_{value}"
+
+    @field_validator("report_to")
+    @classmethod
+    def _tensorboard_installed(cls, value: str) -> str:
+        from training.observe import check_tensorboard
+
+        if value == "tensorboard":
+            check_tensorboard()
+        return value
+
+    @model_validator(mode="after")
+    def _known_eval_metric(self) -> TrainConfig:
+        known = self.EVAL_METRICS
+        if self.metric_for_best is not None and known is not None and self.metric_for_best not in known:
+            raise ValueError(f"metric_for_best {self.metric_for_best!r} is not an evaluation metric of this stage; "
+                             f"choose one of: {', '.join(known)}")
+        return self
+
+    def best_is_greater(self) -> bool:
+        """Whether metric_for_best improves upwards (greater_is_better, or guessed from its name)."""
+        if self.greater_is_better is not None:
+            return self.greater_is_better
+        return not (self.metric_for_best or "").endswith("loss")
 
     @model_validator(mode="after")
     def _fsdp_without_lora(self) -> TrainConfig:
@@ -160,6 +229,8 @@ class SFTConfig(TrainConfig):
     eval_examples: int = Field(32, ge=1, le=100_000, description="Held-out examples (taken from the mix) for eval loss")
     eval_batch_size: int = Field(8, ge=1, le=1024, description="Examples per evaluation batch")
 
+    EVAL_METRICS: ClassVar[tuple[str, ...] | None] = ("eval_loss",)
+
 
 class RewardConfig(TrainConfig):
     """ICE-Reward: a scalar-head transformer trained on preference pairs (Bradley-Terry loss)."""
@@ -178,6 +249,7 @@ class RewardConfig(TrainConfig):
         None, ge=1, description="Use at most this many held-out pairs (their replies also give reward_stats.json)"
     )
     eval_batch_size: int = Field(8, ge=1, le=1024, description="Pairs per evaluation batch")
+    EVAL_METRICS: ClassVar[tuple[str, ...] | None] = ("eval_loss", "eval_accuracy", "eval_margin")
     learning_rate: float = Field(1e-5, gt=0, le=1.0, description="Peak learning rate (AdamW)")
     max_loss: float = Field(
         20.0, gt=0, description="A training loss above this (or NaN/inf) stops the run, keeping the last good checkpoint"

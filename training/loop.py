@@ -3,11 +3,14 @@
 A stage supplies what differs (:class:`Stage`: its batches, its loss, its evaluation and how
 its checkpoint is written); this module owns what must not differ: gradient accumulation
 weighted by tokens or pairs, the learning-rate schedule, gradient clipping, the divergence
-guard, metrics, evaluation, atomic checkpoints, plots, and an exact resume.
+guard, metrics (and their TensorBoard events), evaluation, atomic checkpoints and how many are kept,
+the best checkpoint by an evaluation metric, plots, and an exact resume.
 
 Data order is a pure function of the step number (:class:`StepSampler`), and the optimizer,
 scheduler and random states are saved with each checkpoint, so a run killed at any moment and
 started again continues from its last checkpoint with the same step count and the same batches.
+A finished run whose max_steps was raised continues the same way; the learning-rate schedule is
+then the one of the new max_steps (:func:`resync_schedule`).
 
 Under ``torchrun`` (:mod:`training.distributed`) each rank takes its slice of every micro-batch,
 the loss is normalised by the global token or pair count and gradients are summed across ranks,
@@ -28,7 +31,7 @@ from typing import Any, Protocol
 from training.config import TrainConfig
 from training.distributed import SINGLE, Distributed
 from training.models import apply_lora, is_peft, load_model, load_trainable_state, trainable_state
-from training.runs import MetricsLog, RunDir, capture_rng, plot_metrics, restore_rng
+from training.runs import RunDir, capture_rng, plot_metrics, restore_rng
 
 TRAINABLE_FILE = "trainable.safetensors"
 
@@ -174,7 +177,7 @@ def divergence_error(run: RunDir, stage_name: str, step: int, what: str, value: 
     saved = run.saved_step()
     kept = f"the last good checkpoint (step {saved}) is kept in {run.checkpoint_dir}" if saved else "no checkpoint had been written yet"
     if dist.is_main:
-        MetricsLog(run.metrics_file).append(finite_metrics({"step": step, "event": "diverged", what: float(value)}))
+        run.metrics.append(finite_metrics({"step": step, "event": "diverged", what: float(value)}))
     return TrainingDiverged(
         f"{stage_name} stopped at step {step}: {what} is {value} ({limit}); {kept}. "
         "Lower learning_rate, lengthen the warmup or check the data, then rerun (it resumes from that checkpoint)."
@@ -202,14 +205,44 @@ def _save(run: RunDir, stage: Stage, model: Any, optimizer: Any, scheduler: Any,
     plot_metrics(run.metrics_file, run.plots_dir)
 
 
+def _save_best(run: RunDir, stage: Stage, model: Any, step: int, evaluation: Evaluation, saved: bool,
+               dist: Distributed) -> None:
+    """Make best/ this step's model when its evaluation improves metric_for_best (rank 0 decides and writes;
+    linked from the checkpoint just `saved`, else written, every rank helping to gather it under FSDP)."""
+    value = run.improves_best({f"eval_{k}": v for k, v in evaluation.metrics.items()}) if dist.is_main else None
+    if dist.broadcast(value) is None:
+        return
+    model_state = None if saved else dist.model_state(model)
+    if dist.is_main:
+        write = None if saved else (lambda dest: stage.write_model(model, dest, step, evaluation, model_state))
+        run.save_best(step, value, write)
+    dist.barrier()
+
+
+def resync_schedule(optimizer: Any, scheduler: Any) -> None:
+    """Set the learning rates of a restored optimizer from its schedule as built now, at the restored step.
+
+    A resume with the same max_steps leaves them as saved; a finished run extended to a larger max_steps
+    gets the schedule recomputed for the new total (warmup and decay over the new max_steps, as if it had
+    been planned from the start) instead of the saved rate, which the old schedule had decayed to its end.
+    """
+    rates = [base * factor(scheduler.last_epoch) for base, factor in zip(scheduler.base_lrs, scheduler.lr_lambdas,
+                                                                          strict=True)]
+    for group, rate in zip(optimizer.param_groups, rates, strict=True):
+        group["lr"] = rate
+    scheduler._last_lr = rates  # what get_last_lr() reports (torch keeps it there)
+
+
 def restore_state(run: RunDir, optimizer: Any, scheduler: Any, prefix: str = "", model: Any = None,
                   dist: Distributed = SINGLE) -> None:
-    """Load an optimizer and its scheduler saved by a checkpoint (`prefix` tells several apart);
-    under FSDP, `model` is the sharded model the optimizer updates."""
+    """Load an optimizer and its scheduler saved by a checkpoint (`prefix` tells several apart), with the
+    learning rates of the schedule as configured now (:func:`resync_schedule`); under FSDP, `model` is the
+    sharded model the optimizer updates."""
     import torch
 
     dist.load_optimizer_state(model, optimizer, torch.load(run.state_dir / f"{prefix}optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(run.state_dir / f"{prefix}scheduler.pt", weights_only=True))
+    resync_schedule(optimizer, scheduler)
 
 
 def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step: int,
@@ -232,7 +265,7 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
     if start_step:
         restore_state(run, optimizer, scheduler, model=model, dist=dist)
         restore_rng(torch.load(run.state_dir / "rng.pt", weights_only=False))
-    metrics, evaluation, started = MetricsLog(run.metrics_file), None, time.monotonic()
+    metrics, evaluation, started = run.metrics, None, time.monotonic()
     trainable = [p for p in model.parameters() if p.requires_grad]
     bar = tqdm(total=config.max_steps, initial=start_step, desc=f"{stage.name}", unit="step",
                disable=not (config.progress and dist.is_main))
@@ -267,19 +300,23 @@ def train(config: TrainConfig, run: RunDir, model: Any, stage: Stage, start_step
 
         # 5. evaluation (also before every checkpoint, which carries its results)
         final, saving = step == config.max_steps, step % config.save_every == 0 or step == config.max_steps
-        if saving or (config.eval_every and step % config.eval_every == 0):
+        evaluated = saving or bool(config.eval_every and step % config.eval_every == 0)
+        if evaluated:
             evaluation = stage.evaluate(model)
             model.train()
             if dist.is_main:
                 metrics.append(finite_metrics({"step": step, **{f"eval_{k}": v for k, v in evaluation.metrics.items()}}))
 
-        # 6. atomic checkpoint and plots
+        # 6. atomic checkpoint and plots; best/ when this evaluation improved metric_for_best
         if saving:
             _save(run, stage, model, optimizer, scheduler, step, evaluation, dist)
             dist.barrier()  # no rank runs ahead of (or resumes from) a checkpoint rank 0 is still writing
+        if evaluated and config.metric_for_best is not None:
+            _save_best(run, stage, model, step, evaluation, saving, dist)
         if on_step is not None:
             on_step(step)
         if final or (stop_after is not None and step >= stop_after):
             break
     bar.close()
+    run.close()
     return evaluation

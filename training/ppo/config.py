@@ -16,6 +16,8 @@ in PPO they mean:
                      are skipped, and the reward model sees at most max_seq_len tokens
     lora             LoRA on the actor and the critic; the reference is then the actor with its
                      adapters switched off (no second copy of the weights)
+    metric_for_best  an eval_ metric of PPO's evaluation (eval_reward, ...; needs eval_prompts);
+                     best/ is the actor of the best evaluation (docs/training.md)
 
 The paper's factors (arXiv 2401.02072): appropriate data (``prompt_source``: prompts from
 ICE-Instruct's own data, or the external preference set for the ablation), reward size scaling
@@ -227,4 +229,18 @@ class PPOConfig(TrainConfig):
             raise ValueError("reward_scaling batch_whiten needs rollout_batch_size >= 2")
         if self.max_new_tokens >= self.max_seq_len:
             raise ValueError(f"max_new_tokens {self.max_new_tokens} leaves no room for a prompt within max_seq_len {self.max_seq_len}")
+        self._check_metric_for_best(uses_rm, tasks)
         return self
+
+    def _check_metric_for_best(self, uses_rm: bool, tasks: set[str]) -> None:
+        """metric_for_best names a metric PPO's evaluation logs (eval_reward, its components, ...)."""
+        if self.metric_for_best is None:
+            return
+        if not self.eval_prompts:
+            raise ValueError(f"metric_for_best {self.metric_for_best} needs evaluations: set eval_prompts > 0")
+        known = ["eval_reward", "eval_response_length", "eval_eos_rate"]
+        known += ["eval_reward_model_score"] if uses_rm else []
+        known += ["eval_task_score", *(f"eval_task_score_{source}" for source in sorted(tasks))] if tasks else []
+        if self.metric_for_best not in known and not self.metric_for_best.startswith("eval_task_part_"):
+            raise ValueError(f"metric_for_best {self.metric_for_best!r} is not logged by PPO's evaluation with these "
+                             f"settings; choose one of: {', '.join(known)} (or an eval_task_part_<source>_<part>)")

@@ -18,10 +18,11 @@ runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
     8. PPO epochs            shuffled mini-batches: clipped policy loss + clipped value loss
                              (critic only during the warm-up steps), one optimizer step each
     9. KL control            the controller moves beta from the step's measured KL
-    10. log and checkpoint   metrics.jsonl, plots (one per metric, and ppo_curves.png: reward
-                             components, KL per reply and per token, beta, entropy), atomic
-                             checkpoint (actor servable as is; critic, optimizers, schedules,
-                             KL controller, reward scaler, RNG in trainer_state/)
+    10. log and checkpoint   metrics.jsonl (and TensorBoard events), plots (one per metric, and
+                             ppo_curves.png: reward components, KL per reply and per token, beta,
+                             entropy), atomic checkpoint (actor servable as is; critic, optimizers,
+                             schedules, KL controller, reward scaler, RNG in trainer_state/), and
+                             best/ when an evaluation improves metric_for_best
 
 The math lives in :mod:`training.ppo.math`; phase 5 is :func:`training.ppo.rewards.shape_scores`,
 phases 6-7 the function :func:`shape_rollout`.
@@ -88,7 +89,7 @@ from training.ppo.rewards import (build_scalers, component_means, part_means, re
                                   source_weights, task_scores)
 from training.ppo.rollout import Rollout, RolloutSample, collate, stack_responses, unstack_responses
 from training.ppo.rollout_engine import build_rollout
-from training.runs import MetricsLog, RunDir, capture_rng, open_run, plot_metrics, restore_rng
+from training.runs import RunDir, capture_rng, open_run, plot_metrics, restore_rng
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class PPOTrainer:
         self.scaler, self.rm_normalizer = build_scalers(config.reward_scaling, config.reward_clip, rm_stats)
         self.actor_opt, self.actor_sched = build_optimizer(models.actor, config)
         self.critic_opt, self.critic_sched = build_optimizer(models.critic, config, config.critic_learning_rate)
-        self.metrics = MetricsLog(run.metrics_file)
+        self.metrics = run.metrics
 
     # -- phases 1-3 -------------------------------------------------------------------------
     def sample_prompts(self, step: int) -> list[tuple[int, Prompt]]:
@@ -390,11 +391,7 @@ class PPOTrainer:
         m = self.models
 
         def write_model(dest: Path) -> None:
-            marker = {"kind": "causal_lm", "stage": "ppo", "step": step, "base_model": str(self.base),
-                      "reward_model": self.config.reward_model, "task_rewards": self.config.task_rewards,
-                      "run": self.config.name, "last_metrics": finite_metrics(last),
-                      "task_formats": read_task_formats(self.base)}
-            save_checkpoint(m.actor, self.tokenizer, dest, marker)
+            self.write_actor(dest, step, last)
 
         def write_state(dest: Path) -> None:
             from safetensors.torch import save_file
@@ -414,6 +411,22 @@ class PPOTrainer:
         plot_metrics(self.run.metrics_file, self.run.plots_dir)
         plot_ppo(self.metrics.read(), self.run.plots_dir / "ppo_curves.png")
         self.dist.barrier()
+
+    def write_actor(self, dest: Path, step: int, last: dict[str, Any]) -> None:
+        """The actor as a servable checkpoint in `dest`, its marker carrying the step's metrics."""
+        marker = {"kind": "causal_lm", "stage": "ppo", "step": step, "base_model": str(self.base),
+                  "reward_model": self.config.reward_model, "task_rewards": self.config.task_rewards,
+                  "run": self.config.name, "last_metrics": finite_metrics(last),
+                  "task_formats": read_task_formats(self.base)}
+        save_checkpoint(self.models.actor, self.tokenizer, dest, marker)
+
+    def save_best(self, step: int, last: dict[str, Any], evaluation: dict[str, float], saved: bool) -> None:
+        """best/ when this step's evaluation improves metric_for_best (rank 0; linked from the checkpoint
+        just `saved`, else written)."""
+        value = self.run.improves_best({f"eval_{k}": v for k, v in evaluation.items()}) if self.dist.is_main else None
+        if value is not None:
+            write = None if saved else (lambda dest: self.write_actor(dest, step, last))
+            self.run.save_best(step, value, write)
 
     def restore(self) -> None:
         """Optimizers, schedules, KL controller, reward scaler and RNG of the last checkpoint."""
@@ -453,14 +466,18 @@ class PPOTrainer:
                 bar.set_postfix(reward=f"{record['reward']:.3f}", kl=f"{record['kl']:.3f}", beta=f"{self.kl_ctl.value:.4f}")
                 if self.eval_prompts and (final or (c.eval_every and step % c.eval_every == 0)):
                     record["eval"] = self._log_eval(step)
-                if final or step % c.save_every == 0:
-                    self.save(step, {k: v for k, v in record.items() if k != "eval"})
+                last, saving = {k: v for k, v in record.items() if k != "eval"}, final or step % c.save_every == 0
+                if saving:
+                    self.save(step, last)
+                if "eval" in record and c.metric_for_best is not None:
+                    self.save_best(step, last, record["eval"], saving)
                 if on_step is not None:
                     on_step(step)
                 if final or (stop_after is not None and step >= stop_after):
                     break
         finally:
             bar.close()
+            self.run.close()
         return record
 
 
