@@ -57,6 +57,11 @@ class GenerationParams:
     """Token id -> bias (-100 to 100) added to that token's logit before sampling."""
     json_schema: dict[str, Any] | None = None
     json_object: bool = False
+    structural_tag: str | None = None
+    """A vLLM structural tag (JSON text) the output must follow: how vLLM constrains tool calls in a
+    model's own tool-call format (`server.openai.tools`)."""
+    skip_special_tokens: bool = True
+    """False keeps special tokens in the output text (tool-call parsers may need their markers)."""
     adapter: str | None = None
     """Generate through this served LoRA adapter (`Engine.adapters`); None: the base model."""
 
@@ -79,6 +84,8 @@ class ChoiceDelta:
     logprobs: list[TokenLogprob] | None = None
     finish_reason: str | None = None
     """"stop", "length" or "abort" once the choice is finished."""
+    token_ids: Sequence[int] = ()
+    """The new tokens' ids (empty where an engine does not report them)."""
 
 
 @dataclass
@@ -104,6 +111,8 @@ class Engine(abc.ABC):
     sampling_defaults: dict[str, Any] = {}
     """The model's own defaults (its ``generation_config``, as vLLM reads it) for sampling fields a
     request leaves out: temperature, top_p, top_k, min_p, the penalties, max_tokens."""
+    tokenizer: Any = None
+    """The model's tokenizer as vLLM holds it, for vLLM's tool-call parsers; None where there is none."""
 
     @property
     def served_names(self) -> tuple[str, ...]:
@@ -116,8 +125,12 @@ class Engine(abc.ABC):
         return AdapterView(self, name) if name in self.adapters else self
 
     @abc.abstractmethod
-    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        """The chat template applied to `messages`, with the generation prompt unless told otherwise."""
+    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
+                    tools: Sequence[dict[str, Any]] | None = None) -> str:
+        """The chat template applied to `messages` (and `tools`, the template's ``tools``), with the
+        generation prompt unless told otherwise. Messages are in the shape Hugging Face templates
+        expect: ``content`` a string; an assistant's ``tool_calls`` with ``arguments`` as objects; a
+        tool result's ``tool_call_id``."""
 
     @abc.abstractmethod
     def encode(self, text: str) -> list[int]:
@@ -156,9 +169,11 @@ class AdapterView(Engine):
         self.model_id = adapter
         self.max_model_len = base.max_model_len
         self.sampling_defaults = base.sampling_defaults
+        self.tokenizer = base.tokenizer
 
-    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self._base.render_chat(messages, add_generation_prompt)
+    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
+                    tools: Sequence[dict[str, Any]] | None = None) -> str:
+        return self._base.render_chat(messages, add_generation_prompt, tools)
 
     def encode(self, text: str) -> list[int]:
         return self._base.encode(text)

@@ -54,6 +54,7 @@ def output_budget(
 class ChoiceResult:
     text: str = ""
     num_tokens: int = 0
+    token_ids: list[int] = field(default_factory=list)
     logprobs: list[TokenLogprob] | None = None
     finish_reason: str | None = None
 
@@ -78,6 +79,7 @@ class GenerationResult:
             choice = self.choices.setdefault(delta.index, ChoiceResult())
             choice.text += delta.text
             choice.num_tokens += delta.num_tokens
+            choice.token_ids.extend(delta.token_ids)
             new += delta.num_tokens
             if delta.logprobs is not None:
                 choice.logprobs = (choice.logprobs or []) + delta.logprobs

@@ -11,6 +11,7 @@ import os
 import typing
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from inference.config import EngineConfig
 from inference.cpu_tuning import apply_cpu_tuning
@@ -93,6 +94,28 @@ def prepare_processes(config: EngineConfig) -> None:
         apply_cpu_tuning(config.cpu_tuning)
 
 
+def _compact_structural_tag(tag: str) -> str:
+    """`tag` with at most one whitespace character at a time inside its JSON contents (tool-call
+    arguments; xgrammar's least, 0 is refused), close to how structured outputs are generated here
+    (``disable_any_whitespace``, which xgrammar does not apply to structural tags): with free whitespace
+    the tiny model loops on newlines inside the arguments until max_tokens."""
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "json_schema" and node.get("style", "json") == "json" \
+                    and node.get("max_whitespace_cnt") is None:
+                node["max_whitespace_cnt"] = 1
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    parsed = json.loads(tag)
+    visit(parsed)
+    return json.dumps(parsed)
+
+
 def _sampling_params(params: GenerationParams):
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
@@ -102,6 +125,8 @@ def _sampling_params(params: GenerationParams):
         structured = StructuredOutputsParams(json=params.json_schema)
     elif params.json_object:
         structured = StructuredOutputsParams(json_object=True)
+    elif params.structural_tag is not None:
+        structured = StructuredOutputsParams(structural_tag=_compact_structural_tag(params.structural_tag))
     return SamplingParams(
         n=params.n,
         max_tokens=params.max_tokens,
@@ -118,6 +143,7 @@ def _sampling_params(params: GenerationParams):
         prompt_logprobs=params.prompt_logprobs,
         logit_bias=params.logit_bias,
         structured_outputs=structured,
+        skip_special_tokens=params.skip_special_tokens,
         output_kind=RequestOutputKind.DELTA,
     )
 
@@ -163,7 +189,7 @@ class VllmEngine(Engine):
         from vllm.lora.request import LoRARequest
 
         self._llm = llm
-        self._tokenizer = llm.tokenizer
+        self._tokenizer = self.tokenizer = llm.tokenizer
         self.model_id, *aliases = served_names
         self.aliases = tuple(aliases)
         self.max_model_len = llm.model_config.max_model_len
@@ -184,10 +210,11 @@ class VllmEngine(Engine):
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         return cls(llm, config.names, config.chat_template, config.lora_modules)
 
-    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
+                    tools: Sequence[dict[str, Any]] | None = None) -> str:
         try:
-            return self._tokenizer.apply_chat_template(list(messages), tokenize=False,
-                                                       add_generation_prompt=add_generation_prompt,
+            return self._tokenizer.apply_chat_template(list(messages), tools=list(tools) if tools else None,
+                                                       tokenize=False, add_generation_prompt=add_generation_prompt,
                                                        chat_template=self._chat_template)
         except Exception as exc:  # jinja TemplateError and friends: the messages do not fit the template
             raise EngineRequestError(f"the model's chat template rejected the messages: {exc}", "messages") from exc
@@ -226,10 +253,12 @@ class VllmEngine(Engine):
                         num_tokens=len(c.token_ids),
                         logprobs=_logprobs(c.logprobs, c.token_ids) if c.logprobs is not None else None,
                         finish_reason=c.finish_reason,
+                        token_ids=c.token_ids,
                     )
                     for c in output.outputs
                 ]
-                if any(c.finish_reason == "error" for c in choices) and (params.json_schema or params.json_object):
+                if any(c.finish_reason == "error" for c in choices) and (
+                        params.json_schema or params.json_object or params.structural_tag):
                     # vLLM compiles the grammar in the engine core and fails the request there (finish_reason
                     # "error") when it cannot, e.g. for {"$ref": "#"}: the schema is at fault, not the server.
                     raise EngineRequestError("the JSON schema cannot be compiled into a grammar", "response_format")

@@ -28,6 +28,7 @@ from server.conversations.quotas import sweep_expired
 from server.conversations.routes import router as conversations_router
 from server.feedback.routes import router as feedback_router
 from server.openai.routes import router as openai_router
+from server.openai.tools import ToolCalling, check_tool_settings
 from server.settings import ServerSettings
 from server.state import ServerState
 from server.store import Store, store_url
@@ -69,7 +70,13 @@ async def _vllm_factory(settings: ServerSettings, model_path: Path, served_names
 
 async def _load_engine(state: ServerState, factory: EngineFactory, on_failure: Callable[[BaseException], None]):
     try:
-        state.engine = await factory(state.settings, state.model_path, state.served_names)
+        engine = await factory(state.settings, state.model_path, state.served_names)
+        try:  # vLLM checks the tool parser against the model's tokenizer
+            state.tool_calling = await asyncio.to_thread(ToolCalling.from_settings, state.settings, engine.tokenizer)
+        except Exception:
+            await engine.shutdown()
+            raise
+        state.engine = engine
         log.info("engine ready: serving %s as %s", state.model_path, " or ".join(map(repr, state.served_names)))
     except Exception as exc:
         state.load_error = f"{type(exc).__name__}: {exc}"
@@ -90,7 +97,7 @@ def build_app(
     on_load_failure: Callable[[BaseException], None] = lambda exc: None,
 ) -> FastAPI:
     """The app; raises `server.tenancy.AuthSettingsError` for unusable API-key settings, `UserError` for
-    LoRA adapters named like the model or each other."""
+    LoRA adapters named like the model or each other, or an unknown tool parser."""
     keys = load_keys(settings.api_key, settings.api_key_file)
     check_exposure(keys, settings.host, settings.allow_unauthenticated)
     log.info("auth: %s; /metrics is %s", f"{len(keys)} API keys loaded ({sum(k.principal.admin for k in keys)} admin)"
@@ -100,6 +107,7 @@ def build_app(
     clashes = sorted({m.name for m in settings.lora_modules} & set(served_names))
     if clashes or len({m.name for m in settings.lora_modules}) < len(settings.lora_modules):
         raise UserError(f"each LoRA adapter needs a name of its own, not a served model's: {clashes}")
+    check_tool_settings(settings.tool_call_parser, settings.tool_parser_plugin)
     formats = {name: ad_compliance_format(model_path) for name in served_names}
     formats.update({m.name: ad_compliance_format(m.path) for m in settings.lora_modules})
     state = ServerState(settings=settings, model_path=Path(model_path), served_names=served_names,

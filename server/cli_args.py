@@ -65,11 +65,6 @@ IGNORED_FRONTEND_FLAGS = {
 """``vllm serve`` flags accepted and without effect here: what each would change is fixed in icegrt."""
 
 REFUSED_FRONTEND_FLAGS = {
-    "enable_auto_tool_choice": "tool calling is not served yet",
-    "tool_call_parser": "tool calling is not served yet",
-    "tool_parser_plugin": "tool calling is not served yet",
-    "tool_strict_level": "tool calling is not served yet",
-    "exclude_tools_when_tool_choice_none": "tool calling is not served yet",
     "tool_server": "built-in tools (MCP, browsing) are not served",
     "default_chat_template_kwargs": "the chat template gets the messages only",
     "return_tokens_as_token_ids": "logprobs name tokens by text",

@@ -212,9 +212,11 @@ class MeteredEngine(Engine):
         self.aliases = inner.aliases
         self.adapters = inner.adapters
         self.sampling_defaults = inner.sampling_defaults
+        self.tokenizer = inner.tokenizer
 
-    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self.inner.render_chat(messages, add_generation_prompt)
+    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
+                    tools: Sequence[dict[str, Any]] | None = None) -> str:
+        return self.inner.render_chat(messages, add_generation_prompt, tools)
 
     def encode(self, text: str) -> list[int]:
         return self.inner.encode(text)

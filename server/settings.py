@@ -4,7 +4,9 @@ Flag names follow ``vllm serve`` where the setting exists there (``--model``, ``
 ``--port``, ``--served-model-name``, ``--dtype``, ``--max-model-len``, ``--api-key``,
 ``--allowed-origins``, ``--chat-template``, ``--enforce-eager``, ``--gpu-memory-utilization``,
 ``--max-num-seqs``, ``--tensor-parallel-size``, ``--pipeline-parallel-size``,
-``--data-parallel-size``, ``--distributed-executor-backend``, ``--data-parallel-backend``); every
+``--data-parallel-size``, ``--distributed-executor-backend``, ``--data-parallel-backend``, the tool
+calling flags ``--enable-auto-tool-choice``, ``--tool-call-parser``, ``--tool-parser-plugin``,
+``--tool-strict-level``, ``--exclude-tools-when-tool-choice-none``); every
 other engine flag of ``vllm serve`` reaches vLLM unchanged through `engine_args`
 (:mod:`server.cli_args` sorts a command line).
 """
@@ -16,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
@@ -120,6 +122,27 @@ class ServerSettings(BaseSettings):
     )
     chat_template: str | None = Field(
         None, description="Chat template used instead of the model's: a Jinja file, or the template itself"
+    )
+    enable_auto_tool_choice: bool = Field(
+        False, description="Let the model decide when to call tools (tool_choice auto, the default with tools): "
+        "its output is parsed for tool calls with --tool-call-parser (vllm serve's flag)"
+    )
+    tool_call_parser: str | None = Field(
+        None, description="vLLM tool parser for the model's tool-call format (hermes, llama3_json, mistral, "
+        "pythonic, ... or one registered by --tool-parser-plugin); needed by --enable-auto-tool-choice, and used "
+        "then for required and named tool choices too"
+    )
+    tool_parser_plugin: str | None = Field(
+        None, description="Python file registering a tool parser with vLLM's ToolParserManager, for "
+        "--tool-call-parser (vllm serve's flag)"
+    )
+    tool_strict_level: Literal["auto", "function", "parameter"] = Field(
+        "auto", description="Floor of vLLM's tool-call grammar (structural tags) with a --tool-call-parser: auto "
+        "follows tool_choice and each tool's strict, function constrains every call's markup and name, parameter "
+        "also holds arguments to their schema as if every tool were strict"
+    )
+    exclude_tools_when_tool_choice_none: bool = Field(
+        False, description="Leave the tools out of the chat template when tool_choice is none"
     )
     lora_modules: Annotated[list[LoraModule], NoDecode] = Field(
         default_factory=list,
@@ -234,6 +257,12 @@ class ServerSettings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the conversation and feedback store; unset means SQLite in --data-dir"
     )
+
+    @model_validator(mode="after")
+    def _auto_tools_need_a_parser(self) -> "ServerSettings":
+        if self.enable_auto_tool_choice and not self.tool_call_parser:
+            raise ValueError("--enable-auto-tool-choice requires --tool-call-parser")
+        return self
 
     @field_validator("engine_args", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from fastapi import Request
 
 from inference.engine import Engine
 from server.errors import RETRY_AFTER_SECONDS, APIError
+from server.openai.tools import ToolCalling
 from server.settings import ServerSettings
 
 
@@ -24,6 +25,8 @@ class ServerState:
     """Per served name (LoRA adapters included): ``compact`` for a checkpoint or adapter trained on ad
     compliance (its marker says so), else ``catalogue``."""
     engine: Engine | None = None
+    tool_calling: ToolCalling | None = None
+    """Tool calling for the loaded model (set with the engine)."""
     load_error: str | None = None
     started_at: int = field(default_factory=lambda: int(time.time()))
 

@@ -99,8 +99,10 @@ def tiny_lora_path(tiny_model_path, tmp_path_factory) -> Path:
     return path
 
 
-LIVE_SERVER_FLAGS = ("--served-model-name", "tiny", "tiny-alias", "--max-num-batched-tokens", "4096")
-"""Beyond the defaults, the shared server takes a second name and an engine flag passed through to vLLM."""
+LIVE_SERVER_FLAGS = ("--served-model-name", "tiny", "tiny-alias", "--max-num-batched-tokens", "4096",
+                     "--enable-auto-tool-choice", "--tool-call-parser", "hermes")
+"""Beyond the defaults, the shared server takes a second name, an engine flag passed through to vLLM, and
+vLLM's hermes tool parser (auto tool choice; forced choices in hermes's markup)."""
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,10 @@
 Validation lives here (bounds, literals, cross-field rules) so that a bad field is a 400
 naming that field before any handler runs. Unknown fields are ignored, as vLLM and the
 OpenAI API do, so newer SDKs keep working; a known OpenAI field this server does not
-implement yet (tool calling, ``suffix``) is refused with a 400 naming it rather than dropped.
+implement (the legacy ``functions``/``function_call``, ``suffix``) is refused with a 400 naming
+it rather than dropped. Tool calling (``tools``, ``tool_choice``, ``parallel_tool_calls``, tool
+results and assistant tool calls in ``messages``) is validated here with vLLM's rules and served
+by `server.openai.tools`.
 A rule over several fields that names one of them raises `field_error` (its ``param``
 becomes the error's ``param``: ``server.errors.validation_error``).
 """
@@ -20,8 +23,10 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    SerializerFunctionWrapHandler,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -36,7 +41,7 @@ MAX_STOP = 8
 MAX_PROMPTS = 1024
 """Prompts in one text completion request (vLLM's default ``VLLM_MAX_COMPLETION_PROMPTS``)."""
 MAX_LOGIT_BIAS = 100.0
-TOOLS_UNSUPPORTED = "tool calling is not supported by this server yet"
+LEGACY_FUNCTIONS = "the legacy functions API is not supported (vLLM ignores it): use tools and tool_choice"
 
 
 def field_error(param: str, message: str) -> PydanticCustomError:
@@ -49,9 +54,9 @@ def _invalid(message: str) -> PydanticCustomError:
 
 
 def _refuse_when_set(value: Any, info: ValidationInfo) -> Any:
-    """A field validator for known OpenAI fields that are not implemented: null is fine, anything else a 400."""
+    """A field validator for the legacy functions API's fields: null is fine, anything else a 400."""
     if value is not None:
-        raise _invalid(f"{TOOLS_UNSUPPORTED}; leave {info.field_name} out (or null)")
+        raise _invalid(f"{LEGACY_FUNCTIONS}; leave {info.field_name} out (or null)")
     return value
 
 
@@ -76,21 +81,82 @@ class TextPart(BaseModel):
     text: str
 
 
+class FunctionDefinition(BaseModel):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    """The arguments' JSON schema; none means any JSON object."""
+    strict: bool | None = None
+    """True: constrained decoding holds the arguments to `parameters` wherever a tool-call grammar
+    applies (vLLM's per-tool strictness, see ``--tool-strict-level``)."""
+
+
+class Tool(BaseModel):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+    def template_dict(self) -> dict[str, Any]:
+        """The tool as chat templates get it (vLLM's ``tools=``): `strict` only when set."""
+        return {"type": "function", "function": self.function.model_dump(exclude={"strict"} if self.function.strict
+                                                                         is None else set())}
+
+
+class NamedFunction(BaseModel):
+    name: str = Field(min_length=1)
+
+
+class NamedToolChoice(BaseModel):
+    type: Literal["function"] = "function"
+    function: NamedFunction
+
+
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str
+    """The arguments as JSON text, as OpenAI sends and expects them."""
+
+
+class ToolCall(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class InputToolCall(BaseModel):
+    """A tool call of an earlier assistant turn, sent back in `messages` (every field required, as in
+    OpenAI's and vLLM's request schemas)."""
+
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "developer", "tool", "function"]
     content: str | Annotated[list[TextPart], Field(min_length=1)] | None = None
     name: str | None = None
-    tool_calls: Any = None
+    tool_calls: list[InputToolCall] | None = None
+    """On an assistant message: the calls it made (its content may then be null)."""
+    tool_call_id: str | None = None
+    """On a tool message: the id of the call whose result it carries."""
     function_call: Any = None
 
     @field_validator("role")
     @classmethod
-    def _no_tool_results(cls, value: str) -> str:
-        if value in ("tool", "function"):
-            raise _invalid(f"{value!r} messages are not supported: {TOOLS_UNSUPPORTED}")
+    def _no_function_results(cls, value: str) -> str:
+        if value == "function":
+            raise _invalid("'function' messages belong to the legacy functions API, which is not supported: send a "
+                           "tool's result as a 'tool' message")
         return value
 
-    _no_tool_calls = field_validator("tool_calls", "function_call")(_refuse_when_set)
+    @field_validator("tool_calls")
+    @classmethod
+    def _assistant_calls(cls, value: list[InputToolCall] | None, info: ValidationInfo) -> list[InputToolCall] | None:
+        if value and info.data.get("role") != "assistant":
+            raise _invalid("only assistant messages carry tool_calls")
+        return value
+
+    _no_function_call = field_validator("function_call")(_refuse_when_set)
 
     def text(self) -> str:
         if self.content is None:
@@ -175,14 +241,36 @@ class ChatCompletionRequest(SamplingFields):
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
-    tools: Any = None
-    tool_choice: Any = None
+    tools: Annotated[list[Tool], Field(min_length=1)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    """Unset with tools: "auto", as in vLLM and OpenAI."""
+    parallel_tool_calls: bool | None = None
+    """False: at most one tool call (vLLM keeps the first; a tool-call grammar stops after one)."""
     functions: Any = None
     function_call: Any = None
-    parallel_tool_calls: Any = None
 
-    _no_tools = field_validator("tools", "tool_choice", "functions", "function_call",
-                                "parallel_tool_calls")(_refuse_when_set)
+    _no_functions = field_validator("functions", "function_call")(_refuse_when_set)
+
+    @model_validator(mode="after")
+    def _tool_choice_needs_tools(self) -> "ChatCompletionRequest":
+        """vLLM's rules (``check_tool_usage``): a tool choice other than "none" needs tools, and a named
+        one must name one of them."""
+        choice = self.tool_choice
+        if choice is None or choice == "none":
+            return self
+        if not self.tools:
+            raise field_error("tool_choice", "tool_choice needs tools: give the functions the model may call in tools")
+        if isinstance(choice, NamedToolChoice) and choice.function.name not in {t.function.name for t in self.tools}:
+            raise field_error("tool_choice", f"tool_choice names the function {choice.function.name!r}, which is "
+                              "not one of the tools")
+        return self
+
+    def effective_tool_choice(self) -> str | NamedToolChoice | None:
+        """The tool choice vLLM acts on: "auto" when tools are given and tool_choice is not; "none" without
+        tools (an explicit null with tools stays null, which vLLM then treats as "auto" when parsing)."""
+        if "tool_choice" not in self.model_fields_set:
+            return "auto" if self.tools else "none"
+        return self.tool_choice
 
     @field_validator("top_logprobs")
     @classmethod
@@ -276,6 +364,15 @@ class ChatLogprobs(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    """Left out of the response when the model called no tool (as vLLM does)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_tool_calls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("tool_calls"):
+            data.pop("tool_calls", None)
+        return data
 
 
 class ChatChoice(BaseModel):
@@ -294,9 +391,24 @@ class ChatCompletionResponse(BaseModel):
     usage: Usage
 
 
+class DeltaFunctionCall(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class DeltaToolCall(BaseModel):
+    """A piece of a streamed tool call: its first carries the id and name, later ones more arguments text."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: DeltaFunctionCall | None = None
+
+
 class DeltaMessage(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[DeltaToolCall] | None = None
 
 
 class ChatChunkChoice(BaseModel):
@@ -364,6 +476,8 @@ class TokenizeRequest(BaseModel):
     model: str | None = None
     prompt: str | None = Field(None, min_length=1)
     messages: Annotated[list[ChatMessage], Field(min_length=1)] | None = None
+    tools: Annotated[list[Tool], Field(min_length=1)] | None = None
+    """With `messages`: the tools the chat template renders, as a chat completion with them would."""
     add_generation_prompt: bool = True
     """With `messages`: end with the assistant's turn opening, as a chat completion's prompt does."""
     return_token_strs: bool = False

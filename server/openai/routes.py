@@ -28,7 +28,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _serving(request: Request, model: str | None) -> OpenAIServing:
-    return OpenAIServing(ServerState.of(request).ready_engine(model))
+    state = ServerState.of(request)
+    return OpenAIServing(state.ready_engine(model), state.tool_calling)
 
 
 @router.post(CHAT_ROUTE, response_model=ChatCompletionResponse, openapi_extra=GENERATES)

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from inference.engine import Engine, EngineRequestError, GenerationChunk, GenerationParams, TokenLogprob
 from inference.generation import GenerationResult, output_budget
@@ -33,6 +34,7 @@ from server.openai.protocol import (
     Usage,
 )
 from server.openai.streams import gather_all, merge, start_all
+from server.openai.tools import ToolCalling, ToolCallRequest, template_tool_calls
 
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
@@ -50,8 +52,21 @@ class PromptRequest:
     request_id: str
 
 
-def _template_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    return [{"role": ROLE_FOR_TEMPLATE.get(m.role, m.role), "content": m.text()} for m in messages]
+def _template_message(message: ChatMessage) -> dict[str, Any]:
+    """`message` as vLLM hands it to the chat template: content as a string ("" for none), and the
+    name, an assistant's tool calls and a tool result's call id when given."""
+    out: dict[str, Any] = {"role": ROLE_FOR_TEMPLATE.get(message.role, message.role), "content": message.text()}
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = template_tool_calls(message.tool_calls)
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _template_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    return [_template_message(m) for m in messages]
 
 
 def _named(param: str, exc: EngineRequestError) -> EngineRequestError:
@@ -108,15 +123,28 @@ def _usage(*results: GenerationResult) -> Usage:
                  total_tokens=prompt_tokens + completion_tokens)
 
 
+@dataclass(frozen=True)
+class ChatPlan:
+    """A chat completion ready for the engine."""
+
+    prompt_ids: list[int]
+    params: GenerationParams
+    tools: ToolCallRequest | None
+    """How the reply is read for tool calls; None: plain text."""
+
+
 class OpenAIServing:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, tools: ToolCalling | None = None):
         self.engine = engine
+        self.tools = tools or ToolCalling()
 
     # ---- chat -------------------------------------------------------------------------
 
-    def prepare_chat(self, req: ChatCompletionRequest) -> tuple[list[int], GenerationParams]:
+    def prepare_chat(self, req: ChatCompletionRequest) -> ChatPlan:
         ensure_model(self.engine, req.model)
-        prompt_ids = self.engine.encode(self.engine.render_chat(_template_messages(req.messages)))
+        tools = self.tools.plan(req)
+        rendered = self.engine.render_chat(_template_messages(req.messages), tools=self.tools.template_tools(req))
+        prompt_ids = self.engine.encode(rendered)
         param = "max_completion_tokens" if req.max_completion_tokens else "max_tokens"
         defaults = self.engine.sampling_defaults
         requested = req.token_limit()
@@ -124,54 +152,75 @@ class OpenAIServing:
             requested = max(1, min(defaults["max_tokens"], self.engine.max_model_len - len(prompt_ids)))
         max_tokens = output_budget(self.engine, len(prompt_ids), requested, param)
         structured: dict = {}
-        if req.response_format and req.response_format.type == "json_schema":
+        if tools is not None:
+            structured = tools.generation_fields()  # the tool calls' grammar, or the response_format's
+        elif req.response_format and req.response_format.type == "json_schema":
             structured["json_schema"] = req.response_format.json_schema.schema_
         elif req.response_format and req.response_format.type == "json_object":
             structured["json_object"] = True
         logprobs = (req.top_logprobs or 0) if req.logprobs else None
-        return prompt_ids, req.generation_params(max_tokens, defaults, n=req.n, logprobs=logprobs,
-                                                 logit_bias=req.logit_bias, **structured)
+        params = req.generation_params(max_tokens, defaults, n=req.n, logprobs=logprobs, logit_bias=req.logit_bias,
+                                       **structured)
+        return ChatPlan(prompt_ids, params, tools)
 
     async def chat(self, req: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
-        prompt_ids, params = self.prepare_chat(req)
-        result = await collect(self.engine, prompt_ids, params, request_id, CHAT_ROUTE)
+        plan = self.prepare_chat(req)
+        try:
+            result = await collect(self.engine, plan.prompt_ids, plan.params, request_id, CHAT_ROUTE)
+        except EngineRequestError as exc:
+            if plan.tools is not None:
+                plan.tools.blame_grammar_on_tools(exc)
+            raise
         top = req.top_logprobs or 0
-        choices = [
-            ChatChoice(
-                index=i,
-                message=AssistantMessage(content=c.text),
-                logprobs=_chat_logprobs(c.logprobs, top),
-                finish_reason=c.finish_reason,
-            )
-            for i, c in sorted(result.choices.items())
-        ]
+        choices = []
+        for i, c in sorted(result.choices.items()):
+            message, finish_reason = AssistantMessage(content=c.text), c.finish_reason
+            if plan.tools is not None:
+                message, finish_reason = plan.tools.message(c.text, c.token_ids, c.finish_reason, plan.prompt_ids)
+            choices.append(ChatChoice(index=i, message=message, logprobs=_chat_logprobs(c.logprobs, top),
+                                      finish_reason=finish_reason))
         return ChatCompletionResponse(id=request_id, model=self.engine.model_id, choices=choices, usage=_usage(result))
 
     async def chat_stream(self, req: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
-        prompt_ids, params = self.prepare_chat(req)  # errors here, and the engine's own checks, are still 4xx
-        chunks = await started(self.engine.generate(prompt_ids, params, request_id))
-        return guarded_stream(self._chat_events(req, prompt_ids, chunks, request_id), CHAT_ROUTE)
+        plan = self.prepare_chat(req)  # errors here, and the engine's own checks, are still 4xx
+        try:
+            chunks = await started(self.engine.generate(plan.prompt_ids, plan.params, request_id))
+        except EngineRequestError as exc:
+            if plan.tools is not None:
+                plan.tools.blame_grammar_on_tools(exc)
+            raise
+        return guarded_stream(self._chat_events(req, plan, chunks, request_id), CHAT_ROUTE)
 
     async def _chat_events(
-        self, req: ChatCompletionRequest, prompt_ids: list[int], chunks: AsyncIterator[GenerationChunk],
-        request_id: str,
+        self, req: ChatCompletionRequest, plan: ChatPlan, chunks: AsyncIterator[GenerationChunk], request_id: str,
     ) -> AsyncIterator[str]:
         created = int(time.time())
         base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": self.engine.model_id}
         for index in range(req.n):
             yield sse({**base, "choices": [{"index": index, "delta": {"role": "assistant", "content": ""}}]})
         timer = GenerationTimer(CHAT_ROUTE)
-        result = GenerationResult(prompt_tokens=len(prompt_ids))
+        result = GenerationResult(prompt_tokens=len(plan.prompt_ids))
         top = req.top_logprobs or 0
+        readers = [plan.tools.stream(plan.prompt_ids) for _ in range(req.n)] if plan.tools else None
         async for chunk in chunks:
             timer.tokens(result.add(chunk))
             choices = []
             for delta in chunk.choices:
-                choice: dict = {"index": delta.index, "delta": {"content": delta.text}}
+                finish_reason = delta.finish_reason
+                if readers is None:
+                    message: dict | None = {"content": delta.text}
+                else:  # vLLM's parser: content, or pieces of tool calls; nothing while it holds text back
+                    reader = readers[delta.index]
+                    message = reader.delta(delta.text, list(delta.token_ids), finish_reason is not None)
+                    if message is None and finish_reason is None and delta.logprobs is None:
+                        continue
+                    if finish_reason is not None:
+                        finish_reason = reader.finish_reason(finish_reason)
+                choice: dict = {"index": delta.index, "delta": message or {}}
                 if delta.logprobs is not None:
                     choice["logprobs"] = _chat_logprobs(delta.logprobs, top).model_dump()
-                if delta.finish_reason is not None:
-                    choice["finish_reason"] = delta.finish_reason
+                if finish_reason is not None:
+                    choice["finish_reason"] = finish_reason
                 choices.append(choice)
             if choices:
                 yield sse({**base, "choices": choices})
@@ -263,7 +312,8 @@ class OpenAIServing:
         """The token ids a completion of `prompt`, or a chat completion of `messages`, would be given."""
         ensure_model(self.engine, req.model)
         if req.messages is not None:
-            text = self.engine.render_chat(_template_messages(req.messages), req.add_generation_prompt)
+            tools = [tool.template_dict() for tool in req.tools] if req.tools else None
+            text = self.engine.render_chat(_template_messages(req.messages), req.add_generation_prompt, tools)
         else:
             text = req.prompt
         try:

@@ -8,7 +8,9 @@ chunks without loading a model.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from inference.engine import (
     ChoiceDelta,
@@ -41,9 +43,15 @@ class FakeEngine(Engine):
         """With `fail_with`: chunks sent before it is raised (0: raised on submission, as vLLM's checks are)."""
         self.delay = 0.0
 
-    def render_chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
+                    tools: Sequence[dict[str, Any]] | None = None) -> str:
+        """``<role>content`` per message (an assistant's tool calls and a tool result's call id as JSON after
+        it), the tools as JSON first; the generation prompt ``<assistant>``."""
         prompt = "<assistant>" if add_generation_prompt else ""
-        return "".join(f"<{m['role']}>{m['content']}" for m in messages) + prompt
+        extras = ("tool_calls", "tool_call_id")
+        rendered = "".join(f"<{m['role']}>{m['content']}"
+                           + "".join(f" {json.dumps(m[key])}" for key in extras if key in m) for m in messages)
+        return (f"<tools>{json.dumps(list(tools))} " if tools else "") + rendered + prompt
 
     def encode(self, text: str) -> list[int]:
         return [len(word) for word in text.split()]  # one "token" per word

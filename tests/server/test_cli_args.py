@@ -49,6 +49,10 @@ VLLM_SERVE_COMMAND_LINES = {
         dict(chat_template="/t/chat.jinja"),
     "vllm serve /m --max_model_len 1024 --block-size 32 --max-logprobs 50":
         dict(max_model_len=1024, engine_args={"block_size": 32, "max_logprobs": 50}),
+    "vllm serve /m --enable-auto-tool-choice --tool-call-parser hermes --tool-strict-level parameter":
+        dict(enable_auto_tool_choice=True, tool_call_parser="hermes", tool_strict_level="parameter"),
+    "vllm serve /m --exclude-tools-when-tool-choice-none --tool-parser-plugin /p/parser.py":
+        dict(exclude_tools_when_tool_choice_none=True, tool_parser_plugin="/p/parser.py", enable_auto_tool_choice=False),
 }
 
 
@@ -81,8 +85,13 @@ def test_flags_without_effect_here_are_accepted_with_a_warning():
     assert len(warnings) == 2 and all("no effect" in w for w in warnings)
 
 
+def test_auto_tool_choice_needs_a_parser_as_in_vllm():
+    with pytest.raises(ValueError, match="requires --tool-call-parser"):
+        settings_for("vllm serve /m --enable-auto-tool-choice")
+
+
 @pytest.mark.parametrize("flags, reason", [
-    ("--enable-auto-tool-choice --tool-call-parser hermes", "tool calling"),
+    ("--tool-server demo", "built-in tools"),
     ("--ssl-keyfile k.pem --ssl-certfile c.pem", "TLS"),
     ("--uds /tmp/s.sock", "TCP only"),
 ])
@@ -112,10 +121,11 @@ def test_the_readme_lists_every_flag_that_differs():
     """The docs' list of `vllm serve` flags that behave differently is this module's table."""
     text = README.read_text()
     section = text[text.index("### `vllm serve` flags that differ"):]
-    section = section[:section.index("\n## ")]
-    listed = set(re.findall(r"`--([a-z0-9-]+)`", section))
+    section = section[:section.index("\n#", 1)]  # to the next heading
+    listed = set(re.findall(r"^- `--([a-z0-9-]+)`", section, re.M) + re.findall(r", `--([a-z0-9-]+)`", section))
     for dest in (*IGNORED_FRONTEND_FLAGS, *REFUSED_FRONTEND_FLAGS):
         assert dest.replace("_", "-") in listed, dest
+    assert listed == {dest.replace("_", "-") for dest in (*IGNORED_FRONTEND_FLAGS, *REFUSED_FRONTEND_FLAGS)}
 
 
 def test_a_command_line_reaches_vllms_engine_arguments(tmp_path):

@@ -283,10 +283,10 @@ def test_tokenize_and_detokenize(openai_client, live_server):
 
 
 def test_unsupported_known_fields_are_refused(openai_client):
-    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+    function = {"name": "f", "parameters": {"type": "object", "properties": {}}}
     with pytest.raises(openai.BadRequestError) as err:
-        openai_client.chat.completions.create(model="tiny", messages=HI, tools=[tool])
-    assert err.value.body["param"] == "tools"
+        openai_client.chat.completions.create(model="tiny", messages=HI, functions=[function])
+    assert err.value.body["param"] == "functions"
     with pytest.raises(openai.BadRequestError) as err:
         openai_client.completions.create(model="tiny", prompt="def f(", suffix="return 1")
     assert err.value.body["param"] == "suffix"

@@ -1,5 +1,6 @@
 """Issue 17's OpenAI request shapes against a fake engine: list prompts, echo with prompt log
-probabilities, logit_bias, /tokenize and /detokenize, and known fields refused instead of dropped.
+probabilities, logit_bias, /tokenize and /detokenize, the shapes of tool calling (its behaviour:
+test_openai_tools.py), and known fields refused instead of dropped.
 
 The fake engine's token ids are word lengths (``encode("ab cde") == [2, 3]``,
 ``decode([2, 3]) == "xx xxx"``); its reply is "Hello there friend", choice i's words suffixed with i.
@@ -166,6 +167,9 @@ def test_tokenize_counts_what_chat_completions_send(client, engine):
     tokens = client.post("/tokenize", json={"messages": messages}).json()["tokens"]
     chat(client, messages=messages)
     assert engine.calls[0][0] == tokens
+    with_tools = client.post("/tokenize", json={"messages": messages, "tools": [TOOL]}).json()["tokens"]
+    chat(client, messages=messages, tools=[TOOL], tool_choice="none")
+    assert engine.calls[1][0] == with_tools and len(with_tools) > len(tokens)
 
 
 def test_detokenize(client):
@@ -177,7 +181,7 @@ def test_detokenize(client):
     ("/tokenize", {"prompt": ""}, "prompt"),
     ("/tokenize", {"prompt": "a", "messages": [{"role": "user", "content": "a"}]}, "prompt"),
     ("/tokenize", {"messages": []}, "messages"),
-    ("/tokenize", {"messages": [{"role": "tool", "content": "a"}]}, "messages[0].role"),
+    ("/tokenize", {"messages": [{"role": "function", "content": "a", "name": "f"}]}, "messages[0].role"),
     ("/tokenize", {"prompt": "a", "return_token_strs": True}, "return_token_strs"),
     ("/detokenize", {"tokens": []}, "tokens"),
     ("/detokenize", {"tokens": [3, 5000]}, "tokens"),
@@ -199,30 +203,69 @@ def test_tokenize_checks_the_model_and_the_key():
         assert r.status_code == 404 and r.json()["error"]["param"] == "model"
 
 
-# ---- known fields that are not supported are refused -------------------------------------------
+# ---- tool calling: shapes and vLLM's rules; known fields that are not supported are refused ----------
 
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("tools", [TOOL]), ("tools", []), ("tool_choice", "auto"), ("tool_choice", "none"),
-    ("functions", [TOOL["function"]]), ("function_call", "auto"), ("parallel_tool_calls", False),
+@pytest.mark.parametrize(("body", "param"), [
+    ({"tools": []}, "tools"),
+    ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools[0].function.name"),
+    ({"tools": [{"type": "retrieval"}]}, "tools[0].type"),
+    ({"tool_choice": "auto"}, "tool_choice"),
+    ({"tool_choice": "required"}, "tool_choice"),
+    ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice"),
+    ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice"),
+    ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {}}}, "tool_choice"),
+    ({"tools": [TOOL], "tool_choice": "sometimes"}, "tool_choice"),
+    ({"tools": [TOOL], "parallel_tool_calls": "maybe"}, "parallel_tool_calls"),
+    ({"functions": [TOOL["function"]]}, "functions"),
+    ({"function_call": "auto"}, "function_call"),
 ])
-def test_tool_fields_are_refused_in_chat(client, engine, field, value):
-    r = chat(client, **{field: value})
-    assert bad_param(r) == field and "not supported" in r.json()["error"]["message"]
+def test_bad_tool_fields_are_a_400_naming_them(client, engine, body, param):
+    """vLLM's rules: tools non-empty, a tool_choice other than "none" needs tools and a named one must
+    be among them; the legacy functions API is refused (vLLM ignores it)."""
+    assert bad_param(chat(client, **body)) == param
     assert engine.calls == []
 
 
-def test_tool_messages_are_refused(client):
-    tool_result = [{"role": "user", "content": "hi"}, {"role": "tool", "content": "42", "tool_call_id": "c1"}]
-    assert bad_param(chat(client, messages=tool_result)) == "messages[1].role"
-    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    assert bad_param(chat(client, messages=[{"role": "assistant", "tool_calls": [call]}])) == "messages[0].tool_calls"
+@pytest.mark.parametrize(("messages", "param"), [
+    ([{"role": "function", "name": "f", "content": "42"}], "messages[0].role"),
+    ([{"role": "user", "content": "hi", "tool_calls": [CALL]}], "messages[0].tool_calls"),
+    ([{"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"arguments": "{}"}}]}],
+     "messages[0].tool_calls[0].function.name"),
+    ([{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}],
+     "messages[0].tool_calls[0].id"),
+    ([{"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f"}}]}],
+     "messages[0].tool_calls[0].function.arguments"),
+    ([{"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}}],
+     "messages[0].function_call"),
+])
+def test_bad_tool_messages_are_a_400(client, messages, param):
+    assert bad_param(chat(client, messages=messages)) == param
+
+
+def test_tool_results_and_assistant_tool_calls_are_accepted(client, engine):
+    """A follow-up turn: the assistant's call (content null) and the tool's result reach the template."""
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "42"}]}]
+    r = chat(client, messages=messages, tools=[TOOL], tool_choice="none")
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"] == {"role": "assistant", "content": "Hello there friend"}
+    template_messages = [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": "", "tool_calls": [
+                             {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]},
+                         {"role": "tool", "content": "42", "tool_call_id": "c1"}]
+    template_tools = [{"type": "function",
+                       "function": {"name": "f", "description": None, "parameters": {"type": "object"}}}]
+    assert engine.calls[0][0] == engine.encode(engine.render_chat(template_messages, tools=template_tools))
 
 
 def test_null_tool_fields_and_unknown_fields_are_accepted(client):
-    assert chat(client, tools=None, tool_choice=None, parallel_tool_calls=None, some_future_field=1).status_code == 200
+    assert chat(client, tools=None, tool_choice=None, parallel_tool_calls=None, functions=None, function_call=None,
+                some_future_field=1).status_code == 200
+    assert chat(client, tool_choice="none", parallel_tool_calls=False).status_code == 200
     assert complete(client, prompt="a", suffix=None, best_of=1, some_future_field=1).status_code == 200
     assert complete(client, prompt="a", best_of=2, n=2).status_code == 200
 

@@ -26,6 +26,27 @@ chat_body = st.fixed_dictionaries(
     {"messages": st.lists(message, max_size=3) | json_values},
     optional={name: json_values | st.integers(-3, 40) | st.floats(-3, 3) for name in CHAT_FIELDS},
 )
+names = st.sampled_from(["f", "g"])
+schemas = st.sampled_from([{"type": "object"}, {"type": "object", "properties": {"a": {"type": "integer"}}},
+                           {"type": "object", "$defs": {"a": {}}}, {"$ref": "#"}, {}]) | json_values
+tool = st.fixed_dictionaries({"type": st.just("function"), "function": st.fixed_dictionaries(
+    {"name": names}, optional={"parameters": schemas, "strict": st.booleans(), "description": st.text(max_size=8)})})
+arguments = st.text(max_size=12) | st.sampled_from(['{"a": 1}', "[1]", "{"])
+tool_call = st.fixed_dictionaries({"id": st.text(max_size=6), "type": st.just("function"),
+                                   "function": st.fixed_dictionaries({"name": names, "arguments": arguments})})
+tool_message = (
+    st.fixed_dictionaries({"role": st.just("assistant")},
+                          optional={"content": st.none() | st.text(max_size=10), "tool_calls": st.lists(tool_call)})
+    | st.fixed_dictionaries({"role": st.just("tool"), "content": st.text(max_size=10)},
+                            optional={"tool_call_id": st.text(max_size=6)})
+    | st.fixed_dictionaries({"role": st.just("user"), "content": st.text(max_size=10)}))
+tool_choice = st.sampled_from(["none", "auto", "required"]) | st.fixed_dictionaries(
+    {"type": st.just("function"), "function": st.fixed_dictionaries({"name": names})})
+tool_chat_body = st.fixed_dictionaries(
+    {"messages": st.lists(tool_message, min_size=1, max_size=3), "tools": st.lists(tool, min_size=1, max_size=2),
+     "tool_choice": tool_choice},
+    optional={"parallel_tool_calls": st.booleans(), "stream": st.booleans(), "max_tokens": st.integers(1, 3),
+              "response_format": st.just({"type": "json_object"})})
 token_ids = st.lists(st.integers(-5, 1100), max_size=5)
 completion_body = st.fixed_dictionaries(
     {"prompt": st.text(max_size=40) | token_ids | st.lists(st.text(max_size=10) | token_ids, max_size=4)
@@ -52,6 +73,16 @@ def client():
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=chat_body)
 def test_chat_never_5xx(body):
+    r = client().post("/v1/chat/completions", json=body)
+    assert r.status_code < 500, (body, r.text)
+    if r.status_code >= 400:
+        assert r.json()["error"]["message"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=tool_chat_body)
+def test_tool_chat_never_5xx(body):
+    """Tool calling's shapes, mostly valid, through vLLM's request model and parsers."""
     r = client().post("/v1/chat/completions", json=body)
     assert r.status_code < 500, (body, r.text)
     if r.status_code >= 400:
