@@ -15,7 +15,7 @@ class FakeAsyncLLM:
 
     def __init__(self):
         self.tokenizer = None
-        self.model_config = SimpleNamespace(max_model_len=64)
+        self.model_config = SimpleNamespace(max_model_len=64, get_diff_sampling_param=lambda: {})
         self.core_stopped = threading.Event()
         self.reader_saw_dead_core = False
         self.output_handler = asyncio.get_running_loop().create_task(self._read())
@@ -35,7 +35,7 @@ class FakeAsyncLLM:
 def test_shutdown_cancels_the_output_reader_before_stopping_the_core():
     async def run():
         llm = FakeAsyncLLM()
-        engine = VllmEngine(llm, "fake")
+        engine = VllmEngine(llm, ("fake",))
         await engine.shutdown()
         return llm
 
