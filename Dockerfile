@@ -6,7 +6,7 @@
 # Dependencies come from the project's own install step, scripts/setup.sh, the one CI runs on
 # every change, so the image holds exactly the tested, pinned set (vllm 0.32.0 brings torch 2.13.0,
 # built for CUDA 13.0, with its CUDA libraries). Configure with ICEGRT_* variables
-# (`icegrt serve --help` lists them); see README.md, "Deploy".
+# (`icegrt serve --help` lists them); see docs/deploy.md.
 FROM nvidia/cuda:13.0.2-base-ubuntu24.04
 
 # Python 3.12 is Ubuntu 24.04's python3; gcc and python3-dev: Triton compiles its launchers at start.
@@ -18,7 +18,7 @@ RUN apt-get update \
 
 WORKDIR /opt/icegrt
 COPY . .
-RUN ICEGRT_ENGINE=gpu ICEGRT_SYSTEM_PACKAGES=0 PIP_NO_CACHE_DIR=1 bash scripts/setup.sh
+RUN ICEGRT_ENGINE=gpu ICEGRT_SYSTEM_PACKAGES=0 ICEGRT_DEV=0 PIP_NO_CACHE_DIR=1 bash scripts/setup.sh
 
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/icegrt icegrt \
     && mkdir -p /models /data \

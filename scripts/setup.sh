@@ -12,7 +12,9 @@ engine="${ICEGRT_ENGINE:-}"
 if [ -z "$engine" ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then engine=gpu; else engine=cpu; fi
 fi
-extras="$engine,dev"
+# ICEGRT_DEV=0 leaves out the dev extra (pytest, hadolint, ...): the container images ship without it.
+extras="$engine"
+[ "${ICEGRT_DEV:-1}" = 0 ] || extras="$engine,dev"
 
 # ICEGRT_SYSTEM_PACKAGES=0 skips the Debian packages (Prometheus, PostgreSQL, nginx): the test suite runs
 # against them, the server does not, so the container images (Dockerfile, Dockerfile.cpu) build without them.

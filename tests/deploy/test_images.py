@@ -69,7 +69,8 @@ def test_image_installs_through_setup_sh_only(engine):
     steps = instructions(DOCKERFILES[engine])
     runs = [args for keyword, args in steps if keyword == "RUN"]
     install = [args for args in runs if "scripts/setup.sh" in args]
-    assert install == [f"ICEGRT_ENGINE={engine} ICEGRT_SYSTEM_PACKAGES=0 PIP_NO_CACHE_DIR=1 bash scripts/setup.sh"]
+    assert install == [f"ICEGRT_ENGINE={engine} ICEGRT_SYSTEM_PACKAGES=0 ICEGRT_DEV=0 PIP_NO_CACHE_DIR=1 "
+                       "bash scripts/setup.sh"], "the image installs through setup.sh, without the dev extra"
     assert not [args for args in runs if "pip " in args], "the image must not install Python packages of its own"
     assert steps.index(("COPY", ". .")) < steps.index(("RUN", install[0])), "setup.sh needs the whole source"
 
@@ -96,8 +97,8 @@ def test_dockerignore_keeps_local_state_out():
     assert not {"deploy", "scripts", "server", "pyproject.toml"} & ignored  # the image needs these
 
 
-def _setup_sandbox(tmp_path):
-    """A copy of setup.sh whose .venv looks installed, and a system_packages.sh that leaves a mark."""
+def _setup_sandbox(tmp_path, extras="cpu,dev"):
+    """A copy of setup.sh whose .venv looks installed with `extras`, and a system_packages.sh that leaves a mark."""
     (tmp_path / "scripts").mkdir()
     (tmp_path / "clients").mkdir()
     stamped = ("pyproject.toml", "clients/pyproject.toml", "scripts/setup.sh")
@@ -106,7 +107,7 @@ def _setup_sandbox(tmp_path):
     (tmp_path / "scripts/system_packages.sh").write_text("touch system-packages-ran\n")
     digest = hashlib.sha256(b"".join((tmp_path / name).read_bytes() for name in stamped))
     (tmp_path / ".venv").mkdir()
-    (tmp_path / ".venv/.icegrt-setup").write_text(f"{digest.hexdigest()[:16]} cpu,dev\n")
+    (tmp_path / ".venv/.icegrt-setup").write_text(f"{digest.hexdigest()[:16]} {extras}\n")
     return tmp_path
 
 
@@ -120,6 +121,15 @@ def test_setup_sh_skips_system_packages_only_when_asked(tmp_path, switch, runs_s
     assert run.returncode == 0, run.stdout + run.stderr
     assert "creating .venv" not in run.stdout, "the sandbox's stamp should make setup.sh a no-op"
     assert (sandbox / "system-packages-ran").exists() == runs_system_packages
+
+
+def test_setup_sh_leaves_out_the_dev_extra_when_asked(tmp_path):
+    """ICEGRT_DEV=0 (the images' install line) wants the engine extra alone: a .venv set up that way is current."""
+    sandbox = _setup_sandbox(tmp_path, extras="cpu")
+    env = os.environ | {"ICEGRT_ENGINE": "cpu", "ICEGRT_DEV": "0", "ICEGRT_SYSTEM_PACKAGES": "0"}
+    run = subprocess.run(["bash", "scripts/setup.sh"], cwd=sandbox, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "creating .venv" not in run.stdout, "with ICEGRT_DEV=0 setup.sh should want [cpu], the sandbox's stamp"
 
 
 @pytest.mark.e2e
