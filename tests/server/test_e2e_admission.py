@@ -23,8 +23,13 @@ SHORT = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
 
 @pytest.fixture(scope="module")
 def server(tiny_model_path, tmp_path_factory):
+    """The engine polls instead of spinning (``--cpu-engine-poll-us``, the setting for a server that
+    shares its machine): this test's client is such a neighbour. With vLLM's spin, while the long
+    stream ran, a process spawned on this 2-core machine waited up to 8 s on the run queue, and the
+    crowd reached the server only once the stream had ended (CI, 2026-12-06)."""
     live = start_server(tmp_path_factory.mktemp("admission") / "server.log", "--max-queued-requests", "1",
-                        "--rate-limit-rpm", str(RPM), "--api-key", KEY_A, KEY_B, *CROWD, api_key=None)
+                        "--rate-limit-rpm", str(RPM), "--api-key", KEY_A, KEY_B, *CROWD,
+                        "--cpu-engine-poll-us", "100", api_key=None)
     yield live
     stop_server(live)
 
