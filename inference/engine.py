@@ -159,32 +159,62 @@ class Engine(abc.ABC):
         """Release the engine's processes and memory."""
 
 
-class AdapterView(Engine):
-    """A served LoRA adapter seen as an engine of its own: the base engine's, generating through
-    the adapter and answering to the adapter's name, so serving code needs no adapter logic."""
+class DelegatingEngine(Engine):
+    """An engine that answers as `inner` does: a wrapper subclasses it and overrides only what it
+    changes (`AdapterView` the adapter, `server.limits.MeteredEngine` the token accounting)."""
 
-    def __init__(self, base: Engine, adapter: str):
-        self._base = base
-        self._adapter = adapter
-        self.model_id = adapter
-        self.max_model_len = base.max_model_len
-        self.sampling_defaults = base.sampling_defaults
-        self.tokenizer = base.tokenizer
+    def __init__(self, inner: Engine):
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.max_model_len = inner.max_model_len
+        self.aliases = inner.aliases
+        self.adapters = inner.adapters
+        self.sampling_defaults = inner.sampling_defaults
+        self.tokenizer = inner.tokenizer
 
     def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
                     tools: Sequence[dict[str, Any]] | None = None) -> str:
-        return self._base.render_chat(messages, add_generation_prompt, tools)
+        return self.inner.render_chat(messages, add_generation_prompt, tools)
 
     def encode(self, text: str) -> list[int]:
-        return self._base.encode(text)
+        return self.inner.encode(text)
 
     def decode(self, token_ids: Sequence[int]) -> str:
-        return self._base.decode(token_ids)
+        return self.inner.decode(token_ids)
 
     def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
     ) -> AsyncIterator[GenerationChunk]:
-        return self._base.generate(prompt_token_ids, replace(params, adapter=self._adapter), request_id)
+        return self.inner.generate(prompt_token_ids, params, request_id)
 
     async def check_health(self) -> None:
-        await self._base.check_health()
+        await self.inner.check_health()
+
+    def stats(self) -> dict[str, Any]:
+        return self.inner.stats()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+
+class AdapterView(DelegatingEngine):
+    """A served LoRA adapter seen as an engine of its own: the base engine's, generating through
+    the adapter and answering to the adapter's name, so serving code needs no adapter logic. A view
+    owns nothing: its stats are none and shutting it down leaves the base engine running."""
+
+    def __init__(self, base: Engine, adapter: str):
+        super().__init__(base)
+        self.model_id = adapter
+        self.aliases = ()
+        self.adapters = ()
+
+    def generate(
+        self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
+    ) -> AsyncIterator[GenerationChunk]:
+        return self.inner.generate(prompt_token_ids, replace(params, adapter=self.model_id), request_id)
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
+    async def shutdown(self) -> None:
+        return None

@@ -35,14 +35,14 @@ import contextvars
 import math
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from server import metrics
-from inference.engine import Engine, GenerationChunk, GenerationParams
+from inference.engine import DelegatingEngine, Engine, GenerationChunk, GenerationParams
 from server.errors import RETRY_AFTER_SECONDS, APIError
 
 Clock = Callable[[], float]
@@ -202,27 +202,8 @@ class Limiter:
         return build
 
 
-class MeteredEngine(Engine):
+class MeteredEngine(DelegatingEngine):
     """Charges each generation to the token bucket of the request it serves (see the module doc)."""
-
-    def __init__(self, inner: Engine):
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.max_model_len = inner.max_model_len
-        self.aliases = inner.aliases
-        self.adapters = inner.adapters
-        self.sampling_defaults = inner.sampling_defaults
-        self.tokenizer = inner.tokenizer
-
-    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True,
-                    tools: Sequence[dict[str, Any]] | None = None) -> str:
-        return self.inner.render_chat(messages, add_generation_prompt, tools)
-
-    def encode(self, text: str) -> list[int]:
-        return self.inner.encode(text)
-
-    def decode(self, token_ids: Sequence[int]) -> str:
-        return self.inner.decode(token_ids)
 
     async def generate(
         self, prompt_token_ids: list[int], params: GenerationParams, request_id: str
@@ -240,12 +221,3 @@ class MeteredEngine(Engine):
         finally:
             if bucket is not None:
                 bucket.take(used - reserved)
-
-    async def check_health(self) -> None:
-        await self.inner.check_health()
-
-    def stats(self) -> dict[str, Any]:
-        return self.inner.stats()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
