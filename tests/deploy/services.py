@@ -4,7 +4,7 @@ Each runs as its own instance: a fresh temporary directory, a free port, its soc
 and logs inside that directory, in the foreground (no daemon, no system service touched).
 PostgreSQL refuses to run as root; as root the directory is given to ``nobody`` and the server
 runs as that user (as non-root it runs as the current user). The nginx configuration written
-here is the one the README's "Scaling out" section shows.
+here is the one docs/deploy.md's "Scaling out" section shows.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from tests.deploy.conftest import PROMETHEUS_DIR
 
 
 def promtool_run(promtool: str, *args: str) -> subprocess.CompletedProcess:
-    """Run from deploy/prometheus, as the README's commands do (rule files are relative to it)."""
+    """Run from deploy/prometheus, as docs/deploy.md's commands do (rule files are relative to it)."""
     return subprocess.run([promtool, *args], cwd=PROMETHEUS_DIR, capture_output=True, text=True, timeout=120)
 
 

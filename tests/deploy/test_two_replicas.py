@@ -4,7 +4,7 @@ Real components throughout: Debian's PostgreSQL and nginx (tests/deploy/services
 servers on the tiny model (started as tests/conftest.py starts servers), and the
 ``icegrt data export-preferences`` command. A conversation started on one replica continues on
 the other, nginx alternates requests between them, and feedback written through either is all
-in the shared store. The commands are the README's "Scaling out" ones.
+in the shared store. The commands are docs/deploy.md's "Scaling out" ones.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from common.errors import UserError
 from server.cli_args import IGNORED_FRONTEND_FLAGS, REFUSED_FRONTEND_FLAGS, check_engine_args, parse_serve_command
 from server.settings import ServerSettings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SERVING_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
 
 
 def settings_for(command_line: str) -> tuple[ServerSettings, list[str]]:
@@ -117,9 +117,9 @@ def test_engine_args_from_the_environment_are_checked(monkeypatch):
         settings_for("vllm serve /m")
 
 
-def test_the_readme_lists_every_flag_that_differs():
-    """The docs' list of `vllm serve` flags that behave differently is this module's table."""
-    text = README.read_text()
+def test_the_serving_guide_lists_every_flag_that_differs():
+    """docs/serving.md's list of `vllm serve` flags that behave differently is this module's table."""
+    text = SERVING_GUIDE.read_text()
     section = text[text.index("### `vllm serve` flags that differ"):]
     section = section[:section.index("\n#", 1)]  # to the next heading
     listed = set(re.findall(r"^- `--([a-z0-9-]+)`", section, re.M) + re.findall(r", `--([a-z0-9-]+)`", section))
