@@ -20,13 +20,13 @@ from server.errors import APIError, ClientDisconnected, error_body, to_api_error
 T = TypeVar("T")
 
 
-def ensure_model(engine: Engine, requested: str | None) -> str:
-    """404 unless `requested` (when given) is one of the names this server serves; the name to report."""
+def ensure_model(engine: Engine, requested: str | None) -> None:
+    """404 unless `requested` (when given) is one of the names this server serves. Responses report
+    `Engine.model_id` whichever name was sent (the README's served-names rule), so nothing is returned."""
     if requested and requested not in engine.served_names:
         served = " or ".join(map(repr, engine.served_names))
         raise APIError(404, f"model {requested!r} does not exist; this server serves {served}",
                        param="model", code="model_not_found")
-    return requested or engine.model_id
 
 
 async def collect(
