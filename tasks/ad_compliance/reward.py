@@ -39,7 +39,10 @@ def _judgement(text: str, gold: LabelledAd, finished: bool) -> ModelJudgement | 
 
 def judgement_reward(text: str, gold: LabelledAd, finished: bool) -> float:
     """F1 in [0, 1] of the reply's grounded policy ids against ``gold.labels``; `finished` False marks a cut-off reply."""
-    judgement = _judgement(text, gold, finished)
+    return _judgement_score(_judgement(text, gold, finished), gold)
+
+
+def _judgement_score(judgement: ModelJudgement | None, gold: LabelledAd) -> float:
     if judgement is None:
         return 0.0
     return example_f1(gold.labels, [v.policy_id for v in judgement.violations if v.evidence])
@@ -60,9 +63,16 @@ def flagged_text_remains(gold: LabelledAd, revised: Ad) -> bool:
 def revision_reward(text: str, gold: LabelledAd, finished: bool) -> float | None:
     """The revision's score in [0, 1] (module docstring); None for a compliant ad or one no
     rewording can fix (gold revision None, e.g. a prohibited product)."""
-    if not gold.labels or gold.revision is None:
+    if not _revision_due(gold):
         return None
-    judgement = _judgement(text, gold, finished)
+    return _revision_score(_judgement(text, gold, finished), gold)
+
+
+def _revision_due(gold: LabelledAd) -> bool:
+    return bool(gold.labels) and gold.revision is not None
+
+
+def _revision_score(judgement: ModelJudgement | None, gold: LabelledAd) -> float:
     revision = None if judgement is None else revision_from_fixes(gold.ad, judgement)
     if revision is None:
         return 0.0
@@ -76,8 +86,11 @@ def revision_reward(text: str, gold: LabelledAd, finished: bool) -> float | None
 
 
 def compact_reward_parts(text: str, gold: LabelledAd, finished: bool) -> dict[str, float | None]:
-    """The two parts of a compact reply's reward: ``judgement`` and ``revision`` (None where no revision is due)."""
-    return {"judgement": judgement_reward(text, gold, finished), "revision": revision_reward(text, gold, finished)}
+    """The two parts of a compact reply's reward: ``judgement`` and ``revision`` (None where no
+    revision is due), from one parse of the reply."""
+    judgement = _judgement(text, gold, finished)
+    return {"judgement": _judgement_score(judgement, gold),
+            "revision": _revision_score(judgement, gold) if _revision_due(gold) else None}
 
 
 def compact_reward(text: str, gold: LabelledAd, finished: bool) -> float:

@@ -44,6 +44,15 @@ def compact_findings(record) -> list[tuple[str, str, str]]:
     return [(pid, found[pid].evidence[0].text if pid in found else "", "") for pid in record.labels]
 
 
+def revised_record(record):
+    """``record``'s gold revision as a compliant ad of its own (id ``<id>-revised``, no labels): the
+    compact source's re-check examples, and the gold PPO scores replies to them against."""
+    from tasks.ad_compliance.data import LabelledAd
+
+    return LabelledAd(id=f"{record.id}{REVISED_ID_SUFFIX}", ad=record.revision.to_ad(record.ad), labels=[],
+                      split=record.split)
+
+
 def load_ad_compliance_compact() -> list[Conversation]:
     """The generated train split in the compact format (:mod:`tasks.ad_compliance.compact`): each
     ad with its verdict and fixes, and one gold revision in :data:`REVISED_EVERY` (when the
@@ -61,8 +70,8 @@ def load_ad_compliance_compact() -> list[Conversation]:
         conversations.append(Conversation((*compact_messages(record.ad), {"role": "assistant", "content": answer}),
                                           "ad_compliance_compact", record.id))
         if record.revision is not None and len(conversations) % REVISED_EVERY == 0:
-            revised = record.revision.to_ad(record.ad)
+            revised = revised_record(record)
             conversations.append(Conversation(
-                (*compact_messages(revised), {"role": "assistant", "content": compact_answer([])}),
-                "ad_compliance_compact", f"{record.id}{REVISED_ID_SUFFIX}"))
+                (*compact_messages(revised.ad), {"role": "assistant", "content": compact_answer([])}),
+                "ad_compliance_compact", revised.id))
     return conversations

@@ -54,15 +54,12 @@ def _ad_records() -> dict[str, Any]:
 
 def _ad_compact_records() -> dict[str, Any]:
     """The train ads by conversation id of ``ad_compliance_compact``, with each gold revision that
-    source shows as a compliant ad (``<id>-revised``, no labels)."""
-    from tasks.ad_compliance.data import LabelledAd
-    from training.data.ad_compliance import REVISED_ID_SUFFIX
+    source shows as a compliant ad (:func:`training.data.ad_compliance.revised_record`)."""
+    from training.data.ad_compliance import revised_record
 
     records = _ad_records()
-    revised = {f"{r.id}{REVISED_ID_SUFFIX}": LabelledAd(id=f"{r.id}{REVISED_ID_SUFFIX}", ad=r.revision.to_ad(r.ad),
-                                                        labels=[], split=r.split)
-               for r in records.values() if r.revision is not None}
-    return {**records, **revised}
+    revised = (revised_record(r) for r in records.values() if r.revision is not None)
+    return {**records, **{r.id: r for r in revised}}
 
 
 def _e2e_tables() -> dict[str, Any]:
