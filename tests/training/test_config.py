@@ -9,6 +9,7 @@ import pytest
 from tests.training.conftest import CONFIGS
 from training.commands import add_train_parser
 from training.config import ConfigError, RewardConfig, SFTConfig, load_config
+from training.ppo.config import PPOConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +27,12 @@ def test_sft_configs_load(name):
 @pytest.mark.parametrize("name", ["reward_tiny", "reward_cpu", "reward_gpu"])
 def test_reward_configs_load(name):
     config = load_config(RewardConfig, CONFIGS / f"{name}.yaml", {})
+    assert config.name == name
+
+
+@pytest.mark.parametrize("name", ["ppo_tiny", "ppo_cpu", "ppo_tables_cpu", "ppo_gpu"])
+def test_ppo_configs_load(name):
+    config = load_config(PPOConfig, CONFIGS / f"{name}.yaml", {})
     assert config.name == name
 
 
