@@ -1,0 +1,129 @@
+"""table.md and the plot of a loadtests.training.sft_vs_trl results.json.
+
+    .venv/bin/python -m loadtests.training.report loadtests/results/<name>/results.json   # re-render both
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from loadtests.training.accounting import fmt_summary, paired_ratios, summary
+
+SIDES = ("ours", "trl")
+
+
+def _ok(rounds: list[dict]) -> list[dict]:
+    return [r for r in rounds if all("error" not in r[s] for s in SIDES)]
+
+
+def render_table(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"# SFT training speed: ours vs TRL SFTTrainer ({results['name']})", "",
+             f"Command: `{results['command']}`", "",
+             f"Machine: {m['cpu_model']}, {m['nproc']} CPU(s), load average at start {m['loadavg_start']}, "
+             f"at end {m.get('loadavg_end')}. {results.get('note', '')}", ""]
+    peak = results.get("peak")
+    if peak:
+        lines += [f"Matmul peak (fp32, {peak['threads']} threads): {peak['peak_gflops']} GFLOP/s best GEMM; "
+                  f"{peak['model_shapes_gflops']} GFLOP/s over the model's own linear shapes at "
+                  f"{peak['tokens_per_gemm']} tokens. Limit per real token (6N full, 4N LoRA, "
+                  f"N = {peak['matmul_params'] / 1e6:.1f}M): full {peak['limit_ms_per_token_full']} ms "
+                  f"({peak['limit_ms_per_token_full_at_model_shapes']} at model shapes), LoRA "
+                  f"{peak['limit_ms_per_token_lora']} ms ({peak['limit_ms_per_token_lora_at_model_shapes']}).", ""]
+    lines += ["Ratios are ours / TRL of the same round (above 1: ours faster): median [min, max], mean +- SE.", "",
+              "| mode | rounds | ratio real tok/s | ours real tok/s | TRL real tok/s | ours padded tok/s | "
+              "TRL padded tok/s | ours ms/real tok | TRL ms/real tok | limit ms/tok | ours / limit |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for mode, data in results["modes"].items():
+        ok = _ok(data["rounds"])
+        if not ok:
+            continue
+        ratio = paired_ratios(ok, "real_tok_s")
+
+        def med(side: str, key: str) -> float:
+            return statistics.median(r[side][key] for r in ok)
+
+        limit = peak and peak[f"limit_ms_per_token_{mode}"]
+        ours_ms = med("ours", "ms_per_real_token")
+        lines.append(f"| {mode} | {len(ok)} | {fmt_summary(ratio)} | {med('ours', 'real_tok_s'):.1f} | "
+                     f"{med('trl', 'real_tok_s'):.1f} | {med('ours', 'padded_tok_s'):.1f} | "
+                     f"{med('trl', 'padded_tok_s'):.1f} | {ours_ms:.2f} | {med('trl', 'ms_per_real_token'):.2f} | "
+                     + (f"{limit:.2f} | {ours_ms / limit:.2f}x |" if limit else "- | - |"))
+    lines += ["", "Every round (real tok/s; steps timed after the warm-up; load average before each run):", "",
+              "| mode | round | order | ours real tok/s | TRL real tok/s | ratio | ours ms/real tok | "
+              "TRL ms/real tok | ours load | TRL load | checks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for mode, data in results["modes"].items():
+        for r in data["rounds"]:
+            o, t = r["ours"], r["trl"]
+            if "error" in o or "error" in t:
+                lines.append(f"| {mode} | {r['round']} | {'/'.join(r['order'])} | {o.get('error', '')} | "
+                             f"{t.get('error', '')} | | | | | | |")
+                continue
+            checks = "ok" if (o["checks"]["labels_match_plan"] and t["checks"]["labels_match_plan"]
+                              and t["checks"].get("fed_tokens_match_plan")
+                              and not t["checks"].get("examples_differing_from_ours")) else \
+                f"ours {o['checks']} trl {t['checks']}"
+            lines.append(f"| {mode} | {r['round']} | {'/'.join(r['order'])} | {o['real_tok_s']:.1f} | "
+                         f"{t['real_tok_s']:.1f} | {o['real_tok_s'] / t['real_tok_s']:.3f} | "
+                         f"{o['ms_per_real_token']:.2f} | {t['ms_per_real_token']:.2f} | {o['loadavg_before']} | "
+                         f"{t['loadavg_before']} | {checks} |")
+    for mode, data in results["modes"].items():
+        tok = data["tokens_per_step"]
+        lines += ["", f"{mode}: tokens per step (real / padded / labels): "
+                  + ", ".join(f"{s['real']}/{s['padded']}/{s['labels']}" for s in tok)
+                  + f"; padding {1 - sum(s['real'] for s in tok) / sum(s['padded'] for s in tok):.0%} of positions."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = [m for m, d in results["modes"].items() if _ok(d["rounds"])]
+    if not modes:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = {"ours": "tab:blue", "trl": "tab:orange"}
+    for i, mode in enumerate(modes):
+        ok = _ok(results["modes"][mode]["rounds"])
+        for j, side in enumerate(SIDES):
+            values = [r[side]["real_tok_s"] for r in ok]
+            x = [i + (j - 0.5) * 0.35 + (k - (len(values) - 1) / 2) * 0.04 for k in range(len(values))]
+            axes[0].scatter(x, values, color=colors[side], label=side if i == 0 else None, s=22)
+            axes[0].hlines(statistics.median(values), i + (j - 0.5) * 0.35 - 0.12, i + (j - 0.5) * 0.35 + 0.12,
+                           color=colors[side])
+        ratios = [r["ours"]["real_tok_s"] / r["trl"]["real_tok_s"] for r in ok]
+        axes[1].scatter([i] * len(ratios), ratios, color="tab:green", s=22)
+        s = summary(ratios)
+        axes[1].hlines(s["median"], i - 0.15, i + 0.15, color="tab:green")
+        axes[1].annotate(f"median {s['median']:.2f}", (i + 0.18, s["median"]), fontsize=8)
+    for ax in axes:
+        ax.set_xticks(range(len(modes)), modes)
+        ax.set_xlim(-0.6, len(modes) - 0.4)
+    axes[0].set_ylabel("real (non-pad) tokens/s")
+    axes[0].set_title("Training throughput per round (line: median)")
+    axes[0].legend()
+    axes[1].axhline(1.0, color="grey", lw=0.8, ls="--")
+    axes[1].set_ylabel("ours / TRL, same round")
+    axes[1].set_title("Paired ratio per round")
+    fig.suptitle(f"SFT: icegrt vs TRL SFTTrainer, {results['settings'].get('model')} ({results['name']})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    path = Path((argv or sys.argv[1:])[0])
+    results = json.loads(path.read_text())
+    (path.parent / "table.md").write_text(render_table(results))
+    plot(results, path.parent / "sft_vs_trl.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
