@@ -27,7 +27,7 @@ def render_table(results: dict) -> str:
              f"at end {m.get('loadavg_end')}. {results.get('note', '')}", ""]
     peak = results.get("peak")
     if peak:
-        lines += [f"Matmul peak (fp32, {peak['threads']} threads): {peak['peak_gflops']} GFLOP/s best GEMM; "
+        lines += [f"Matmul peak (fp32, {peak['threads']} thread(s)): {peak['peak_gflops']} GFLOP/s best GEMM; "
                   f"{peak['model_shapes_gflops']} GFLOP/s over the model's own linear shapes at "
                   f"{peak['tokens_per_gemm']} tokens. Limit per real token (6N full, 4N LoRA, "
                   f"N = {peak['matmul_params'] / 1e6:.1f}M): full {peak['limit_ms_per_token_full']} ms "
