@@ -6,7 +6,8 @@ packages is parsed with `ast`, and every import counts, those inside functions i
   import each other;
 - apart: icegrt_client (the SDK, in clients/, its own distribution) imports nothing of the
   project's and no third-party package but httpx, pydantic and its optional openai and tqdm;
-  loadtests only itself, icegrt_client and common; of the floors, only cli may import
+  loadtests only itself, icegrt_client and common; benchmarks (training's speed, in process)
+  itself, loadtests (its results conventions), training and the floors below it, never server; of the floors, only cli may import
   icegrt_client (its ``icegrt ads`` command);
 - tasks knows no HTTP, no engine and no optimizer; inference no HTTP and no metrics;
 - no import cycles between modules.
@@ -23,7 +24,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOORS = {"common": 1, "tasks": 2, "inference": 3, "server": 4, "training": 4, "cli": 5}
-APART = {"icegrt_client": {"icegrt_client"}, "loadtests": {"loadtests", "icegrt_client", "common"}}
+APART = {"icegrt_client": {"icegrt_client"}, "loadtests": {"loadtests", "icegrt_client", "common"},
+         "benchmarks": {"benchmarks", "loadtests", "training", "inference", "tasks", "common"}}
 PACKAGES = set(FLOORS) | set(APART)
 SDK_FOLDER = ROOT / "clients"  # the SDK's distribution (clients/pyproject.toml): its one package lies inside
 PACKAGE_DIRS = {package: SDK_FOLDER / package if package == "icegrt_client" else ROOT / package for package in PACKAGES}

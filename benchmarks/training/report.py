@@ -1,6 +1,6 @@
-"""table.md and the plot of a loadtests.training.sft_vs_trl results.json.
+"""table.md and the plot of a benchmarks.training.sft_vs_trl results.json.
 
-    .venv/bin/python -m loadtests.training.report loadtests/results/<name>/results.json   # re-render both
+    .venv/bin/python -m benchmarks.training.report loadtests/results/<name>/results.json   # re-render both
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from loadtests.training.accounting import fmt_summary, paired_ratios, summary
+from benchmarks.training.accounting import fmt_summary, paired_ratios, summary
 
 SIDES = ("ours", "trl")
 

@@ -1,4 +1,4 @@
-"""The SFT-vs-TRL benchmark's accounting (loadtests/training): token counts, rates, paired ratio summaries.
+"""The SFT-vs-TRL benchmark's accounting (benchmarks/training): token counts, rates, paired ratio summaries.
 No TRL, no model: pure functions, checked against numbers worked out by hand and against training's own padding."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from loadtests.training.accounting import (
+from benchmarks.training.accounting import (
     batch_tokens, fmt_summary, label_tokens, paired_ratios, rates, step_tokens, sum_tokens, summary,
 )
-from loadtests.training.report import render_table
+from benchmarks.training.report import render_table
 
 
 def test_real_and_padded_tokens_of_a_batch():

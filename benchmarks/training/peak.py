@@ -1,6 +1,6 @@
 """This machine's fp32 matmul peak, measured, and the per-token limit of training a model on it.
 
-    .venv/bin/python -m loadtests.training.peak --model SmolLM2-135M-Instruct --threads 2 --out peak.json
+    .venv/bin/python -m benchmarks.training.peak --model SmolLM2-135M-Instruct --threads 2 --out peak.json
 
 GEMMs timed with torch.matmul (the kernels training uses): each of the model's linear layers at a
 training batch's token count (forward shape), and a large square one. Reported per shape: GFLOP/s
@@ -85,7 +85,7 @@ def measure(cfg: dict, tokens: int, threads: int, repeats: int = 5, square: int 
 def main(argv: Sequence[str] | None = None) -> int:
     from common.models import resolve_model
 
-    parser = argparse.ArgumentParser(prog="python -m loadtests.training.peak", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.training.peak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=2048, help="Rows of each model-shape GEMM (a batch's tokens)")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv-trl beside the project's .venv: TRL's SFTTrainer for loadtests/training/sft_vs_trl.py.
+# Create .venv-trl beside the project's .venv: TRL's SFTTrainer for benchmarks/training/sft_vs_trl.py.
 # Idempotent: an existing venv that already has every pin is left as it is. Nothing of .venv changes.
 #
-#   loadtests/training/setup_trl.sh            # then: .venv-trl/bin/python -c 'import trl'
+#   benchmarks/training/setup_trl.sh            # then: .venv-trl/bin/python -c 'import trl'
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="${TRL_VENV:-$ROOT/.venv-trl}"
-REQS="$ROOT/loadtests/training/requirements-trl.txt"
+REQS="$ROOT/benchmarks/training/requirements-trl.txt"
 PYTHON="${PYTHON:-python3.11}"
 
 if [ ! -x "$VENV/bin/python" ]; then

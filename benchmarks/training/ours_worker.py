@@ -1,9 +1,9 @@
 """One measurement of the project's SFT: training.sft.run_sft as `icegrt train sft` runs it, stopped after
 warm-up + timed steps; step times are read from the run's own metrics.jsonl (elapsed_s after each step).
 
-    .venv/bin/python -m loadtests.training.ours_worker --plan plan.json --out result.json
+    .venv/bin/python -m benchmarks.training.ours_worker --plan plan.json --out result.json
 
-Run by loadtests.training.sft_vs_trl in a fresh interpreter per measurement.
+Run by benchmarks.training.sft_vs_trl in a fresh interpreter per measurement.
 """
 
 from __future__ import annotations

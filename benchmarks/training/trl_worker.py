@@ -1,6 +1,6 @@
 """One measurement of TRL's SFTTrainer on the same batches as ours; runs in .venv-trl (no project imports).
 
-    .venv-trl/bin/python loadtests/training/trl_worker.py --plan plan.json --out result.json
+    .venv-trl/bin/python benchmarks/training/trl_worker.py --plan plan.json --out result.json
 
 The plan lists the conversations of every step in order; a sequential sampler gives each step the batch our
 StepSampler gives it. Assistant-only loss comes from TRL's own tokenization with a training chat template

@@ -1,8 +1,8 @@
 """Our SFT's training speed side by side with TRL's SFTTrainer, in paired, alternated rounds (issue 19).
 
-    loadtests/training/setup_trl.sh        # once: .venv-trl with TRL beside the project's torch
-    .venv/bin/python -m loadtests.training.sft_vs_trl --name cpu-sft-vs-trl-2026-12-06 --rounds 3 --modes lora full
-    .venv/bin/python -m loadtests.training.sft_vs_trl --name smoke --model tiny --rounds 1 --warmup-steps 1 --steps 2
+    benchmarks/training/setup_trl.sh        # once: .venv-trl with TRL beside the project's torch
+    .venv/bin/python -m benchmarks.training.sft_vs_trl --name cpu-sft-vs-trl-2026-12-06 --rounds 3 --modes lora full
+    .venv/bin/python -m benchmarks.training.sft_vs_trl --name smoke --model tiny --rounds 1 --warmup-steps 1 --steps 2
 
 Both trainers train the same model on the same batches: the parent draws the data with the project's own
 code (the SFT config's mix, prepare_data, StepSampler) and writes a plan with each step's conversations and
@@ -14,7 +14,7 @@ trainers back to back, the order alternating round by round (ours first, TRL fir
 loadtests/paired.py does, so drift in what else runs on the machine lands on both. Reported per round:
 real (non-pad) and padded tokens/s, ms per real token; per mode the ratio ours/TRL of every round, its median,
 min-max and mean +- standard error. `results/<name>/`: command.txt, results.json, table.md, sft_vs_trl.png,
-peak.json (this machine's matmul peak, loadtests.training.peak).
+peak.json (this machine's matmul peak, benchmarks.training.peak).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.training.accounting import paired_ratios, rates, step_tokens, sum_tokens
+from benchmarks.training.report import plot, render_table
 from loadtests.compare import RESULTS_DIR, machine
-from loadtests.training.accounting import paired_ratios, rates, step_tokens, sum_tokens
-from loadtests.training.report import render_table, plot
 
 ROOT = Path(__file__).resolve().parents[2]
 SIDES = ("ours", "trl")
@@ -88,8 +88,8 @@ def run_side(side: str, plan_file: Path, log: Path, timeout: float) -> dict:
     """One measurement in a fresh interpreter; its result (or the error)."""
     out = plan_file.with_name(f"{side}-{time.monotonic_ns()}.json")
     python = ROOT / (".venv" if side == "ours" else ".venv-trl") / "bin" / "python"
-    cmd = ([str(python), "-m", "loadtests.training.ours_worker"] if side == "ours"
-           else [str(python), str(ROOT / "loadtests/training/trl_worker.py")]) + ["--plan", str(plan_file),
+    cmd = ([str(python), "-m", "benchmarks.training.ours_worker"] if side == "ours"
+           else [str(python), str(ROOT / "benchmarks/training/trl_worker.py")]) + ["--plan", str(plan_file),
                                                                                    "--out", str(out)]
     threads = str(json.loads(plan_file.read_text())["threads"])
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "TOKENIZERS_PARALLELISM": "false",
@@ -123,7 +123,7 @@ def score(result: dict, plan: dict) -> dict:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m loadtests.training.sft_vs_trl",
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.training.sft_vs_trl",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default=None, help="Results folder name under loadtests/results/")
     parser.add_argument("--config", type=Path, default=ROOT / "configs/sft_cpu.yaml",
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = args.results_dir / args.name
     out.mkdir(parents=True, exist_ok=True)
-    command = shlex.join([".venv/bin/python", "-m", "loadtests.training.sft_vs_trl",
+    command = shlex.join([".venv/bin/python", "-m", "benchmarks.training.sft_vs_trl",
                           *(sys.argv[1:] if argv is None else argv)])
     (out / "command.txt").write_text(command + "\n")
     log = out / "workers.log"
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "modes": {}}
     if not args.no_peak:
-        from loadtests.training.peak import main as peak_main
+        from benchmarks.training.peak import main as peak_main
 
         peak_main(["--model", args.model, "--threads", str(args.threads), "--tokens",
                    str(args.batch_size * args.max_seq_len), "--out", str(out / "peak.json")])
