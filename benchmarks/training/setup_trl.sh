@@ -3,10 +3,11 @@
 # Idempotent: an existing venv that already has every pin is left as it is. Nothing of .venv changes.
 #
 #   benchmarks/training/setup_trl.sh            # then: .venv-trl/bin/python -c 'import trl'
+#   TRL_VENV=... TRL_REQS=... benchmarks/training/setup_trl.sh   # another venv and pin set (setup_trl_ppo.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="${TRL_VENV:-$ROOT/.venv-trl}"
-REQS="$ROOT/benchmarks/training/requirements-trl.txt"
+REQS="${TRL_REQS:-$ROOT/benchmarks/training/requirements-trl.txt}"
 PYTHON="${PYTHON:-python3.11}"
 
 if [ ! -x "$VENV/bin/python" ]; then
