@@ -72,3 +72,56 @@ def fmt_summary(s: dict, digits: int = 2) -> str:
     se = f" +- {s['se']:.{digits + 1}f}" if s.get("se") is not None else ""
     return (f"{s['median']:.{digits}f} [{s['min']:.{digits}f}, {s['max']:.{digits}f}], "
             f"mean {s['mean']:.{digits}f}{se} (n={s['n']})")
+
+
+# --- PPO (benchmarks.training.ppo_vs_trl) ------------------------------------------------------------------
+
+PPO_PHASES = ("rollout", "scoring", "forward", "epochs", "other")
+"""A PPO step's time, split the same way for both trainers:
+    rollout   generation of the rollout batch's replies (sampling, the KV cache; decoding to text on our side)
+    scoring   the reward of each reply (here the same cell-F1 function on both sides, decoding included on TRL's)
+    forward   no-grad passes before the epochs: reference log-probs and critic values (both), and our actor
+              log-probs, which TRL takes from generate's own logits instead
+    epochs    the PPO epochs: forward + backward of actor and critic on each mini-batch, clipping, optimizer steps
+    other     the rest of the step (advantages, KL, logging), i.e. the step's total minus the phases above"""
+
+
+def phase_split(total_s: float, phases: dict[str, float]) -> dict[str, float]:
+    """One step's seconds per phase, `other` being what the named phases leave of `total_s`."""
+    unknown = set(phases) - set(PPO_PHASES[:-1])
+    if unknown:
+        raise ValueError(f"unknown phases {sorted(unknown)}")
+    split = {p: float(phases.get(p, 0.0)) for p in PPO_PHASES[:-1]}
+    rest = total_s - sum(split.values())
+    if rest < -0.05 * max(total_s, 1e-9):  # the phases are timed inside the step: they cannot exceed it
+        raise ValueError(f"phases {split} add up to more than the step's {total_s:.3f} s")
+    return {**{p: round(v, 3) for p, v in split.items()}, "other": round(max(rest, 0.0), 3), "total": round(total_s, 3)}
+
+
+def mean_split(steps: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The mean seconds per phase (and total) over timed steps."""
+    if not steps:
+        raise ValueError("no steps")
+    return {k: round(statistics.fmean(s[k] for s in steps), 3) for k in (*PPO_PHASES, "total")}
+
+
+def shares(split: dict[str, float]) -> dict[str, float]:
+    """Each phase's share of the step's total, and the largest one's name under ``largest``."""
+    total = split["total"]
+    out: dict = {p: round(split[p] / total, 4) for p in PPO_PHASES}
+    out["largest"] = max(PPO_PHASES, key=lambda p: split[p])
+    return out
+
+
+def ppo_measurement(step_splits: Sequence[dict[str, float]], warmup: int, response_tokens: Sequence[int]) -> dict:
+    """One measurement's figures over its timed steps (those after `warmup`): seconds per step, per phase,
+    and per generated token (response tokens of the timed steps, as each side counted them)."""
+    timed = list(step_splits[warmup:])
+    tokens = sum(response_tokens[warmup:])
+    if not timed or tokens <= 0:
+        raise ValueError(f"a measurement needs timed steps and tokens, got {len(timed)} steps, {tokens} tokens")
+    split = mean_split(timed)
+    return {"s_per_step": split["total"], "phases": split, "shares": shares(split),
+            "timed_response_tokens": tokens,
+            "ms_per_response_token": round(1000 * sum(s["total"] for s in timed) / tokens, 2),
+            "rollout_ms_per_token": round(1000 * sum(s["rollout"] for s in timed) / tokens, 2)}

@@ -91,6 +91,12 @@ def run_side(side: str, plan_file: Path, log: Path, timeout: float) -> dict:
     cmd = ([str(python), "-m", "benchmarks.training.ours_worker"] if side == "ours"
            else [str(python), str(ROOT / "benchmarks/training/trl_worker.py")]) + ["--plan", str(plan_file),
                                                                                    "--out", str(out)]
+    return run_worker(side, cmd, plan_file, out, log, timeout)
+
+
+def run_worker(side: str, cmd: list[str], plan_file: Path, out: Path, log: Path, timeout: float) -> dict:
+    """Run a worker command (one side's measurement; it writes its result to `out`) with the plan's thread
+    count, offline, its output appended to `log`; its result with the load average before and after."""
     threads = str(json.loads(plan_file.read_text())["threads"])
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "TOKENIZERS_PARALLELISM": "false",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
