@@ -30,7 +30,7 @@ def test_reward_configs_load(name):
     assert config.name == name
 
 
-@pytest.mark.parametrize("name", ["ppo_tiny", "ppo_cpu", "ppo_tables_cpu", "ppo_gpu"])
+@pytest.mark.parametrize("name", ["ppo_tiny", "ppo_cpu", "ppo_tables_cpu", "ppo_domain_cpu", "ppo_gpu"])
 def test_ppo_configs_load(name):
     config = load_config(PPOConfig, CONFIGS / f"{name}.yaml", {})
     assert config.name == name
