@@ -22,7 +22,7 @@ def ok_rounds(results: dict) -> list[dict]:
 
 def median_phases(rounds: list[dict], side: str) -> dict[str, float]:
     """Per phase (and total), the median over rounds of the measurement's mean seconds per timed step."""
-    return {k: round(statistics.median(r[side]["phases"][k] for r in rounds), 2) for k in (*PPO_PHASES, "total")}
+    return {k: round(statistics.median(r[side]["phases"][k] for r in rounds), 4) for k in (*PPO_PHASES, "total")}
 
 
 def render_table(results: dict) -> str:
@@ -60,7 +60,12 @@ def render_table(results: dict) -> str:
                          + f" | {ph['total']:.2f} | {largest} |")
         lines += ["", "Per phase, TRL / ours of the same round:", "", "| phase | TRL/ours |", "|---|---|"]
         for p in (*PPO_PHASES[:-1], "total"):
-            pairs = [r["trl"]["phases"][p] / r["ours"]["phases"][p] for r in ok if r["ours"]["phases"][p] > 0]
+            small = [r[side]["phases"][p] for r in ok for side in SIDES if r[side]["phases"][p] < 0.05]
+            if small:  # milliseconds: timer resolution, not a comparison
+                lines.append(f"| {p} | - (under 50 ms a step: ours median "
+                             f"{1000 * median_phases(ok, 'ours')[p]:.0f} ms, TRL {1000 * median_phases(ok, 'trl')[p]:.0f} ms) |")
+                continue
+            pairs = [r["trl"]["phases"][p] / r["ours"]["phases"][p] for r in ok]
             lines.append(f"| {p} | {fmt_summary(summary(pairs))} |")
     lines += ["", "Every round (seconds per timed step; load average before each run):", "",
               "| round | order | ours s/step | TRL s/step | TRL/ours | ours ms/token | TRL ms/token | ours load | "
@@ -106,7 +111,8 @@ def plot(results: dict, path: Path) -> None:
     axes[0].set_yticks(range(len(SIDES)), [LABELS[s] for s in SIDES])
     axes[0].set_xlabel("seconds per PPO step (median over rounds)")
     axes[0].set_title("Step by phase")
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].set_xlim(0, 1.18 * max(median_phases(ok, side)["total"] for side in SIDES))
+    axes[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(PPO_PHASES))
     ratios = [r["trl"]["s_per_step"] / r["ours"]["s_per_step"] for r in ok]
     axes[1].scatter([r["round"] for r in ok], ratios, color="tab:green", s=24)
     s = summary(ratios)
@@ -114,6 +120,7 @@ def plot(results: dict, path: Path) -> None:
     axes[1].annotate(f"median {s['median']:.2f}", (ok[0]["round"], s["median"]), fontsize=8,
                      xytext=(0, 4), textcoords="offset points")
     axes[1].axhline(1.0, color="grey", lw=0.8, ls="--")
+    axes[1].set_xticks([r["round"] for r in ok])
     axes[1].set_xlabel("round")
     axes[1].set_ylabel("TRL s/step / ours (above 1: ours faster)")
     axes[1].set_title("Paired ratio per round")
