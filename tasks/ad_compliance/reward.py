@@ -1,4 +1,4 @@
-"""The ad-compliance rewards: a judgement's grounded policy F1, and a compact reply's revision.
+"""The ad-compliance rewards: a judgement's grounded policy F1 and verdict, and a compact reply's revision.
 
 One definition for PPO's task rewards (:mod:`training.ppo.task_rewards`) and ``icegrt rank --by
 scorer`` (:mod:`training.rank.scorers`). Replies are read with
@@ -11,6 +11,12 @@ quote is found in the ad (a finding that quotes text the ad does not contain cou
 full reward. Example: labels {health_claims, misleading_pricing}; a judgement naming health_claims
 and prohibited_products, both quoting the ad, has 1 true positive, 1 false positive, 1 false
 negative: P = R = 1/2, reward 0.5.
+
+:func:`verdict_reward` scores the ad-level verdict alone: 1 when the reply flags the ad (any
+grounded finding) exactly when it breaks a policy. Without it, a reply that flags a violating ad
+under the wrong policy earns no more from its judgement than "no violation" does (0), so a model
+whose findings are often wrong learns to answer "no violation" to everything: PPO did exactly that
+(results/ppo-domain/interim-step30).
 
 :func:`revision_reward` scores the revision a compact reply's fixes describe
 (:func:`~tasks.ad_compliance.compact.revision_from_fixes`) of an ad that breaks a policy: 0 unless
@@ -68,6 +74,18 @@ def revision_reward(text: str, gold: LabelledAd, finished: bool) -> float | None
     return _revision_score(_judgement(text, gold, finished), gold)
 
 
+def verdict_reward(text: str, gold: LabelledAd, finished: bool) -> float:
+    """1.0 when the reply's verdict (any grounded finding) matches whether ``gold`` breaks a policy, else 0.0."""
+    return _verdict_score(_judgement(text, gold, finished), gold)
+
+
+def _verdict_score(judgement: ModelJudgement | None, gold: LabelledAd) -> float:
+    if judgement is None:
+        return 0.0
+    flagged = any(v.evidence for v in judgement.violations)
+    return 1.0 if flagged == bool(gold.labels) else 0.0
+
+
 def _revision_due(gold: LabelledAd) -> bool:
     return bool(gold.labels) and gold.revision is not None
 
@@ -86,15 +104,15 @@ def _revision_score(judgement: ModelJudgement | None, gold: LabelledAd) -> float
 
 
 def compact_reward_parts(text: str, gold: LabelledAd, finished: bool) -> dict[str, float | None]:
-    """The two parts of a compact reply's reward: ``judgement`` and ``revision`` (None where no
-    revision is due), from one parse of the reply."""
+    """The parts of a compact reply's reward: ``verdict``, ``judgement`` and ``revision`` (None where
+    no revision is due), from one parse of the reply."""
     judgement = _judgement(text, gold, finished)
-    return {"judgement": _judgement_score(judgement, gold),
+    return {"verdict": _verdict_score(judgement, gold), "judgement": _judgement_score(judgement, gold),
             "revision": _revision_score(judgement, gold) if _revision_due(gold) else None}
 
 
 def compact_reward(text: str, gold: LabelledAd, finished: bool) -> float:
-    """A compact reply's reward: the mean of its judgement's and its revision's, or the judgement's
-    alone where no revision is due."""
+    """A compact reply's reward: the mean of its verdict's, its judgement's and its revision's, or of
+    the first two where no revision is due."""
     parts = [v for v in compact_reward_parts(text, gold, finished).values() if v is not None]
     return sum(parts) / len(parts)

@@ -9,7 +9,7 @@ import pytest
 
 from tasks.ad_compliance.data import GoldFinding, LabelledAd
 from tasks.ad_compliance.datatypes import Ad, Revision
-from tasks.ad_compliance.reward import compact_reward, judgement_reward, revision_reward
+from tasks.ad_compliance.reward import compact_reward, compact_reward_parts, judgement_reward, revision_reward, verdict_reward
 
 AD = LabelledAd(id="hand-1", ad=Ad(body="Cures arthritis in 3 days! Only $9, was $900."),
                 labels=["health_claims", "misleading_pricing"], split="train")
@@ -76,8 +76,27 @@ def test_revision_reward_applies_only_where_a_revision_is_due():
     assert revision_reward(_compact("bread", "cake"), clean, True) is None
     unfixable = TEA.model_copy(update={"revision": None})
     assert revision_reward(_compact("Cures arthritis in 3 days!", ""), unfixable, True) is None
-    # compact_reward: the mean of the two where both apply, the judgement alone elsewhere.
+    # compact_reward: the mean of verdict, judgement and revision where a revision is due, of the
+    # first two elsewhere.
     reply = _compact("Cures arthritis in 3 days!", "A calming evening blend.")
     assert compact_reward(reply, TEA, True) == pytest.approx(
-        (judgement_reward(reply, TEA, True) + revision_reward(reply, TEA, True)) / 2)
+        (1.0 + judgement_reward(reply, TEA, True) + revision_reward(reply, TEA, True)) / 3)
     assert compact_reward(json.dumps({"violations": []}), clean, True) == 1.0
+    assert compact_reward(_compact("bread", "cake"), clean, True) == 0.0  # a false flag
+
+
+def test_the_verdict_pays_for_flagging_a_violating_ad_under_the_wrong_policy():
+    clean = LabelledAd(id="hand-5", ad=Ad(body="Fresh bread daily."), labels=[], split="train")
+    wrong_policy = _compact("Cures arthritis in 3 days!", "", policy="misleading_pricing")
+    assert verdict_reward(wrong_policy, TEA, True) == 1.0 and judgement_reward(wrong_policy, TEA, True) == 0.0
+    assert verdict_reward(json.dumps({"violations": []}), TEA, True) == 0.0  # a miss
+    assert verdict_reward(json.dumps({"violations": []}), clean, True) == 1.0
+    assert verdict_reward(_compact("bread", "cake"), clean, True) == 0.0  # a false flag
+    assert verdict_reward(_compact("Heals everything", ""), TEA, True) == 0.0  # an ungrounded quote flags nothing
+    assert verdict_reward("{", TEA, False) == 0.0
+    # on the violating ad, the wrong policy now earns at least a third (verdict 1, judgement 0; its fix
+    # deletes the claim, so its revision scores too) where "no violation" earns nothing
+    parts = compact_reward_parts(wrong_policy, TEA, True)
+    assert parts["verdict"] == 1.0 and parts["judgement"] == 0.0
+    assert compact_reward(wrong_policy, TEA, True) == pytest.approx((1.0 + 0.0 + parts["revision"]) / 3)
+    assert compact_reward(json.dumps({"violations": []}), TEA, True) == 0.0
