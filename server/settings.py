@@ -175,7 +175,7 @@ class ServerSettings(BaseSettings):
         None, ge=1, le=100_000, description="CPU only: vLLM's engine processes sleep this many microseconds between "
         "checks for their next message instead of spinning on sched_yield; unset: spin (vLLM's way; see "
         "inference/vllm_plugin.py). Set it (100-200) when other processes share a small CPU machine: a spinning "
-        "engine can leave a neighbour seconds waiting for a core; polling costs 4-14% throughput"
+        "engine can leave a neighbour seconds waiting for a core; polling costs 4 to 14 per cent of throughput"
     )
     seed: int = Field(0, description="Engine seed for requests that give none")
     api_key: Annotated[list[str], NoDecode] = Field(

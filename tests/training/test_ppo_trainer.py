@@ -596,7 +596,10 @@ def test_the_parts_of_a_task_reward_are_logged_per_source():
     texts = [reply, '{"violations":[]}', "#### 7"]
     parts = compact_reward_parts(reply, fixable, True)
     means = part_means(prompts, texts, [True] * 3, {"ad_compliance_compact", "gsm8k"})
-    # the judgement over both ads (the compliant one judged compliant: 1), the revision over the one that needs it
-    assert means == pytest.approx({"task_part_ad_compliance_compact_judgement": (parts["judgement"] + 1.0) / 2,
+    # verdict and judgement over both ads (the compliant one judged compliant: 1), the revision over the one
+    # that needs it
+    assert parts["verdict"] == 1.0
+    assert means == pytest.approx({"task_part_ad_compliance_compact_verdict": 1.0,
+                                   "task_part_ad_compliance_compact_judgement": (parts["judgement"] + 1.0) / 2,
                                    "task_part_ad_compliance_compact_revision": parts["revision"]})
     assert part_means(prompts, texts, [True] * 3, {"gsm8k"}) == {}  # a source without a weight logs nothing
