@@ -8,45 +8,22 @@ Run by benchmarks.training.sft_vs_trl in a fresh interpreter per measurement.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
-import time
-from pathlib import Path
+
+from benchmarks.training.worker_common import run_ours, start
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--plan", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    plan = json.loads(args.plan.read_text())
-    started = time.perf_counter()
-
-    import torch
-
-    from training.config import SFTConfig, load_config
+    args, plan, started = start(argv)
+    from training.config import SFTConfig
     from training.sft import run_sft
 
-    warmup, steps = plan["warmup_steps"], plan["timed_steps"]
-    with tempfile.TemporaryDirectory(prefix="icegrt-sft-bench-") as scratch:
-        config = load_config(SFTConfig, plan["config_file"], {**plan["config_overrides"], "runs_dir": scratch})
-        summary = run_sft(config, stop_after=warmup + steps)
-        lines = [json.loads(x) for x in (Path(scratch) / config.name / "metrics.jsonl").read_text().splitlines()]
-    records = [r for r in lines if "loss" in r and "elapsed_s" in r]
-    assert [r["step"] for r in records] == list(range(1, warmup + steps + 1)), [r["step"] for r in records]
-    elapsed = [0.0] + [r["elapsed_s"] for r in records]
-    result = {
-        "side": "ours", "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "timed_seconds": elapsed[warmup + steps] - elapsed[warmup],
-        "step_seconds": [round(b - a, 3) for a, b in zip(elapsed, elapsed[1:], strict=False)],
-        "label_tokens_per_step": [int(r["tokens"]) for r in records],
-        "loss_per_step": [round(r["loss"], 4) for r in records],
-        "process_seconds": round(time.perf_counter() - started, 1),
-        "train_examples": summary["data"]["train_examples"],
-    }
-    args.out.write_text(json.dumps(result, indent=2))
+    timing, records, summary = run_ours(plan, SFTConfig, run_sft, started)
+    args.out.write_text(json.dumps({
+        **timing, "label_tokens_per_step": [int(r["tokens"]) for r in records],
+        "loss_per_step": [round(r["loss"], 4) for r in records], "train_examples": summary["data"]["train_examples"],
+    }, indent=2))
     return 0
 
 

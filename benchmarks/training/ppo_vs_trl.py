@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.training.accounting import paired_ratios, ppo_measurement
-from benchmarks.training.sft_vs_trl import past_deadline, run_worker
+from benchmarks.training.harness import past_deadline, run_worker
 from loadtests.compare import RESULTS_DIR, machine
 
 ROOT = Path(__file__).resolve().parents[2]

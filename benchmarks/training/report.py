@@ -1,4 +1,5 @@
-"""table.md and the plot of a benchmarks.training.sft_vs_trl results.json.
+"""table.md and the plot of a benchmarks.training.sft_vs_trl results.json (its header, round rows, step counts
+and plot take what another benchmark's table needs).
 
     .venv/bin/python -m benchmarks.training.report loadtests/results/<name>/results.json   # re-render both
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.training.accounting import fmt_summary, paired_ratios, summary
@@ -15,16 +17,21 @@ from benchmarks.training.accounting import fmt_summary, paired_ratios, summary
 SIDES = ("ours", "trl")
 
 
-def _ok(rounds: list[dict]) -> list[dict]:
+def ok_rounds(rounds: list[dict]) -> list[dict]:
+    """The rounds in which both sides measured."""
     return [r for r in rounds if all("error" not in r[s] for s in SIDES)]
 
 
-def render_table(results: dict) -> str:
+def header(results: dict, title: str) -> list[str]:
+    """The table's first lines: title, command, machine and load."""
     m = results["machine"]
-    lines = [f"# SFT training speed: ours vs TRL SFTTrainer ({results['name']})", "",
-             f"Command: `{results['command']}`", "",
-             f"Machine: {m['cpu_model']}, {m['nproc']} CPU(s), load average at start {m['loadavg_start']}, "
-             f"at end {m.get('loadavg_end')}. {results.get('note', '')}", ""]
+    return [f"# {title} ({results['name']})", "", f"Command: `{results['command']}`", "",
+            f"Machine: {m['cpu_model']}, {m['nproc']} CPU(s), load average at start {m['loadavg_start']}, "
+            f"at end {m.get('loadavg_end')}. {results.get('note', '')}", ""]
+
+
+def render_table(results: dict) -> str:
+    lines = header(results, "SFT training speed: ours vs TRL SFTTrainer")
     peak = results.get("peak")
     if peak:
         lines += [f"Matmul peak (fp32, {peak['threads']} thread(s)): {peak['peak_gflops']} GFLOP/s best GEMM; "
@@ -38,7 +45,7 @@ def render_table(results: dict) -> str:
               "TRL padded tok/s | ours ms/real tok | TRL ms/real tok | limit ms/tok | ours / limit |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for mode, data in results["modes"].items():
-        ok = _ok(data["rounds"])
+        ok = ok_rounds(data["rounds"])
         if not ok:
             continue
         ratio = paired_ratios(ok, "real_tok_s")
@@ -55,49 +62,66 @@ def render_table(results: dict) -> str:
     lines += ["", "Every round (real tok/s; steps timed after the warm-up; load average before each run):", "",
               "| mode | round | order | ours real tok/s | TRL real tok/s | ratio | ours ms/real tok | "
               "TRL ms/real tok | ours load | TRL load | checks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    return "\n".join(lines + round_rows(results, 8, round_cells)
+                     + step_counts(results, ("real", "padded", "labels"))) + "\n"
+
+
+def round_cells(o: dict, t: dict) -> list[str]:
+    checks = "ok" if (o["checks"]["labels_match_plan"] and t["checks"]["labels_match_plan"]
+                      and t["checks"].get("fed_tokens_match_plan")
+                      and not t["checks"].get("examples_differing_from_ours")) else \
+        f"ours {o['checks']} trl {t['checks']}"
+    return [f"{o['real_tok_s']:.1f}", f"{t['real_tok_s']:.1f}", f"{o['real_tok_s'] / t['real_tok_s']:.3f}",
+            f"{o['ms_per_real_token']:.2f}", f"{t['ms_per_real_token']:.2f}", str(o["loadavg_before"]),
+            str(t["loadavg_before"]), checks]
+
+
+def round_rows(results: dict, width: int, cells: Callable[[dict, dict], list[str]]) -> list[str]:
+    """A table row per mode and round: mode, round, order, then the `width` cells of `cells(ours, trl)`, or
+    the error of each side that failed."""
+    lines = []
     for mode, data in results["modes"].items():
         for r in data["rounds"]:
             o, t = r["ours"], r["trl"]
-            if "error" in o or "error" in t:
-                lines.append(f"| {mode} | {r['round']} | {'/'.join(r['order'])} | {o.get('error', '')} | "
-                             f"{t.get('error', '')} | | | | | | |")
-                continue
-            checks = "ok" if (o["checks"]["labels_match_plan"] and t["checks"]["labels_match_plan"]
-                              and t["checks"].get("fed_tokens_match_plan")
-                              and not t["checks"].get("examples_differing_from_ours")) else \
-                f"ours {o['checks']} trl {t['checks']}"
-            lines.append(f"| {mode} | {r['round']} | {'/'.join(r['order'])} | {o['real_tok_s']:.1f} | "
-                         f"{t['real_tok_s']:.1f} | {o['real_tok_s'] / t['real_tok_s']:.3f} | "
-                         f"{o['ms_per_real_token']:.2f} | {t['ms_per_real_token']:.2f} | {o['loadavg_before']} | "
-                         f"{t['loadavg_before']} | {checks} |")
+            row = ([o.get("error", ""), t.get("error", "")] + [""] * (width - 2) if "error" in o or "error" in t
+                   else cells(o, t))
+            lines.append(f"| {mode} | {r['round']} | {'/'.join(r['order'])} | " + " | ".join(row) + " |")
+    return lines
+
+
+def step_counts(results: dict, counts: tuple[str, ...]) -> list[str]:
+    """Per mode, a line of every step's `counts` (tokens, labels or pairs) and the share of padding."""
+    lines = []
     for mode, data in results["modes"].items():
-        tok = data["tokens_per_step"]
-        lines += ["", f"{mode}: tokens per step (real / padded / labels): "
-                  + ", ".join(f"{s['real']}/{s['padded']}/{s['labels']}" for s in tok)
-                  + f"; padding {1 - sum(s['real'] for s in tok) / sum(s['padded'] for s in tok):.0%} of positions."]
-    return "\n".join(lines) + "\n"
+        steps = data["tokens_per_step"]
+        padding = 1 - sum(s["real"] for s in steps) / sum(s["padded"] for s in steps)
+        each = ", ".join("/".join(str(s[k]) for k in counts) for s in steps)
+        lines += ["", f"{mode}: tokens per step ({' / '.join(counts)}): {each}; padding {padding:.0%} of positions."]
+    return lines
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path, figure: str = "real_tok_s", label: str = "real (non-pad) tokens/s",
+         title: str = "SFT: icegrt vs TRL SFTTrainer") -> None:
+    """Per mode, each side's `figure` (labelled `label`) round by round, and the paired ratio ours / TRL."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modes = [m for m, d in results["modes"].items() if _ok(d["rounds"])]
+    modes = [m for m, d in results["modes"].items() if ok_rounds(d["rounds"])]
     if not modes:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = {"ours": "tab:blue", "trl": "tab:orange"}
     for i, mode in enumerate(modes):
-        ok = _ok(results["modes"][mode]["rounds"])
+        ok = ok_rounds(results["modes"][mode]["rounds"])
         for j, side in enumerate(SIDES):
-            values = [r[side]["real_tok_s"] for r in ok]
+            values = [r[side][figure] for r in ok]
             x = [i + (j - 0.5) * 0.35 + (k - (len(values) - 1) / 2) * 0.04 for k in range(len(values))]
             axes[0].scatter(x, values, color=colors[side], label=side if i == 0 else None, s=22)
             axes[0].hlines(statistics.median(values), i + (j - 0.5) * 0.35 - 0.12, i + (j - 0.5) * 0.35 + 0.12,
                            color=colors[side])
-        ratios = [r["ours"]["real_tok_s"] / r["trl"]["real_tok_s"] for r in ok]
+        ratios = [r["ours"][figure] / r["trl"][figure] for r in ok]
         axes[1].scatter([i] * len(ratios), ratios, color="tab:green", s=22)
         s = summary(ratios)
         axes[1].hlines(s["median"], i - 0.15, i + 0.15, color="tab:green")
@@ -105,24 +129,30 @@ def plot(results: dict, path: Path) -> None:
     for ax in axes:
         ax.set_xticks(range(len(modes)), modes)
         ax.set_xlim(-0.6, len(modes) - 0.4)
-    axes[0].set_ylabel("real (non-pad) tokens/s")
+    axes[0].set_ylabel(label)
     axes[0].set_title("Training throughput per round (line: median)")
     axes[0].legend()
     axes[1].axhline(1.0, color="grey", lw=0.8, ls="--")
     axes[1].set_ylabel("ours / TRL, same round")
     axes[1].set_title("Paired ratio per round")
-    fig.suptitle(f"SFT: icegrt vs TRL SFTTrainer, {results['settings'].get('model')} ({results['name']})", fontsize=10)
+    fig.suptitle(f"{title}, {results['settings'].get('model')} ({results['name']})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
+def rerender(argv: list[str] | None, render: Callable[[dict], str], draw: Callable[[dict, Path], None],
+             plot_name: str) -> int:
+    """Write table.md and the plot again beside the results.json named by the first argument."""
     path = Path((argv or sys.argv[1:])[0])
     results = json.loads(path.read_text())
-    (path.parent / "table.md").write_text(render_table(results))
-    plot(results, path.parent / "sft_vs_trl.png")
+    (path.parent / "table.md").write_text(render(results))
+    draw(results, path.parent / plot_name)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return rerender(argv, render_table, plot, "sft_vs_trl.png")
 
 
 if __name__ == "__main__":

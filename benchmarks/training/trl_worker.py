@@ -11,97 +11,51 @@ TrainerCallback; real/padded tokens from a wrapper around TRL's collator (what t
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchmarks.training.worker_common import (
+    counting_collator, fed_tokens, load_tokenizer_and_model, lora_config, start, step_timer, timing_result,
+    training_arguments,
+)
 
 TRAINING_TEMPLATE = Path(__file__).with_name("smollm2_training.jinja")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--plan", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    plan = json.loads(args.plan.read_text())
-    started = time.perf_counter()
-
-    import torch
-
-    torch.set_num_threads(plan["threads"])
-    import transformers
-    import trl
+    args, plan, started = start(argv)
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     s = plan["settings"]
-    warmup, steps = plan["warmup_steps"], plan["timed_steps"]
     examples = [ex for step in plan["steps"] for ex in step]
-    tokenizer = AutoTokenizer.from_pretrained(plan["model_dir"])
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(plan["model_dir"], dtype=torch.float32)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = model.config.eos_token_id
-    peft_config = None
-    if s["lora"]:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=s["lora_r"], lora_alpha=s["lora_alpha"], lora_dropout=s["lora_dropout"],
-                                 target_modules=s["lora_target_modules"], task_type="CAUSAL_LM")
-
-    class StepTimes(TrainerCallback):
-        def __init__(self):
-            self.ends = []
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.ends.append(time.perf_counter())
-
-    times = StepTimes()
+    tokenizer, model = load_tokenizer_and_model(plan, AutoModelForCausalLM)
+    times = step_timer()
     with tempfile.TemporaryDirectory(prefix="trl-sft-bench-") as scratch:
-        config = SFTConfig(
-            output_dir=scratch, use_cpu=True, bf16=False, fp16=False, seed=s["seed"],
-            per_device_train_batch_size=s["batch_size"], gradient_accumulation_steps=1,
-            max_steps=warmup + steps, learning_rate=s["learning_rate"], lr_scheduler_type="constant",
-            warmup_steps=0, weight_decay=s["weight_decay"], max_grad_norm=s["max_grad_norm"],
-            optim=plan["trl_optim"], gradient_checkpointing=False, max_length=s["max_seq_len"],
-            packing=False, padding_free=False, assistant_only_loss=True, chat_template_path=str(TRAINING_TEMPLATE),
-            train_sampling_strategy="sequential", dataloader_num_workers=0, report_to="none",
-            save_strategy="no", eval_strategy="no", disable_tqdm=True, logging_steps=plan["trl_logging_steps"],
-        )
-        trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer, peft_config=peft_config,
+        config = SFTConfig(**training_arguments(plan, scratch), max_length=s["max_seq_len"], packing=False,
+                           padding_free=False, assistant_only_loss=True, chat_template_path=str(TRAINING_TEMPLATE))
+        trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
+                             peft_config=lora_config(s, "CAUSAL_LM"),
                              train_dataset=Dataset.from_list([{"messages": ex["messages"]} for ex in examples]),
                              callbacks=[times])
         prepared = trainer.train_dataset
         mismatches = [i for i, ex in enumerate(examples)
                       if prepared[i]["input_ids"] != ex["input_ids"] or prepared[i]["labels"] != ex["labels"]]
         fed = []
-        collate = trainer.data_collator
-
-        def counting(features):
-            batch = collate(features)
-            fed.append({"real": int(batch["attention_mask"].sum()), "padded": int(batch["input_ids"].numel()),
-                        "labels": int((batch["labels"][:, 1:] != -100).sum())})
-            return batch
-
-        trainer.data_collator = counting
+        trainer.data_collator = counting_collator(trainer.data_collator, fed, lambda batch: {
+            **fed_tokens(batch["input_ids"], batch["attention_mask"]),
+            "labels": int((batch["labels"][:, 1:] != -100).sum())})
         output = trainer.train()
-    ends = times.ends
-    assert len(ends) == warmup + steps, len(ends)
+    fed = fed[: plan["warmup_steps"] + plan["timed_steps"]]
     result = {
-        "side": "trl", "threads": torch.get_num_threads(), "torch": torch.__version__, "trl": trl.__version__,
-        "transformers": transformers.__version__, "optim": str(config.optim),
-        "timed_seconds": ends[warmup + steps - 1] - ends[warmup - 1],
-        "step_seconds": [round(b - a, 3) for a, b in zip(ends, ends[1:], strict=False)],
-        "fed_tokens_per_step": fed[: warmup + steps],
-        "label_tokens_per_step": [f["labels"] for f in fed[: warmup + steps]],
+        **timing_result(plan, times.ends, started, config),
+        "fed_tokens_per_step": fed,
+        "label_tokens_per_step": [f["labels"] for f in fed],
         "examples_differing_from_ours": mismatches,
         "train_loss": round(output.training_loss, 4),
-        "process_seconds": round(time.perf_counter() - started, 1),
     }
     args.out.write_text(json.dumps(result, indent=2))
     return 0
