@@ -1,9 +1,11 @@
-"""Pure accounting of the SFT benchmark: tokens in a padded batch, per-measurement rates, paired ratios.
+"""Pure accounting of the training benchmarks: tokens in a padded batch, per-measurement rates, paired ratios.
 
 Counting rules (the same for both trainers, which see the same batches):
     real tokens     non-pad positions (the attention mask's ones): the work a padding-free trainer would do
     padded tokens   batch rows x the longest row: the positions the model actually computes
-    label tokens    positions whose next-token label is kept (assistant tokens, the first position never)
+    label tokens    (SFT) positions whose next-token label is kept (assistant tokens, the first position never)
+    pairs           (reward model) preference pairs: a pair is two rows, its chosen and its rejected reply,
+                    padded in one batch with every other pair's (both trainers put chosen rows first)
 """
 
 from __future__ import annotations
@@ -32,8 +34,14 @@ def step_tokens(batch: Sequence[tuple[Sequence[int], Sequence[int]]]) -> dict[st
     return {**batch_tokens([len(ids) for ids, _ in batch]), "labels": sum(label_tokens(lab) for _, lab in batch)}
 
 
+def pair_step_tokens(pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> dict[str, int]:
+    """Real and padded tokens of one step's batch of (chosen ids, rejected ids) pairs, and its pair count."""
+    return {**batch_tokens([len(ids) for pair in pairs for ids in pair]), "pairs": len(pairs)}
+
+
 def sum_tokens(steps: Sequence[dict[str, int]]) -> dict[str, int]:
-    keys = ("real", "padded", "labels")
+    """Every count of the steps (real, padded, and labels or pairs) summed over them."""
+    keys = dict.fromkeys(["real", "padded", *(k for s in steps for k in s)])
     return {k: sum(s.get(k, 0) for s in steps) for k in keys}
 
 
@@ -44,6 +52,14 @@ def rates(seconds: float, tokens: dict[str, int]) -> dict[str, float]:
     return {"seconds": round(seconds, 3), "real_tok_s": round(tokens["real"] / seconds, 2),
             "padded_tok_s": round(tokens["padded"] / seconds, 2),
             "ms_per_real_token": round(1000 * seconds / tokens["real"], 3)}
+
+
+def pair_rates(seconds: float, tokens: dict[str, int]) -> dict[str, float]:
+    """Throughput of one reward-model measurement: pairs/s and ms per pair besides the token rates."""
+    if tokens.get("pairs", 0) <= 0:
+        raise ValueError(f"a reward-model measurement needs pairs, got {tokens}")
+    return {**rates(seconds, tokens), "pairs_s": round(tokens["pairs"] / seconds, 4),
+            "ms_per_pair": round(1000 * seconds / tokens["pairs"], 1)}
 
 
 def summary(values: Sequence[float]) -> dict[str, float | int | None]:

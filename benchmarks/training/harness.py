@@ -1,4 +1,4 @@
-"""What the ours-vs-TRL training benchmarks share (sft_vs_trl; ppo_vs_trl takes the worker runner):
+"""What the ours-vs-TRL training benchmarks share (sft_vs_trl, rm_vs_trl; ppo_vs_trl takes the worker runner):
 their common options, the config overrides that make our run a bare timed loop, the plan's header, one
 fresh-interpreter measurement, and the whole run: :class:`Benchmark` says what differs, :func:`run` does it.
 

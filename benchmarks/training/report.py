@@ -1,5 +1,5 @@
-"""table.md and the plot of a benchmarks.training.sft_vs_trl results.json (its header, round rows, step counts
-and plot take what another benchmark's table needs).
+"""table.md and the plot of a benchmarks.training.sft_vs_trl results.json; the header and the plot serve
+rm_report.py too.
 
     .venv/bin/python -m benchmarks.training.report loadtests/results/<name>/results.json   # re-render both
 """
@@ -44,26 +44,37 @@ def render_table(results: dict) -> str:
               "| mode | rounds | ratio real tok/s | ours real tok/s | TRL real tok/s | ours padded tok/s | "
               "TRL padded tok/s | ours ms/real tok | TRL ms/real tok | limit ms/tok | ours / limit |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for mode, data in results["modes"].items():
-        ok = ok_rounds(data["rounds"])
-        if not ok:
-            continue
-        ratio = paired_ratios(ok, "real_tok_s")
 
-        def med(side: str, key: str) -> float:
-            return statistics.median(r[side][key] for r in ok)
-
+    def cells(mode: str, ok: list[dict]) -> list[str]:
         limit = peak and peak[f"limit_ms_per_token_{mode}"]
-        ours_ms = med("ours", "ms_per_real_token")
-        lines.append(f"| {mode} | {len(ok)} | {fmt_summary(ratio)} | {med('ours', 'real_tok_s'):.1f} | "
-                     f"{med('trl', 'real_tok_s'):.1f} | {med('ours', 'padded_tok_s'):.1f} | "
-                     f"{med('trl', 'padded_tok_s'):.1f} | {ours_ms:.2f} | {med('trl', 'ms_per_real_token'):.2f} | "
-                     + (f"{limit:.2f} | {ours_ms / limit:.2f}x |" if limit else "- | - |"))
+        ours_ms = median_of(ok, "ours", "ms_per_real_token")
+        return [f"{median_of(ok, side, key):.{digits}f}" for key, digits in (
+            ("real_tok_s", 1), ("padded_tok_s", 1)) for side in SIDES] + [
+            f"{ours_ms:.2f}", f"{median_of(ok, 'trl', 'ms_per_real_token'):.2f}"] + (
+            [f"{limit:.2f}", f"{ours_ms / limit:.2f}x"] if limit else ["-", "-"])
+
+    lines += summary_rows(results, "real_tok_s", cells)
     lines += ["", "Every round (real tok/s; steps timed after the warm-up; load average before each run):", "",
               "| mode | round | order | ours real tok/s | TRL real tok/s | ratio | ours ms/real tok | "
               "TRL ms/real tok | ours load | TRL load | checks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     return "\n".join(lines + round_rows(results, 8, round_cells)
                      + step_counts(results, ("real", "padded", "labels"))) + "\n"
+
+
+def median_of(rounds: list[dict], side: str, key: str) -> float:
+    return statistics.median(r[side][key] for r in rounds)
+
+
+def summary_rows(results: dict, figure: str, cells: Callable[[str, list[dict]], list[str]]) -> list[str]:
+    """A table row per mode with rounds in which both sides measured: mode, their count, the summary of the
+    ratios ours / TRL of `figure`, then `cells(mode, those rounds)`."""
+    lines = []
+    for mode, data in results["modes"].items():
+        ok = ok_rounds(data["rounds"])
+        if ok:
+            lines.append(f"| {mode} | {len(ok)} | {fmt_summary(paired_ratios(ok, figure))} | "
+                         + " | ".join(cells(mode, ok)) + " |")
+    return lines
 
 
 def round_cells(o: dict, t: dict) -> list[str]:

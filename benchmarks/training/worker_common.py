@@ -1,6 +1,6 @@
 """What the benchmark workers share: how each starts (all of them), how ours is run and reads its step times
-from the run's metrics.jsonl (ours_worker.py), and how TRL's trainers are set up and watched
-(trl_worker.py for SFTTrainer). The TRL workers run in .venv-trl, so this
+from the run's metrics.jsonl (ours_worker.py, rm_ours_worker.py), and how TRL's trainers are set up and watched
+(trl_worker.py for SFTTrainer, rm_trl_worker.py for RewardTrainer). The TRL workers run in .venv-trl, so this
 module imports the project (run_ours), torch, transformers and TRL only inside its functions.
 
 Every TRL trainer here gets the plan's settings the same way: CPU, fp32, one micro-batch a step, a constant
@@ -61,6 +61,19 @@ def run_ours(plan: dict, config_class: Any, run_stage: Callable, started: float)
 def fed_tokens(input_ids: Any, attention_mask: Any) -> dict[str, int]:
     """Real and padded tokens of a batch as fed to the model."""
     return {"real": int(attention_mask.sum()), "padded": int(input_ids.numel())}
+
+
+def fed_rows(input_ids: Any, attention_mask: Any) -> list[list[int]]:
+    """The unpadded rows of a right-padded batch."""
+    return [row[: int(m.sum())].tolist() for row, m in zip(input_ids, attention_mask, strict=True)]
+
+
+def pairs_match_plan(batches: list[tuple[Any, Any]], plan: dict) -> bool:
+    """Whether the (input_ids, attention_mask) batches fed, one a step, hold the plan's pairs in its order:
+    every step's chosen replies, then its rejected ones."""
+    steps = plan["steps"]
+    return [fed_rows(*b) for b in batches[: len(steps)]] == [
+        [p["chosen_ids"] for p in step] + [p["rejected_ids"] for p in step] for step in steps]
 
 
 def load_tokenizer_and_model(plan: dict, model_class: Any, **kwargs: Any) -> tuple[Any, Any]:
