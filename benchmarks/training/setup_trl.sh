@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv-trl beside the project's .venv: TRL's SFTTrainer for benchmarks/training/sft_vs_trl.py.
+# Create .venv-trl beside the project's .venv: TRL's SFTTrainer and RewardTrainer for benchmarks/training/
+# sft_vs_trl.py and rm_vs_trl.py.
 # Idempotent: an existing venv that already has every pin is left as it is. Nothing of .venv changes.
 #
 #   benchmarks/training/setup_trl.sh            # then: .venv-trl/bin/python -c 'import trl'
