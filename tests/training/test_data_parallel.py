@@ -211,7 +211,9 @@ def _assert_same_ppo_step(runs_dir: Path, one: dict, two: dict) -> None:
 
     for key in ("reward", "reward_model_score", "kl", "entropy", "response_length", "eos_rate", "explained_variance",
                 "loss", "policy_loss", "value_loss", "clip_fraction", "grad_norm_actor", "grad_norm_critic"):
-        assert two["last"][key] == pytest.approx(one["last"][key], rel=1e-5, abs=1e-6), key
+        # KL: the actor's log-probabilities come from generate, whose float32 rounding depends on the batch a
+        # reply was sampled in (4 prompts here, 2 per rank there): a KL of 0 (step 1) reads as a few 1e-6
+        assert two["last"][key] == pytest.approx(one["last"][key], rel=1e-5, abs=1e-5 if key == "kl" else 1e-6), key
     assert two["eval"] == pytest.approx(one["eval"], rel=1e-5)
     states = [json.loads((runs_dir / name / "trainer_state" / "ppo_state.json").read_text()) for name in ("p1", "p2")]
     assert states[1]["kl_controller"]["value"] == pytest.approx(states[0]["kl_controller"]["value"], rel=1e-9)

@@ -125,14 +125,17 @@ def token_values(critic: Any, batch: SequenceBatch) -> Tensor:
 
 
 @torch.no_grad()
-def rollout_forward(models: PPOModels, batch: SequenceBatch, temperature: float) -> dict[str, Tensor]:
-    """Phase 4 for one micro-batch: actor and reference log-probabilities, values, entropy sum."""
+def rollout_forward(models: PPOModels, batch: SequenceBatch, temperature: float, actor: bool = True) -> dict[str, Tensor]:
+    """Phase 4 for one micro-batch: reference log-probabilities and values, and with `actor` the actor's
+    log-probabilities and entropy sum (without it, the sampler gave them: HFRollout)."""
     for model in (models.actor, models.critic):
         model.eval()
-    logprobs, logits = policy_forward(models.actor, batch, temperature)
-    entropy = entropy_from_logits(logits, batch.mask) * batch.mask.sum()
-    del logits
+    out = {}
+    if actor:
+        out["logprobs"], logits = policy_forward(models.actor, batch, temperature)
+        out["entropy_sum"] = entropy_from_logits(logits, batch.mask) * batch.mask.sum()
+        del logits
     with models.reference_model() as reference:
-        ref_logprobs, _ = policy_forward(reference, batch, temperature)
-    values = token_values(models.critic, batch)
-    return {"logprobs": logprobs, "ref_logprobs": ref_logprobs, "values": values, "entropy_sum": entropy}
+        out["ref_logprobs"], _ = policy_forward(reference, batch, temperature)
+    out["values"] = token_values(models.critic, batch)
+    return out

@@ -167,7 +167,8 @@ class PPOTrainer:
         self.rollout.load_weights(self.models.actor)
         generations = self.rollout.generate([p.input_ids for p in prompts], max_new_tokens=c.max_new_tokens,
                                             temperature=c.temperature, top_p=c.top_p, seeds=seeds, greedy=greedy)
-        samples = [RolloutSample(p, g.response_ids, g.finished) for p, g in zip(prompts, generations, strict=True)]
+        samples = [RolloutSample(p, g.response_ids, g.finished, logprobs=g.logprobs, entropy=g.entropy)
+                   for p, g in zip(prompts, generations, strict=True)]
         for sample in samples:
             sample.text = self.tokenizer.decode(sample.response_ids, skip_special_tokens=True)
         return samples
@@ -197,15 +198,17 @@ class PPOTrainer:
 
     # -- phase 4 ------------------------------------------------------------------------------
     def forward_rollout(self, samples: Sequence[RolloutSample]) -> float:
-        """Phase 4: fill each sample's logprobs, ref_logprobs and values; returns the mean entropy (all ranks)."""
+        """Phase 4: fill each sample's ref_logprobs, values and (where the sampler gave none) logprobs;
+        returns the mean entropy (all ranks)."""
         entropy_sum, tokens = 0.0, 0
         for chunk in _chunks(samples, self.config.batch_size):
             batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
-            out = rollout_forward(self.models, batch, self.config.temperature)
-            for key in ("logprobs", "ref_logprobs", "values"):
+            sampled = all(s.logprobs is not None and s.entropy is not None for s in chunk)
+            out = rollout_forward(self.models, batch, self.config.temperature, actor=not sampled)
+            for key in ("ref_logprobs", "values") if sampled else ("logprobs", "ref_logprobs", "values"):
                 for sample, row in zip(chunk, batch.gather(out[key]), strict=True):
                     setattr(sample, key, row)
-            entropy_sum += out["entropy_sum"].item()
+            entropy_sum += sum(float(s.entropy.sum()) for s in chunk) if sampled else out["entropy_sum"].item()
             tokens += int(batch.mask.sum())
         totals = self.dist.sum_dict({"entropy_sum": entropy_sum, "tokens": tokens})
         return totals["entropy_sum"] / totals["tokens"]
