@@ -18,6 +18,14 @@ under the wrong policy earns no more from its judgement than "no violation" does
 whose findings are often wrong learns to answer "no violation" to everything: PPO did exactly that
 (results/ppo-domain/interim-step30).
 
+:func:`compact_reward` gates on the verdict: a wrong verdict earns 0, a right one
+:data:`VERDICT_FLOOR` plus the rest for the quality of the findings and fixes (the mean of the
+judgement and, where due, revision scores). So a compliant ad judged compliant (quality 1) and a
+violating ad flagged (quality mostly low for a 135M model) earn nearly the same, and the verdict is
+what PPO learns first. With the plain mean of the three parts, "no violation" earned 1.0 on compliant
+ads and a flag on a violating one 0.43 on average (SFT's samples), and PPO again learned to flag
+nothing within 10 steps (results/ppo-domain/README.md).
+
 :func:`revision_reward` scores the revision a compact reply's fixes describe
 (:func:`~tasks.ad_compliance.compact.revision_from_fixes`) of an ad that breaks a policy: 0 unless
 it passes the rules' re-check, no longer contains the text the gold findings flag (the stand-in for
@@ -111,8 +119,13 @@ def compact_reward_parts(text: str, gold: LabelledAd, finished: bool) -> dict[st
             "revision": _revision_score(judgement, gold) if _revision_due(gold) else None}
 
 
+VERDICT_FLOOR = 0.75
+"""What a right verdict earns at the least (module docstring)."""
+
+
 def compact_reward(text: str, gold: LabelledAd, finished: bool) -> float:
-    """A compact reply's reward: the mean of its verdict's, its judgement's and its revision's, or of
-    the first two where no revision is due."""
-    parts = [v for v in compact_reward_parts(text, gold, finished).values() if v is not None]
-    return sum(parts) / len(parts)
+    """A compact reply's reward: 0 for a wrong verdict; for a right one, VERDICT_FLOOR plus the rest
+    times the mean of its judgement's and (where due) its revision's scores."""
+    parts = compact_reward_parts(text, gold, finished)
+    quality = [v for k, v in parts.items() if k != "verdict" and v is not None]
+    return parts["verdict"] * (VERDICT_FLOOR + (1 - VERDICT_FLOOR) * sum(quality) / len(quality))

@@ -9,10 +9,11 @@ lives in the task's package (``tasks/<task>/reward.py``), shared with ``icegrt r
                        ids of the reply's JSON judgement against the ad's labels (``prompt.gold``,
                        the :class:`~tasks.ad_compliance.data.LabelledAd`)
     ad_compliance_compact
-                       :func:`tasks.ad_compliance.reward.compact_reward`: that F1 averaged with the
-                       ad-level verdict (flagged exactly when the ad breaks a policy) and, for ads
-                       that break a policy, the score of the revision the reply's fixes make
-                       (re-checked, offer kept, little else changed)
+                       :func:`tasks.ad_compliance.reward.compact_reward`: 0 unless the ad-level
+                       verdict is right (flagged exactly when the ad breaks a policy); then 0.75 plus
+                       a quarter of the mean of that F1 and, for ads that break a policy, the score
+                       of the revision the reply's fixes make (re-checked, offer kept, little else
+                       changed)
     e2e_text_to_table  :func:`tasks.text_to_table.reward.table_reward`: cell F1 of the reply's table
                        against the table of the example's E2E meaning representation (``prompt.gold``)
     gsm8k              1 when the reply's final answer (after ``####``, else its last number) equals

@@ -76,11 +76,11 @@ def test_revision_reward_applies_only_where_a_revision_is_due():
     assert revision_reward(_compact("bread", "cake"), clean, True) is None
     unfixable = TEA.model_copy(update={"revision": None})
     assert revision_reward(_compact("Cures arthritis in 3 days!", ""), unfixable, True) is None
-    # compact_reward: the mean of verdict, judgement and revision where a revision is due, of the
-    # first two elsewhere.
+    # compact_reward: a right verdict earns 0.75 plus a quarter of the mean of judgement and revision
+    # where a revision is due, of the judgement alone elsewhere
     reply = _compact("Cures arthritis in 3 days!", "A calming evening blend.")
     assert compact_reward(reply, TEA, True) == pytest.approx(
-        (1.0 + judgement_reward(reply, TEA, True) + revision_reward(reply, TEA, True)) / 3)
+        0.75 + 0.25 * (judgement_reward(reply, TEA, True) + revision_reward(reply, TEA, True)) / 2)
     assert compact_reward(json.dumps({"violations": []}), clean, True) == 1.0
     assert compact_reward(_compact("bread", "cake"), clean, True) == 0.0  # a false flag
 
@@ -94,9 +94,9 @@ def test_the_verdict_pays_for_flagging_a_violating_ad_under_the_wrong_policy():
     assert verdict_reward(_compact("bread", "cake"), clean, True) == 0.0  # a false flag
     assert verdict_reward(_compact("Heals everything", ""), TEA, True) == 0.0  # an ungrounded quote flags nothing
     assert verdict_reward("{", TEA, False) == 0.0
-    # on the violating ad, the wrong policy now earns at least a third (verdict 1, judgement 0; its fix
-    # deletes the claim, so its revision scores too) where "no violation" earns nothing
+    # on the violating ad, the wrong policy earns at least 0.75 (verdict 1, judgement 0; its fix deletes the
+    # claim, so its revision scores too) where "no violation" earns nothing
     parts = compact_reward_parts(wrong_policy, TEA, True)
     assert parts["verdict"] == 1.0 and parts["judgement"] == 0.0
-    assert compact_reward(wrong_policy, TEA, True) == pytest.approx((1.0 + 0.0 + parts["revision"]) / 3)
+    assert compact_reward(wrong_policy, TEA, True) == pytest.approx(0.75 + 0.25 * (0.0 + parts["revision"]) / 2)
     assert compact_reward(json.dumps({"violations": []}), TEA, True) == 0.0
