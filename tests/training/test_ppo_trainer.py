@@ -548,8 +548,7 @@ class _ScriptedModel:
     def train(self, mode=True):
         return self
 
-    def generate(self, input_ids, attention_mask, generation_config, logits_processor, output_logits,
-                 return_dict_in_generate):
+    def generate(self, input_ids, attention_mask, generation_config, logits_processor):
         from types import SimpleNamespace
 
         from training.ppo.rollout import PerPromptSampler
@@ -557,7 +556,7 @@ class _ScriptedModel:
         # left padding; sampling only through the per-prompt sampler (no top-k or other warpers of generate's own)
         assert attention_mask[0, 0] == 0 and not generation_config.do_sample
         assert [type(p) for p in logits_processor] == [PerPromptSampler]
-        assert output_logits and return_dict_in_generate
+        assert generation_config.output_logits and generation_config.return_dict_in_generate
         replies = torch.tensor(self.continuations)
         uniform = tuple(torch.zeros(len(replies), 16) for _ in range(replies.shape[1]))  # a 16-token vocabulary
         return SimpleNamespace(sequences=torch.cat([input_ids, replies], dim=1), logits=uniform)

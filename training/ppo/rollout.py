@@ -128,13 +128,13 @@ class HFRollout:
             attention_mask[row, width - len(prompt):] = 1
         # greedy decoding over the sampler's one-hot scores (or over the logits, for greedy replies)
         settings = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=self.eos,
-                                    pad_token_id=self.pad, use_cache=True, repetition_penalty=1.0)
+                                    pad_token_id=self.pad, use_cache=True, repetition_penalty=1.0,
+                                    output_logits=True, return_dict_in_generate=True)
         processors = LogitsProcessorList([] if greedy else [PerPromptSampler(seeds, temperature, top_p)])
         was_training = self.model.training
         self.model.eval()
         output = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
-                                     generation_config=settings, logits_processor=processors, output_logits=True,
-                                     return_dict_in_generate=True)
+                                     generation_config=settings, logits_processor=processors)
         self.model.train(was_training)
         replies = output.sequences[:, width:]
         logprobs, entropy = _reply_token_stats(output.logits, replies, temperature)
