@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce results/ppo-domain/ (issues 15 and 16): ICE-GRT (PPO) on both domain rewards, ad
-# compliance (the compact reply's grounded policy F1 and its fixes' revision score) and text to table
+# compliance (the compact reply gated on its ad-level verdict, then its policy F1 and revision) and text to table
 # (cell F1), from the shipped ICE-Instruct checkpoint (configs/ppo_domain_cpu.yaml), then the ads
 # endpoint's evaluation of PPO against its SFT start and the base model on every ad set, paired per
 # ad (ads-report: report.md, ads.png), and both checkpoints' cell F1 on the same first TABLE_LIMIT E2E

@@ -15,7 +15,8 @@ CUDA-IPC) and ``sleep`` / ``wake_up`` would avoid the disk round trip on a GPU; 
 Log-probabilities always come from the training model's numerics: :class:`HFRollout` samples with
 the training model itself, so it keeps each chosen token's log-probability (and the distribution's
 entropy) from ``generate``'s logits, and phase 4 of the trainer skips the actor's forward pass for
-its replies, as TRL does (it saved ~7 s of a 112 s step, ``loadtests/results/cpu-ppo-vs-trl-*``);
+its replies, as TRL does (that pass cost ours ~7 s of a 112 s step more than TRL in
+``loadtests/results/cpu-ppo-vs-trl-2026-12-07``, measured before the change);
 vLLM's replies carry none, so phase 4 recomputes them with the training model, and sampler and
 trainer numerics never mix.
 
