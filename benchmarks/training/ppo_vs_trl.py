@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -34,8 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.training.accounting import paired_ratios, ppo_measurement
-from benchmarks.training.harness import past_deadline, run_worker
-from loadtests.compare import RESULTS_DIR, machine
+from benchmarks.training.harness import open_results, past_deadline, run_worker
+from loadtests.compare import RESULTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SIDES = ("ours", "trl")
@@ -130,14 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.training.ppo_report import plot, render_table
 
     args = parse_args(argv)
-    out = args.results_dir / args.name
-    out.mkdir(parents=True, exist_ok=True)
-    command = shlex.join([".venv/bin/python", "-m", "benchmarks.training.ppo_vs_trl",
-                          *(sys.argv[1:] if argv is None else argv)])
-    (out / "command.txt").write_text(command + "\n")
+    out, results = open_results(args, "benchmarks.training.ppo_vs_trl", argv)
+    results["rounds"] = []
     log = out / "workers.log"
-    results = {"name": args.name, "command": command, "machine": machine(), "note": args.note,
-               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "rounds": []}
     with tempfile.TemporaryDirectory(prefix="ppo-vs-trl-") as scratch:
         plan = build_plan(args)
         plan_file = Path(scratch) / "plan.json"
