@@ -123,9 +123,13 @@ VERDICT_FLOOR = 0.75
 """What a right verdict earns at the least (module docstring)."""
 
 
-def compact_reward(text: str, gold: LabelledAd, finished: bool) -> float:
-    """A compact reply's reward: 0 for a wrong verdict; for a right one, VERDICT_FLOOR plus the rest
-    times the mean of its judgement's and (where due) its revision's scores."""
+def compact_reward(text: str, gold: LabelledAd, finished: bool, verdict_floor: float = VERDICT_FLOOR) -> float:
+    """A compact reply's reward: 0 for a wrong verdict; for a right one, `verdict_floor` plus the rest
+    times the mean of its judgement's and (where due) its revision's scores.
+
+    Only flags can fall short of full quality ("no violation" on a compliant ad has quality 1), so
+    below a floor of 1 a miss costs a violating ad less than a false flag costs a compliant one, and
+    PPO is paid to flag less. A floor of 1 scores the verdict alone: both errors cost the same."""
     parts = compact_reward_parts(text, gold, finished)
     quality = [v for k, v in parts.items() if k != "verdict" and v is not None]
-    return parts["verdict"] * (VERDICT_FLOOR + (1 - VERDICT_FLOOR) * sum(quality) / len(quality))
+    return parts["verdict"] * (verdict_floor + (1 - verdict_floor) * sum(quality) / len(quality))

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from training.ppo.math import (
+    center_by_prompt,
     compute_gae,
     compute_token_rewards,
     entropy_from_logits,
@@ -107,6 +108,19 @@ def test_token_rewards_put_the_score_on_the_last_response_token():
         compute_token_rewards(scores, kl, 0.5, t([[1, 1, 1], [0, 0, 0]]).bool())
     with pytest.raises(ValueError, match="kl_coef"):
         compute_token_rewards(scores, kl, -0.1, mask)
+
+
+def test_center_by_prompt_subtracts_each_prompts_mean():
+    # two prompts, four replies each: one right reply among three wrong ones, and four alike
+    scores = t([1.0, 0.0, 0.0, 0.0, 0.8, 0.8, 0.8, 0.8])
+    close(center_by_prompt(scores, 4), [0.75, -0.25, -0.25, -0.25, 0.0, 0.0, 0.0, 0.0])
+    close(center_by_prompt(t([3.0, 1.0, -2.0, 0.0]), 2), [1.0, -1.0, -1.0, 1.0])
+
+
+@pytest.mark.parametrize("replies", [1, 3])
+def test_center_by_prompt_rejects_groups_that_do_not_tile_the_batch(replies):
+    with pytest.raises(ValueError, match="groups of >= 2"):
+        center_by_prompt(t([1.0, 2.0, 3.0, 4.0]), replies)
 
 
 def test_missing_eos_penalty():

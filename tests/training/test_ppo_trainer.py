@@ -203,6 +203,33 @@ def test_compact_ad_prompts_log_the_parts_of_their_reward(tmp_path, no_plots):
     assert evals and "eval_task_part_ad_compliance_compact_judgement" in evals[-1]
 
 
+def test_replies_per_prompt_samples_each_prompt_in_a_row_and_centres_its_scores(tmp_path, monkeypatch, no_plots):
+    """Two replies to each of two prompts per step, each at its own seed; the scores that enter PPO are
+    centred per prompt, so each step's scaled reward averages 0 while its raw reward does not."""
+    from training.ppo import trainer
+
+    seen: list[tuple[list[str], list[int]]] = []
+    generate = trainer.PPOTrainer.generate
+
+    def spy(self, prompts, seeds, greedy=False):
+        if not greedy:
+            seen.append(([p.id for p in prompts], list(seeds)))
+        return generate(self, prompts, seeds, greedy)
+
+    monkeypatch.setattr(trainer.PPOTrainer, "generate", spy)
+    config = PPOConfig(name="group", **ppo_settings(
+        tmp_path, None, prompt_mix={"ad_compliance_compact": 6}, max_seq_len=448, rollout_batch_size=4,
+        replies_per_prompt=2, batch_size=2, max_steps=2, save_every=2, critic_warmup_steps=0,
+        task_rewards={"ad_compliance_compact": 1.0}, critic_init="sft", reward_scaling="running_std"))
+    trainer.run_ppo(config)
+    assert len(seen) == 2
+    for keys, seeds in seen:
+        assert keys[0] == keys[1] != keys[2] == keys[3] and len(set(seeds)) == 4
+    assert seen[0][0] != seen[1][0]  # the next step draws the next prompts of the permutation
+    for record in _steps(config.run_dir()):
+        assert abs(record["reward_scaled"]) < 1e-6 and 0.0 <= record["reward"] <= 1.0
+
+
 @needs_bundle
 def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, tiny_reward_model, no_plots):
     from training.loop import TrainingDiverged
@@ -242,6 +269,7 @@ def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
         ({"reward_model": None, "task_rewards": {"ad_compliance": 1}, "prompt_mix": {"ad_compliance": 2},
           "critic_init": "sft"}, "rm_norm normalizes"),
         ({"mini_batch_size": 3}, "must divide"),
+        ({"rollout_batch_size": 4, "replies_per_prompt": 3}, "replies_per_prompt 3 must divide rollout_batch_size 4"),
         ({"init_kl_coef": 0.0}, "init_kl_coef > 0"),
         ({"kl_estimator": "k2"}, "kl_estimator"),
         ({"reward_scaling": "tanh"}, "reward_scaling"),
@@ -473,6 +501,27 @@ def test_task_rewards_are_keyed_by_prompt_source():
     assert gsm8k_answer_reward("The answer is 8.", "#### 7") == 0.0
     assert gsm8k_answer_reward("It costs 1,000 dollars", "#### 1000") == 1.0
     assert gsm8k_answer_reward("#### 7", "seven") is None
+
+
+def test_ad_verdict_floor_reaches_the_ad_reward_and_defaults_to_the_tasks_floor():
+    from tasks.ad_compliance.data import LabelledAd
+    from tasks.ad_compliance.datatypes import Ad
+    from tasks.ad_compliance.reward import VERDICT_FLOOR
+    from training.ppo.prompts import Prompt
+    from training.ppo.rewards import task_scores
+    from training.ppo.task_rewards import TASK_REWARDS, configured_task_rewards
+
+    assert PPOConfig.model_fields["ad_verdict_floor"].default == VERDICT_FLOOR
+    ad = LabelledAd(id="x", ad=Ad(body="Cures arthritis in 3 days! Only $9."), labels=["health_claims"], split="train")
+    prompt = Prompt((), "ad_compliance_compact", "x", (1,), gold=ad)
+    # flags the violating ad (a grounded quote) under the wrong policy: verdict right, judgement F1 0
+    wrong_policy = json.dumps({"violations": [{"policy_id": "misleading_pricing", "quote": "Cures arthritis", "fix": ""}]})
+    verdict_only = configured_task_rewards(1.0)["ad_compliance_compact"]
+    assert verdict_only(prompt, wrong_policy, True) == 1.0
+    assert configured_task_rewards(VERDICT_FLOOR)["ad_compliance_compact"](prompt, wrong_policy, True) \
+        == TASK_REWARDS["ad_compliance_compact"](prompt, wrong_policy, True) < 1.0
+    assert task_scores([prompt], [wrong_policy], [True], {"ad_compliance_compact"},
+                       configured_task_rewards(1.0)).tolist() == [1.0]
 
 
 def test_rewards_are_weighted_per_source_and_every_component_is_logged():

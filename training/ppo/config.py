@@ -88,10 +88,16 @@ class PPOConfig(TrainConfig):
     task_rewards: SourceWeights = Field(
         {},
         description="Verifiable task rewards added to the score, prompt source=weight,...: ad_compliance (F1 of the "
-                    "judgement's grounded policy ids against the ad's labels), ad_compliance_compact (that F1 "
-                    "averaged with the score of the revision the reply's fixes make), e2e_text_to_table (cell F1 against the E2E "
+                    "judgement's grounded policy ids against the ad's labels), ad_compliance_compact (0 for a wrong "
+                    "ad-level verdict, for a right one ad_verdict_floor plus the rest times the mean of that F1 and "
+                    "the score of the revision the reply's fixes make), e2e_text_to_table (cell F1 against the E2E "
                     "meaning representation's table), gsm8k (final answer right: 1, else 0); each applies to its "
                     "source's prompts only",
+    )
+    ad_verdict_floor: float = Field(
+        0.75, ge=0, le=1,
+        description="ad_compliance_compact: what a right verdict earns at the least (tasks.ad_compliance.reward."
+                    "VERDICT_FLOOR); 1 scores the verdict alone, so a miss and a false flag cost the same",
     )
     critic_init: Literal["reward", "sft"] = Field(
         "reward", description="Critic (value head on a transformer) starts from the reward model, or from the actor's start model with a new head"
@@ -118,7 +124,12 @@ class PPOConfig(TrainConfig):
     eval_prompts: int = Field(0, ge=0, le=10_000, description="Held-out prompts scored with greedy replies at each evaluation (0: no evaluation)")
 
     # -- 2. rollout ---------------------------------------------------------------------------
-    rollout_batch_size: int = Field(8, ge=1, le=100_000, description="Prompts sampled (one reply each) per PPO step")
+    rollout_batch_size: int = Field(8, ge=1, le=100_000, description="Replies sampled per PPO step (rollout_batch_size / replies_per_prompt prompts)")
+    replies_per_prompt: int = Field(
+        1, ge=1, le=64,
+        description="Replies sampled to each prompt of a step, each with its own seed. With more than one, each reply's "
+                    "scaled score is centred on its prompt's mean (a per-prompt baseline, training.ppo.math.center_by_prompt)",
+    )
     max_new_tokens: int = Field(64, ge=1, le=16384, description="Reply budget in tokens; a reply cut here has no EOS")
     temperature: float = Field(1.0, gt=0, le=10.0, description="Sampling temperature (log-probabilities are recomputed at the same temperature)")
     top_p: float = Field(1.0, gt=0, le=1.0, description="Nucleus sampling threshold (1.0: the full distribution)")
@@ -225,6 +236,8 @@ class PPOConfig(TrainConfig):
             raise ValueError("kl_control adaptive needs init_kl_coef > 0 (a zero coefficient can never grow)")
         if self.rollout_batch_size % self.mini_batch_size:
             raise ValueError(f"mini_batch_size {self.mini_batch_size} must divide rollout_batch_size {self.rollout_batch_size}")
+        if self.rollout_batch_size % self.replies_per_prompt:
+            raise ValueError(f"replies_per_prompt {self.replies_per_prompt} must divide rollout_batch_size {self.rollout_batch_size}")
         if self.reward_scaling == "batch_whiten" and self.rollout_batch_size < 2:
             raise ValueError("reward_scaling batch_whiten needs rollout_batch_size >= 2")
         if self.max_new_tokens >= self.max_seq_len:

@@ -13,7 +13,7 @@ outputs are 0 there. Masks need not be contiguous, so right padding, left paddin
 
 The order in which a PPO step uses these functions (as in TRL's old `PPOTrainer.step`):
     1. scores from the reward model -> `missing_eos_penalty`, then reward scaling
-       (`training.ppo.reward_scaling`)
+       (`training.ppo.reward_scaling`), then (with several replies per prompt) `center_by_prompt`
     2. per-token KL to the reference model -> `kl_penalty`, then `compute_token_rewards` with the
        coefficient from a KL controller (`training.ppo.kl`)
     3. `compute_gae` -> advantages and returns; `whiten_advantages` (on or off)
@@ -192,6 +192,28 @@ def missing_eos_penalty(scores: Tensor, has_eos: Tensor, penalty: float) -> Tens
     if penalty < 0:
         raise ValueError(f"missing-EOS penalty must be >= 0 (it is subtracted), got {penalty}")
     return scores - penalty * (~has_eos.bool()).to(scores.dtype)
+
+
+def center_by_prompt(scores: Tensor, replies_per_prompt: int) -> Tensor:
+    """Subtract from each score the mean score of its prompt's replies (a per-prompt baseline).
+
+    The batch holds `replies_per_prompt` consecutive replies to each prompt. Centred, a reply earns
+    what it earns beyond its siblings: a prompt all of whose replies score alike teaches nothing, so
+    the update follows the differences between replies to one prompt (on ads: flagging this ad or
+    not) rather than which prompts happened to be easy (RLOO, Ahmadian et al. 2024; GRPO's group mean).
+
+    Args:
+        scores: [B] scaled scores, B a multiple of `replies_per_prompt`.
+        replies_per_prompt: group size, >= 2.
+
+    Returns:
+        [B] centred scores; each group sums to 0.
+    """
+    if replies_per_prompt < 2 or scores.shape[0] % replies_per_prompt:
+        raise ValueError(f"center_by_prompt needs groups of >= 2 replies dividing the batch, got "
+                         f"{replies_per_prompt} for {scores.shape[0]} scores")
+    groups = scores.view(-1, replies_per_prompt)
+    return (groups - groups.mean(dim=1, keepdim=True)).view(-1)
 
 
 # --- advantages --------------------------------------------------------------------------------

@@ -29,16 +29,17 @@ from torch import Tensor
 from training.ppo.math import missing_eos_penalty
 from training.ppo.prompts import Prompt
 from training.ppo.reward_scaling import RewardScaler
-from training.ppo.task_rewards import TASK_REWARD_PARTS, TASK_REWARDS
+from training.ppo.task_rewards import TASK_REWARD_PARTS, TASK_REWARDS, TaskReward
 
 
 def task_scores(prompts: Sequence[Prompt], texts: Sequence[str], finished: Sequence[bool],
-                sources: Collection[str]) -> Tensor:
+                sources: Collection[str], rewards: Mapping[str, TaskReward] = TASK_REWARDS) -> Tensor:
     """[N] each reply's task reward by its prompt's source, for the `sources` given (those with a
-    weight); NaN where none applies (another source, or a prompt without a reference)."""
+    weight); NaN where none applies (another source, or a prompt without a reference). `rewards`:
+    the reward of each source (:func:`~training.ppo.task_rewards.configured_task_rewards`)."""
     values = []
     for prompt, text, done in zip(prompts, texts, finished, strict=True):
-        value = TASK_REWARDS[prompt.source](prompt, text, done) if prompt.source in sources else None
+        value = rewards[prompt.source](prompt, text, done) if prompt.source in sources else None
         values.append(math.nan if value is None else float(value))
     return torch.tensor(values, dtype=torch.float32)
 

@@ -10,10 +10,10 @@ lives in the task's package (``tasks/<task>/reward.py``), shared with ``icegrt r
                        the :class:`~tasks.ad_compliance.data.LabelledAd`)
     ad_compliance_compact
                        :func:`tasks.ad_compliance.reward.compact_reward`: 0 unless the ad-level
-                       verdict is right (flagged exactly when the ad breaks a policy); then 0.75 plus
-                       a quarter of the mean of that F1 and, for ads that break a policy, the score
-                       of the revision the reply's fixes make (re-checked, offer kept, little else
-                       changed)
+                       verdict is right (flagged exactly when the ad breaks a policy); then 0.75
+                       (the config's ``ad_verdict_floor``) plus the rest times the mean of that F1
+                       and, for ads that break a policy, the score of the revision the reply's fixes
+                       make (re-checked, offer kept, little else changed)
     e2e_text_to_table  :func:`tasks.text_to_table.reward.table_reward`: cell F1 of the reply's table
                        against the table of the example's E2E meaning representation (``prompt.gold``)
     gsm8k              1 when the reply's final answer (after ``####``, else its last number) equals
@@ -30,6 +30,7 @@ scores, and give that source a weight in ``task_rewards``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 
@@ -51,10 +52,10 @@ def ad_compliance_reward(prompt: Prompt, text: str, finished: bool) -> float | N
     return None if prompt.gold is None else judgement_reward(text, prompt.gold, finished)
 
 
-def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
+def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool, verdict_floor: float = 0.75) -> float | None:
     from tasks.ad_compliance.reward import compact_reward
 
-    return None if prompt.gold is None else compact_reward(text, prompt.gold, finished)
+    return None if prompt.gold is None else compact_reward(text, prompt.gold, finished, verdict_floor)
 
 
 def ad_compliance_compact_parts(prompt: Prompt, text: str, finished: bool) -> dict[str, float | None]:
@@ -94,6 +95,12 @@ TASK_REWARDS: dict[str, TaskReward] = {
     "gsm8k": gsm8k_reward,
 }
 """prompt source -> its task reward."""
+
+def configured_task_rewards(ad_verdict_floor: float) -> dict[str, TaskReward]:
+    """:data:`TASK_REWARDS` with a PPO config's settings: ``ad_verdict_floor``, what a right verdict on an ad
+    earns at the least (:func:`tasks.ad_compliance.reward.compact_reward`)."""
+    return {**TASK_REWARDS, "ad_compliance_compact": partial(ad_compliance_compact_reward, verdict_floor=ad_verdict_floor)}
+
 
 TASK_REWARD_PARTS: dict[str, Callable[[Prompt, str, bool], "dict[str, float | None]"]] = {
     "ad_compliance_compact": ad_compliance_compact_parts,

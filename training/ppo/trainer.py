@@ -6,12 +6,14 @@ prompt sources), then the run directory is opened (a run of the same name resume
 checkpoint), the four models are built (:mod:`training.ppo.policy`), and :class:`PPOTrainer`
 runs PPO steps. Each step reads top to bottom (:meth:`PPOTrainer.step`):
 
-    1. sample prompts        the step's rollout batch, a pure function of seed and step
-    2. rollout               one reply per prompt (:class:`training.ppo.rollout.Rollout`)
+    1. sample prompts        the step's rollout batch, a pure function of seed and step; each
+                             prompt ``replies_per_prompt`` times in a row
+    2. rollout               one reply per place in the batch (:class:`training.ppo.rollout.Rollout`)
     3. score                 reward model and/or task scorer, weighted (raw scores)
     4. forward               actor and reference log-probabilities, critic values, entropy,
                              recomputed by the training models in micro-batches
-    5. reward scaling        missing-EOS penalty, scaling and clip of the scores
+    5. reward scaling        missing-EOS penalty, scaling and clip of the scores; with several
+                             replies per prompt, each centred on its prompt's mean
     6. KL penalty            per-token KL(actor || reference), k1 or k3, into token rewards:
                              -beta * KL at every token plus the scaled score at the last one
     7. advantages            GAE (gamma, lambda), then whitening (on or off)
@@ -75,6 +77,7 @@ from training.models import is_peft, load_tokenizer, pick_device, resolve_start_
 from training.ppo.config import PPOConfig
 from training.ppo.kl import AdaptiveKLController, FixedKLController
 from training.ppo.math import (
+    center_by_prompt,
     compute_gae,
     compute_token_rewards,
     explained_variance,
@@ -89,6 +92,7 @@ from training.ppo.rewards import (build_scalers, component_means, part_means, re
                                   source_weights, task_scores)
 from training.ppo.rollout import Rollout, RolloutSample, collate, stack_responses, unstack_responses
 from training.ppo.rollout_engine import build_rollout
+from training.ppo.task_rewards import configured_task_rewards
 from training.runs import RunDir, capture_rng, open_run, plot_metrics, restore_rng
 
 log = logging.getLogger(__name__)
@@ -147,8 +151,9 @@ class PPOTrainer:
         self.config, self.run, self.models, self.tokenizer, self.rollout = config, run, models, tokenizer, rollout
         self.prompts, self.eval_prompts, self.device, self.base = prompts, eval_prompts, device, base
         self.dist = dist
-        self.sampler = StepSampler(len(prompts), config.rollout_batch_size, 1, config.seed)
+        self.sampler = StepSampler(len(prompts), config.rollout_batch_size // config.replies_per_prompt, 1, config.seed)
         self.kl_ctl = build_kl_controller(config)
+        self.task_rewards = configured_task_rewards(config.ad_verdict_floor)
         self.scaler, self.rm_normalizer = build_scalers(config.reward_scaling, config.reward_clip, rm_stats)
         self.actor_opt, self.actor_sched = build_optimizer(models.actor, config)
         self.critic_opt, self.critic_sched = build_optimizer(models.critic, config, config.critic_learning_rate)
@@ -157,8 +162,9 @@ class PPOTrainer:
     # -- phases 1-3 -------------------------------------------------------------------------
     def sample_prompts(self, step: int) -> list[tuple[int, Prompt]]:
         """Phase 1: this rank's share of the step's global rollout batch (seeded permutations, epoch after
-        epoch), each prompt with its place in the global batch."""
-        batch = [self.prompts[i] for i in self.sampler.micro_batches(step - 1)[0]]
+        epoch; each prompt ``replies_per_prompt`` times in a row), each prompt with its place in the global batch."""
+        k = self.config.replies_per_prompt
+        batch = [self.prompts[i] for i in self.sampler.micro_batches(step - 1)[0] for _ in range(k)]
         return self.dist.shard(list(enumerate(batch)))
 
     def generate(self, prompts: Sequence[Prompt], seeds: Sequence[int], greedy: bool = False) -> list[RolloutSample]:
@@ -183,7 +189,7 @@ class PPOTrainer:
                                      c.batch_size, self.device)
         sources = {source for source, weight in c.task_rewards.items() if weight > 0}
         if sources:
-            task = task_scores(prompts, texts, [s.finished for s in samples], sources)
+            task = task_scores(prompts, texts, [s.finished for s in samples], sources, self.task_rewards)
         return rm, task
 
     def reward_parts(self, samples: Sequence[RolloutSample]) -> dict[str, float]:
@@ -314,6 +320,8 @@ class PPOTrainer:
         rm_weight, task_weight = self.weights(samples)
         raw, scaled = shape_scores(rm, task, has_eos, reward_weight=rm_weight, task_weight=task_weight,
                                    eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
+        if c.replies_per_prompt > 1:
+            scaled = center_by_prompt(scaled, c.replies_per_prompt)
         self._guard(step, "reward", raw.sum().item() + scaled.sum().item(), math.inf)
         logprobs, mask = stack_responses([s.logprobs for s in samples])
         ref_logprobs, _ = stack_responses([s.ref_logprobs for s in samples])

@@ -83,6 +83,10 @@ def test_revision_reward_applies_only_where_a_revision_is_due():
         0.75 + 0.25 * (judgement_reward(reply, TEA, True) + revision_reward(reply, TEA, True)) / 2)
     assert compact_reward(json.dumps({"violations": []}), clean, True) == 1.0
     assert compact_reward(_compact("bread", "cake"), clean, True) == 0.0  # a false flag
+    # a floor of 1 pays the verdict alone: a right flag earns what a right "no violation" does
+    wrong_policy = _compact("Cures arthritis in 3 days!", "", policy="misleading_pricing")
+    assert compact_reward(wrong_policy, TEA, True, verdict_floor=1.0) == 1.0 > compact_reward(wrong_policy, TEA, True)
+    assert compact_reward(json.dumps({"violations": []}), TEA, True, verdict_floor=1.0) == 0.0
 
 
 def test_the_verdict_pays_for_flagging_a_violating_ad_under_the_wrong_policy():
