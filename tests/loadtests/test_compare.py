@@ -74,3 +74,23 @@ def test_reserved_cpus_reach_both_vllm_servers_only_when_given(tmp_path):
     default = parse_args([])
     icegrt, vllm = (target(name, Path("/m/dir"), "dir", 9000, default, tmp_path) for name in ("icegrt", "vllm"))
     assert "--cpu-reserved-cpus" not in icegrt.command and vllm.env == {}
+
+
+def test_gpu_compare_script_asks_compare_for_what_it_means(tmp_path, monkeypatch):
+    """loadtests/gpu_compare.sh needs a GPU to run; here its compare.py command is parsed by compare.py's own
+    options as on a GPU machine, so a renamed or dropped option fails on CPU before a GPU session is spent."""
+    import re
+    import shlex
+
+    from loadtests import compare
+
+    script = (Path(__file__).resolve().parents[2] / "loadtests" / "gpu_compare.sh").read_text()
+    call = re.search(r"-m loadtests\.compare (.*?)\"\$@\"", script, re.S).group(1)
+    argv = shlex.split(call.replace("\\\n", " ").replace('"$name"', "gpu-test"))
+    monkeypatch.setattr(compare, "has_gpu", lambda: True)
+    args = parse_args(argv)
+    assert (args.name, args.servers, args.dtype, args.gpu) == ("gpu-test", ["icegrt", "vllm", "hf"], "bfloat16", True)
+    assert args.scenarios == ["streaming", "long_prompt"] and args.concurrency == [1, 16, 64]
+    for name in ("icegrt", "vllm"):
+        command = target(name, Path("/m/SmolLM2"), "SmolLM2", 9000, args, tmp_path).command
+        assert command[command.index("--gpu-memory-utilization") + 1] == "0.3" and "--enforce-eager" in command
