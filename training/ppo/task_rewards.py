@@ -52,10 +52,12 @@ def ad_compliance_reward(prompt: Prompt, text: str, finished: bool) -> float | N
     return None if prompt.gold is None else judgement_reward(text, prompt.gold, finished)
 
 
-def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool, verdict_floor: float = 0.75) -> float | None:
-    from tasks.ad_compliance.reward import compact_reward
+def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool, verdict_floor: float | None = None) -> float | None:
+    """`verdict_floor` None: the task's own :data:`~tasks.ad_compliance.reward.VERDICT_FLOOR`."""
+    from tasks.ad_compliance.reward import VERDICT_FLOOR, compact_reward
 
-    return None if prompt.gold is None else compact_reward(text, prompt.gold, finished, verdict_floor)
+    floor = VERDICT_FLOOR if verdict_floor is None else verdict_floor
+    return None if prompt.gold is None else compact_reward(text, prompt.gold, finished, floor)
 
 
 def ad_compliance_compact_parts(prompt: Prompt, text: str, finished: bool) -> dict[str, float | None]:
