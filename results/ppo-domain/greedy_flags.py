@@ -20,7 +20,8 @@ from training.ppo.prompts import load_prompts
 
 
 def main(checkpoint: str) -> None:
-    config = load_config(PPOConfig, "configs/ppo_domain_cpu.yaml", {"runs_dir": "/tmp/unused"})
+    # the prompts of configs/ppo_domain_cpu.yaml, tokenized by the checkpoint's own tokenizer
+    config = load_config(PPOConfig, "configs/ppo_domain_cpu.yaml", {"runs_dir": "/tmp/unused", "model": checkpoint})
     tokenizer = load_tokenizer(config.model)
     train, _, _ = load_prompts(config, tokenizer)
     ads = [p for p in train if p.source == "ad_compliance_compact"][::15][:40]

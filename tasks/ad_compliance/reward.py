@@ -32,6 +32,14 @@ it passes the rules' re-check, no longer contains the text the gold findings fla
 the model's re-check, which would cost a second generation per rollout), and keeps the product and
 the offer; then 0.5 plus half the share of the original copy it keeps (so a minimal edit earns up
 to 1).
+
+:func:`findings_reward` leaves the verdict alone: a reply that names no violation abstains (None),
+and one that flags the ad earns the quality of its findings and fixes (the mean of the judgement and,
+where due, revision scores; on a compliant ad that is 0). With replies to one ad centred on the mean
+of those that score (:func:`training.ppo.math.center_by_prompt`), the flagging replies' centred
+scores sum to zero, so the token where they chose to flag gets no net push, and PPO teaches *how* to flag (which policy, an
+exact quote, a fix that passes) without moving *whether*. Every PPO run paid on the verdict moved
+the model's flag bias instead of its discrimination (results/ppo-domain-group/README.md).
 """
 
 from __future__ import annotations
@@ -133,3 +141,16 @@ def compact_reward(text: str, gold: LabelledAd, finished: bool, verdict_floor: f
     parts = compact_reward_parts(text, gold, finished)
     quality = [v for k, v in parts.items() if k != "verdict" and v is not None]
     return parts["verdict"] * (verdict_floor + (1 - verdict_floor) * sum(quality) / len(quality))
+
+
+def findings_reward(text: str, gold: LabelledAd, finished: bool) -> float | None:
+    """The quality of a flagging reply's findings and fixes in [0, 1]; None (abstain) for a reply
+    that names no violation (module docstring); one whose every item the parser dropped (an unknown
+policy, say) flagged all the same and scores 0, as does an unparsable or cut-off reply."""
+    judgement = _judgement(text, gold, finished)
+    if judgement is not None and not judgement.violations and not judgement.dropped:
+        return None
+    parts = [_judgement_score(judgement, gold)]
+    if _revision_due(gold):
+        parts.append(_revision_score(judgement, gold))
+    return sum(parts) / len(parts)

@@ -117,6 +117,16 @@ def test_center_by_prompt_subtracts_each_prompts_mean():
     close(center_by_prompt(t([3.0, 1.0, -2.0, 0.0]), 2), [1.0, -1.0, -1.0, 1.0])
 
 
+def test_center_by_prompt_skips_abstaining_replies():
+    # prompt 1: two scored replies (0.6, 0.2; mean 0.4) and two abstaining ones (their score is ignored);
+    # prompt 2: all abstain; prompt 3: one scored reply, its own mean
+    scores = t([0.6, 9.0, 0.2, 0.0, 5.0, 5.0, 0.3, 0.0])
+    scored = torch.tensor([True, False, True, False, False, False, True, False])
+    close(center_by_prompt(scores, 2, scored)[:2], [0.0, 0.0])  # groups of two: (0.6 | 9.0 abstains)
+    close(center_by_prompt(scores, 4, scored), [0.2, 0.0, -0.2, 0.0, 0.0, 0.0, 0.0, 0.0])
+    close(center_by_prompt(scores, 4, torch.ones(8, dtype=torch.bool)), center_by_prompt(scores, 4))
+
+
 @pytest.mark.parametrize("replies", [1, 3])
 def test_center_by_prompt_rejects_groups_that_do_not_tile_the_batch(replies):
     with pytest.raises(ValueError, match="groups of >= 2"):

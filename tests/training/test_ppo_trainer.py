@@ -270,6 +270,7 @@ def test_nan_reward_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
           "critic_init": "sft"}, "rm_norm normalizes"),
         ({"mini_batch_size": 3}, "must divide"),
         ({"rollout_batch_size": 4, "replies_per_prompt": 3}, "replies_per_prompt 3 must divide rollout_batch_size 4"),
+        ({"ad_reward": "findings"}, "ad_reward findings needs replies_per_prompt >= 2"),
         ({"init_kl_coef": 0.0}, "init_kl_coef > 0"),
         ({"kl_estimator": "k2"}, "kl_estimator"),
         ({"reward_scaling": "tanh"}, "reward_scaling"),
@@ -522,6 +523,12 @@ def test_ad_verdict_floor_reaches_the_ad_reward_and_defaults_to_the_tasks_floor(
         == TASK_REWARDS["ad_compliance_compact"](prompt, wrong_policy, True) < 1.0
     assert task_scores([prompt], [wrong_policy], [True], {"ad_compliance_compact"},
                        configured_task_rewards(1.0)).tolist() == [1.0]
+    # ad_reward findings: the flag's quality (the wrong policy: F1 0; the ad has no gold revision, so
+    # none is due), and NaN (abstain) for "no violation"
+    findings = configured_task_rewards(1.0, "findings")
+    scores = task_scores([prompt, prompt], [wrong_policy, json.dumps({"violations": []})], [True, True],
+                         {"ad_compliance_compact"}, findings)
+    assert scores[0].item() == 0.0 and math.isnan(scores[1])
 
 
 def test_rewards_are_weighted_per_source_and_every_component_is_logged():

@@ -99,6 +99,13 @@ class PPOConfig(TrainConfig):
         description="ad_compliance_compact: what a right verdict earns at the least (tasks.ad_compliance.reward."
                     "VERDICT_FLOOR); 1 scores the verdict alone, so a miss and a false flag cost the same",
     )
+    ad_reward: Literal["verdict", "findings"] = Field(
+        "verdict",
+        description="ad_compliance_compact: verdict = the verdict-gated reward above; findings = the quality of a "
+                    "flagging reply's findings and fixes, and no score (abstain) for a reply that flags nothing, so "
+                    "PPO leaves the verdict as it is (tasks.ad_compliance.reward.findings_reward; needs "
+                    "replies_per_prompt >= 2, whose centring then skips the abstaining replies)",
+    )
     critic_init: Literal["reward", "sft"] = Field(
         "reward", description="Critic (value head on a transformer) starts from the reward model, or from the actor's start model with a new head"
     )
@@ -238,6 +245,9 @@ class PPOConfig(TrainConfig):
             raise ValueError(f"mini_batch_size {self.mini_batch_size} must divide rollout_batch_size {self.rollout_batch_size}")
         if self.rollout_batch_size % self.replies_per_prompt:
             raise ValueError(f"replies_per_prompt {self.replies_per_prompt} must divide rollout_batch_size {self.rollout_batch_size}")
+        if self.ad_reward == "findings" and self.replies_per_prompt < 2:
+            raise ValueError("ad_reward findings needs replies_per_prompt >= 2: without siblings to centre on, a "
+                             "flagging reply's score against an abstaining one's 0 would push every ad to be flagged")
         if self.reward_scaling == "batch_whiten" and self.rollout_batch_size < 2:
             raise ValueError("reward_scaling batch_whiten needs rollout_batch_size >= 2")
         if self.max_new_tokens >= self.max_seq_len:

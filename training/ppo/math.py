@@ -194,7 +194,7 @@ def missing_eos_penalty(scores: Tensor, has_eos: Tensor, penalty: float) -> Tens
     return scores - penalty * (~has_eos.bool()).to(scores.dtype)
 
 
-def center_by_prompt(scores: Tensor, replies_per_prompt: int) -> Tensor:
+def center_by_prompt(scores: Tensor, replies_per_prompt: int, scored: Tensor | None = None) -> Tensor:
     """Subtract from each score the mean score of its prompt's replies (a per-prompt baseline).
 
     The batch holds `replies_per_prompt` consecutive replies to each prompt. Centred, a reply earns
@@ -205,15 +205,22 @@ def center_by_prompt(scores: Tensor, replies_per_prompt: int) -> Tensor:
     Args:
         scores: [B] scaled scores, B a multiple of `replies_per_prompt`.
         replies_per_prompt: group size, >= 2.
+        scored: [B] bool, False for a reply that abstains (a task reward's None, no reward model):
+            the mean is over the scored replies of each group, and an abstaining reply gets 0. None:
+            every reply is scored.
 
     Returns:
-        [B] centred scores; each group sums to 0.
+        [B] centred scores; each group's scored replies sum to 0.
     """
     if replies_per_prompt < 2 or scores.shape[0] % replies_per_prompt:
         raise ValueError(f"center_by_prompt needs groups of >= 2 replies dividing the batch, got "
                          f"{replies_per_prompt} for {scores.shape[0]} scores")
     groups = scores.view(-1, replies_per_prompt)
-    return (groups - groups.mean(dim=1, keepdim=True)).view(-1)
+    if scored is None:
+        return (groups - groups.mean(dim=1, keepdim=True)).view(-1)
+    weights = scored.view(-1, replies_per_prompt).to(scores.dtype)
+    means = (groups * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True).clamp(min=1)
+    return ((groups - means) * weights).view(-1)
 
 
 # --- advantages --------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ lives in the task's package (``tasks/<task>/reward.py``), shared with ``icegrt r
                        verdict is right (flagged exactly when the ad breaks a policy); then 0.75
                        (the config's ``ad_verdict_floor``) plus the rest times the mean of that F1
                        and, for ads that break a policy, the score of the revision the reply's fixes
-                       make (re-checked, offer kept, little else changed)
+                       make (re-checked, offer kept, little else changed). With the config's
+                       ``ad_reward: findings``, :func:`tasks.ad_compliance.reward.findings_reward`
+                       instead: that quality alone for a reply that flags the ad, None (abstain)
+                       for one that does not, so the verdict is left as it is
     e2e_text_to_table  :func:`tasks.text_to_table.reward.table_reward`: cell F1 of the reply's table
                        against the table of the example's E2E meaning representation (``prompt.gold``)
     gsm8k              1 when the reply's final answer (after ``####``, else its last number) equals
@@ -60,6 +63,12 @@ def ad_compliance_compact_reward(prompt: Prompt, text: str, finished: bool, verd
     return None if prompt.gold is None else compact_reward(text, prompt.gold, finished, floor)
 
 
+def ad_compliance_findings_reward(prompt: Prompt, text: str, finished: bool) -> float | None:
+    from tasks.ad_compliance.reward import findings_reward
+
+    return None if prompt.gold is None else findings_reward(text, prompt.gold, finished)
+
+
 def ad_compliance_compact_parts(prompt: Prompt, text: str, finished: bool) -> dict[str, float | None]:
     from tasks.ad_compliance.reward import compact_reward_parts
 
@@ -98,10 +107,13 @@ TASK_REWARDS: dict[str, TaskReward] = {
 }
 """prompt source -> its task reward."""
 
-def configured_task_rewards(ad_verdict_floor: float) -> dict[str, TaskReward]:
-    """:data:`TASK_REWARDS` with a PPO config's settings: ``ad_verdict_floor``, what a right verdict on an ad
-    earns at the least (:func:`tasks.ad_compliance.reward.compact_reward`)."""
-    return {**TASK_REWARDS, "ad_compliance_compact": partial(ad_compliance_compact_reward, verdict_floor=ad_verdict_floor)}
+def configured_task_rewards(ad_verdict_floor: float, ad_reward: str = "verdict") -> dict[str, TaskReward]:
+    """:data:`TASK_REWARDS` with a PPO config's settings for compact ads: ``ad_reward`` "verdict" (the
+    verdict-gated :func:`tasks.ad_compliance.reward.compact_reward`, a right verdict earning at least
+    ``ad_verdict_floor``) or "findings" (:func:`tasks.ad_compliance.reward.findings_reward`)."""
+    compact = (ad_compliance_findings_reward if ad_reward == "findings"
+               else partial(ad_compliance_compact_reward, verdict_floor=ad_verdict_floor))
+    return {**TASK_REWARDS, "ad_compliance_compact": compact}
 
 
 TASK_REWARD_PARTS: dict[str, Callable[[Prompt, str, bool], "dict[str, float | None]"]] = {

@@ -153,7 +153,7 @@ class PPOTrainer:
         self.dist = dist
         self.sampler = StepSampler(len(prompts), config.rollout_batch_size // config.replies_per_prompt, 1, config.seed)
         self.kl_ctl = build_kl_controller(config)
-        self.task_rewards = configured_task_rewards(config.ad_verdict_floor)
+        self.task_rewards = configured_task_rewards(config.ad_verdict_floor, config.ad_reward)
         self.scaler, self.rm_normalizer = build_scalers(config.reward_scaling, config.reward_clip, rm_stats)
         self.actor_opt, self.actor_sched = build_optimizer(models.actor, config)
         self.critic_opt, self.critic_sched = build_optimizer(models.critic, config, config.critic_learning_rate)
@@ -321,7 +321,9 @@ class PPOTrainer:
         raw, scaled = shape_scores(rm, task, has_eos, reward_weight=rm_weight, task_weight=task_weight,
                                    eos_penalty=c.missing_eos_penalty, scaler=self.scaler, rm_normalizer=self.rm_normalizer)
         if c.replies_per_prompt > 1:
-            scaled = center_by_prompt(scaled, c.replies_per_prompt)
+            # a reply no term scores (a task reward's None, no reward model) abstains from its group
+            scored = None if rm is not None or task is None else ~torch.isnan(task)
+            scaled = center_by_prompt(scaled, c.replies_per_prompt, scored)
         self._guard(step, "reward", raw.sum().item() + scaled.sum().item(), math.inf)
         logprobs, mask = stack_responses([s.logprobs for s in samples])
         ref_logprobs, _ = stack_responses([s.ref_logprobs for s in samples])

@@ -9,7 +9,14 @@ import pytest
 
 from tasks.ad_compliance.data import GoldFinding, LabelledAd
 from tasks.ad_compliance.datatypes import Ad, Revision
-from tasks.ad_compliance.reward import compact_reward, compact_reward_parts, judgement_reward, revision_reward, verdict_reward
+from tasks.ad_compliance.reward import (
+    compact_reward,
+    compact_reward_parts,
+    findings_reward,
+    judgement_reward,
+    revision_reward,
+    verdict_reward,
+)
 
 AD = LabelledAd(id="hand-1", ad=Ad(body="Cures arthritis in 3 days! Only $9, was $900."),
                 labels=["health_claims", "misleading_pricing"], split="train")
@@ -104,3 +111,23 @@ def test_the_verdict_pays_for_flagging_a_violating_ad_under_the_wrong_policy():
     assert parts["verdict"] == 1.0 and parts["judgement"] == 0.0
     assert compact_reward(wrong_policy, TEA, True) == pytest.approx(0.75 + 0.25 * (0.0 + parts["revision"]) / 2)
     assert compact_reward(json.dumps({"violations": []}), TEA, True) == 0.0
+
+
+def test_findings_reward_scores_how_an_ad_is_flagged_and_abstains_on_whether():
+    clean = LabelledAd(id="hand-6", ad=Ad(body="Fresh bread daily."), labels=[], split="train")
+    no_violation = json.dumps({"violations": []})
+    # flagging nothing abstains, on a violating ad (a miss) as on a compliant one (right)
+    assert findings_reward(no_violation, TEA, True) is None and findings_reward(no_violation, clean, True) is None
+    # the right policy, a grounded quote and a fix that passes: the mean of judgement F1 (1) and revision
+    right = _compact("Cures arthritis in 3 days!", "A calming evening blend.")
+    assert findings_reward(right, TEA, True) == pytest.approx((1.0 + revision_reward(right, TEA, True)) / 2)
+    # the wrong policy: F1 0, its deleting fix still passes the re-check
+    wrong_policy = _compact("Cures arthritis in 3 days!", "", policy="misleading_pricing")
+    assert findings_reward(wrong_policy, TEA, True) == pytest.approx(revision_reward(wrong_policy, TEA, True) / 2)
+    # a quote the ad lacks: F1 0, no revision: 0 (it flagged, so it is scored, not abstaining)
+    assert findings_reward(_compact("Heals everything", "Tasty"), TEA, True) == 0.0
+    # a false flag on a compliant ad (no revision due): F1 0
+    assert findings_reward(_compact("bread", "cake"), clean, True) == 0.0
+    # an unknown policy id is dropped by the parser, but the reply flagged: 0; unreadable or cut off: 0
+    assert findings_reward(_compact("Cures arthritis in 3 days!", "", policy="no_such_policy"), TEA, True) == 0.0
+    assert findings_reward("{", TEA, False) == 0.0
