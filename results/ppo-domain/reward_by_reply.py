@@ -17,10 +17,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from tasks.ad_compliance.reward import compact_reward
-from training.config import load_config
-from training.models import load_tokenizer
-from training.ppo.config import PPOConfig
-from training.ppo.prompts import load_prompts
+from train_ads import train_ads
 
 
 def reply_kind(text: str) -> str:
@@ -31,10 +28,7 @@ def reply_kind(text: str) -> str:
 
 
 def main(checkpoint: str, temperatures: list[float]) -> None:
-    config = load_config(PPOConfig, "configs/ppo_domain_cpu.yaml", {"runs_dir": "/tmp/unused"})
-    tokenizer = load_tokenizer(config.model)
-    train, _, _ = load_prompts(config, tokenizer)
-    ads = [p for p in train if p.source == "ad_compliance_compact"][::15][:24]
+    tokenizer, ads = train_ads(checkpoint, 24)
     model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
     for temperature in temperatures:
         torch.manual_seed(0)

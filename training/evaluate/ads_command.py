@@ -48,6 +48,9 @@ def add_ads_parsers(sub, add_engine_arguments) -> None:
     probe.add_argument("--limit", type=int, default=None, help="First N ads")
     probe.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     probe.add_argument("--output", type=Path, required=True, help="Where to write the JSON (summary and one row per ad)")
+    probe.add_argument("--against", type=Path, default=None, metavar="FILE",
+                       help="Another checkpoint's ads-probe JSON of the same split: adds a paired comparison, the "
+                            "change of bias (mean log-odds of flagging) and of discrimination (AUC)")
     probe.set_defaults(handler=run_ads_probe_command)
 
 
@@ -92,7 +95,7 @@ def run_ads_command(args: argparse.Namespace) -> int:
               "checks_per_s": round(len(rows) / checking_s, 3), "summary": summarize(rows), "rows": rows}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["summary"], indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k in ("summary", "against")}, indent=2))
     return 0
 
 
@@ -121,29 +124,47 @@ def probe_records(split: str) -> list:
     return [r for r in generate_dataset(seed=AD_SEED) if r.split == split]
 
 
+def _probe_rows(path: Path) -> list[dict]:
+    """The per-ad rows of an ``icegrt eval ads-probe`` JSON (UserError when it is not one)."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"--against {path}: not an `icegrt eval ads-probe` JSON ({error})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and {"id", "violating", "p_violation"} <= r.keys()
+                                             for r in rows):
+        raise UserError(f"--against {path}: its rows are not ads-probe rows (id, violating, p_violation)")
+    return rows
+
+
 def run_ads_probe_command(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from common.models import resolve_model
-    from training.evaluate.ads_probe import probe, summarize
+    from training.evaluate.ads_probe import compare, probe, summarize
     from training.evaluate.domain_command import command_line
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
+    against = None if args.against is None else _probe_rows(args.against)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     path = resolve_model(args.model)
     records = probe_records(args.split)[: args.limit]
+    if against is not None and not {r.id for r in records} & {row.get("id") for row in against}:
+        raise UserError(f"--against {args.against}: it shares no ad with this probe's split {args.split}")
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     bar = tqdm(total=len(records), desc="ads-probe", unit="ad")
     rows = probe(model, tokenizer, records, lambda: bar.update())
     bar.close()
     report = {"task": "ads-probe", "model": args.model, "model_path": str(path), "split": args.split,
-              "command": command_line(args), "summary": summarize(rows), "rows": rows}
+              "command": command_line(args), "summary": summarize(rows)}
+    if against is not None:
+        report["against"] = {"file": str(args.against), **compare(rows, against)}
+    report["rows"] = rows
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["summary"], indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k in ("summary", "against")}, indent=2))
     return 0

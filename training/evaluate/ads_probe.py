@@ -7,10 +7,18 @@ probability over the two. Reported: the AUC (the chance that a violating ad scor
 one; 0.5 is no discrimination), the mean ``p_violation`` of each class, and the shares flagged at a
 few thresholds. About a minute for the 200 generated dev ads on this CPU: a check of a training
 checkpoint before the endpoint's full evaluation (``icegrt eval ads``), on ads training never saw.
+
+:func:`compare` sets two probes of the same ads side by side, paired per ad, and separates what a
+greedy verdict mixes up: the *bias*, how much more readily one checkpoint flags every ad (the mean
+change of the log-odds ``log p / (1 - p)``, over all ads and per class), and the *discrimination*,
+whether it ranks violating above compliant ads better (the change of the AUC, by a paired bootstrap).
+A compact-format SFT checkpoint holds most ads within a nat of even odds, so a small bias shift flips
+many greedy verdicts while the AUC stays where it was (results/ppo-findings/README.md).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -47,6 +55,36 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "mean_p_violation": {"violating": round(sum(pos) / len(pos), 4) if pos else None,
                                  "compliant": round(sum(neg) / len(neg), 4) if neg else None},
             "flagged": {str(t): {"violating": share(pos, t), "compliant": share(neg, t)} for t in THRESHOLDS}}
+
+
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def compare(rows: Sequence[dict[str, Any]], against: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Paired ``rows - against`` on their common ads (module docstring): ``bias`` (all ads, then
+    ``violating`` and ``compliant``: mean log-odds change with its paired standard error) and ``auc``
+    (difference by paired bootstrap). Raises ValueError when no ad is in both."""
+    from training.evaluate.stats import paired_bootstrap, paired_difference
+
+    theirs = {r["id"]: r for r in against}
+    pairs = [(r, theirs[r["id"]]) for r in rows if r["id"] in theirs]
+    if not pairs:
+        raise ValueError("the two probes share no ad: probe the same split")
+
+    def bias(kind: bool | None) -> dict[str, Any]:
+        chosen = [(a, b) for a, b in pairs if kind is None or a["violating"] == kind]
+        return paired_difference([_log_odds(a["p_violation"]) for a, _ in chosen],
+                                 [_log_odds(b["p_violation"]) for _, b in chosen])
+
+    def auc_of(items: list[dict[str, Any]]) -> float:
+        value = auc([r["p_violation"] for r in items if r["violating"]],
+                    [r["p_violation"] for r in items if not r["violating"]])
+        return 0.5 if value is None else value  # a resample holding one class only
+
+    return {"ads": len(pairs), "bias": {"all": bias(None), "violating": bias(True), "compliant": bias(False)},
+            "auc": paired_bootstrap([a for a, _ in pairs], [b for _, b in pairs], auc_of)}
 
 
 def probe(model: Any, tokenizer: Any, records: Iterable[Any], progress=lambda: None) -> list[dict[str, Any]]:
