@@ -13,18 +13,11 @@ import sys
 import torch
 from transformers import AutoModelForCausalLM
 
-from training.config import load_config
-from training.models import load_tokenizer
-from training.ppo.config import PPOConfig
-from training.ppo.prompts import load_prompts
+from train_ads import train_ads
 
 
 def main(checkpoint: str) -> None:
-    # the prompts of configs/ppo_domain_cpu.yaml, tokenized by the checkpoint's own tokenizer
-    config = load_config(PPOConfig, "configs/ppo_domain_cpu.yaml", {"runs_dir": "/tmp/unused", "model": checkpoint})
-    tokenizer = load_tokenizer(config.model)
-    train, _, _ = load_prompts(config, tokenizer)
-    ads = [p for p in train if p.source == "ad_compliance_compact"][::15][:40]
+    tokenizer, ads = train_ads(checkpoint, 40)
     model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
     flagged = right = 0
     for prompt in ads:

@@ -37,9 +37,10 @@ to 1).
 and one that flags the ad earns the quality of its findings and fixes (the mean of the judgement and,
 where due, revision scores; on a compliant ad that is 0). With replies to one ad centred on the mean
 of those that score (:func:`training.ppo.math.center_by_prompt`), the flagging replies' centred
-scores sum to zero, so the token where they chose to flag gets no net push, and PPO teaches *how* to flag (which policy, an
-exact quote, a fix that passes) without moving *whether*. Every PPO run paid on the verdict moved
-the model's flag bias instead of its discrimination (results/ppo-domain-group/README.md).
+scores sum to zero, so the token where they chose to flag gets no net push from the reward: PPO is
+paid for *how* an ad is flagged (which policy, an exact quote, a fix that passes), not *whether*.
+Every PPO run paid on the verdict moved the model's flag bias instead of its discrimination
+(results/ppo-domain-group/README.md); this reward moves it too, less (results/ppo-findings/README.md).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def compact_reward(text: str, gold: LabelledAd, finished: bool, verdict_floor: f
 def findings_reward(text: str, gold: LabelledAd, finished: bool) -> float | None:
     """The quality of a flagging reply's findings and fixes in [0, 1]; None (abstain) for a reply
     that names no violation (module docstring); one whose every item the parser dropped (an unknown
-policy, say) flagged all the same and scores 0, as does an unparsable or cut-off reply."""
+    policy, say) flagged all the same and scores 0, as does an unparsable or cut-off reply."""
     judgement = _judgement(text, gold, finished)
     if judgement is not None and not judgement.violations and not judgement.dropped:
         return None
