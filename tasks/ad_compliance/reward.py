@@ -128,6 +128,14 @@ def compact_reward_parts(text: str, gold: LabelledAd, finished: bool) -> dict[st
             "revision": _revision_score(judgement, gold) if _revision_due(gold) else None}
 
 
+def _quality(judgement: ModelJudgement | None, gold: LabelledAd) -> float:
+    """The mean of a reply's judgement score and, where a revision is due, its revision's score."""
+    parts = [_judgement_score(judgement, gold)]
+    if _revision_due(gold):
+        parts.append(_revision_score(judgement, gold))
+    return sum(parts) / len(parts)
+
+
 VERDICT_FLOOR = 0.75
 """What a right verdict earns at the least (module docstring)."""
 
@@ -139,9 +147,8 @@ def compact_reward(text: str, gold: LabelledAd, finished: bool, verdict_floor: f
     Only flags can fall short of full quality ("no violation" on a compliant ad has quality 1), so
     below a floor of 1 a miss costs a violating ad less than a false flag costs a compliant one, and
     PPO is paid to flag less. A floor of 1 scores the verdict alone: both errors cost the same."""
-    parts = compact_reward_parts(text, gold, finished)
-    quality = [v for k, v in parts.items() if k != "verdict" and v is not None]
-    return parts["verdict"] * (verdict_floor + (1 - verdict_floor) * sum(quality) / len(quality))
+    judgement = _judgement(text, gold, finished)
+    return _verdict_score(judgement, gold) * (verdict_floor + (1 - verdict_floor) * _quality(judgement, gold))
 
 
 def findings_reward(text: str, gold: LabelledAd, finished: bool) -> float | None:
@@ -151,7 +158,4 @@ def findings_reward(text: str, gold: LabelledAd, finished: bool) -> float | None
     judgement = _judgement(text, gold, finished)
     if judgement is not None and not judgement.violations and not judgement.dropped:
         return None
-    parts = [_judgement_score(judgement, gold)]
-    if _revision_due(gold):
-        parts.append(_revision_score(judgement, gold))
-    return sum(parts) / len(parts)
+    return _quality(judgement, gold)

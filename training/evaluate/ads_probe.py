@@ -66,10 +66,10 @@ def compare(rows: Sequence[dict[str, Any]], against: Sequence[dict[str, Any]]) -
     """Paired ``rows - against`` on their common ads (module docstring): ``bias`` (all ads, then
     ``violating`` and ``compliant``: mean log-odds change with its paired standard error) and ``auc``
     (difference by paired bootstrap). Raises ValueError when no ad is in both."""
+    from training.evaluate.paired import align
     from training.evaluate.stats import paired_bootstrap, paired_difference
 
-    theirs = {r["id"]: r for r in against}
-    pairs = [(r, theirs[r["id"]]) for r in rows if r["id"] in theirs]
+    pairs = list(zip(*align(list(rows), list(against))))
     if not pairs:
         raise ValueError("the two probes share no ad: probe the same split")
 
