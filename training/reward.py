@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,7 @@ class RewardStage:
     device: str
     base: Path
     dist: Distributed = SINGLE
+    eval_sources: list[str] = field(default_factory=list)  # each held-out pair's source, for accuracy per source
     name: str = "reward"
     unit: str = "pairs"
 
@@ -147,6 +148,7 @@ class RewardStage:
             "margin": (chosen - rejected).mean().item(),
             "reward_mean": stats["mean"],
             "reward_std": stats["std"],
+            **accuracy_by_source(chosen > rejected, self.eval_sources),
         }
         return Evaluation(metrics, {"reward_stats": stats})
 
@@ -157,6 +159,29 @@ class RewardStage:
         save_checkpoint(model, self.tokenizer, dest, marker, state_dict)
         stats = {**evaluation.extras["reward_stats"], "step": step}
         (dest / REWARD_STATS).write_text(json.dumps(stats, indent=2))
+
+
+def source_label(source: str) -> str:
+    """A pair source as a metric name: a registry name as is, a data path by its file name without suffix."""
+    from training.data.preference import PAIR_SOURCES
+
+    return source if source in PAIR_SOURCES else Path(source).stem
+
+
+def accuracy_by_source(correct: Any, sources: list[str]) -> dict[str, float]:
+    """``accuracy_<source>`` for each source of the held-out pairs, when they come from more than one.
+
+    Scorer-ranked samples and external pairs are different tasks for the reward model (the paper's
+    ICE-Instruct rankings against human preferences), so a pooled accuracy alone can hide either one.
+    """
+    if len(set(sources)) < 2:
+        return {}
+    if len(sources) != len(correct):
+        raise ValueError(f"{len(sources)} sources for {len(correct)} held-out pairs")
+    by_source: dict[str, list[bool]] = {}
+    for source, right in zip(sources, correct.tolist()):
+        by_source.setdefault(source_label(source), []).append(bool(right))
+    return {f"accuracy_{label}": sum(rights) / len(rights) for label, rights in sorted(by_source.items())}
 
 
 def _check_before_work(config: RewardConfig) -> Path:
@@ -172,8 +197,18 @@ def _check_before_work(config: RewardConfig) -> Path:
     return resolve_start_model(config.model, ("causal_lm", "reward"), "reward")
 
 
-def prepare_pairs(config: RewardConfig, tokenizer: Any) -> tuple[list[EncodedPair], list[EncodedPair], dict]:
-    """Encoded train and held-out pairs, and a summary."""
+@dataclass
+class PreparedPairs:
+    """Encoded train and held-out pairs, each held-out pair's source, and a summary for the run's data.json."""
+
+    train: list[EncodedPair]
+    eval: list[EncodedPair]
+    eval_sources: list[str]
+    summary: dict[str, Any]
+
+
+def prepare_pairs(config: RewardConfig, tokenizer: Any) -> PreparedPairs:
+    """Encoded train and held-out pairs (the split is fixed per prompt, see training.data.preference)."""
     import random
 
     from training.data.preference import PairFormatError, load_pairs
@@ -196,8 +231,10 @@ def prepare_pairs(config: RewardConfig, tokenizer: Any) -> tuple[list[EncodedPai
         return [(encode_prompt_response(tokenizer, p.prompt, p.chosen, n),
                  encode_prompt_response(tokenizer, p.prompt, p.rejected, n)) for p in items]
 
-    summary = {"train_pairs": len(train_pairs), "eval_pairs": len(eval_pairs), "sources": config.pairs}
-    return encode(train_pairs), encode(eval_pairs), summary
+    eval_sources = [p.source for p in eval_pairs]
+    summary = {"train_pairs": len(train_pairs), "eval_pairs": len(eval_pairs), "sources": config.pairs,
+               "eval_pairs_by_source": {label: eval_sources.count(label) for label in dict.fromkeys(eval_sources)}}
+    return PreparedPairs(encode(train_pairs), encode(eval_pairs), eval_sources, summary)
 
 
 def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str, Any]:
@@ -210,10 +247,10 @@ def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str,
 
     # 2. data: pairs, split, rendered replies
     tokenizer = load_tokenizer(base)
-    train_pairs, eval_pairs, summary = prepare_pairs(config, tokenizer)
+    pairs = prepare_pairs(config, tokenizer)
 
     # 3. the run directory: new, or resumed from its last checkpoint
-    run, start_step, already_complete = open_run(config, summary, dist)
+    run, start_step, already_complete = open_run(config, pairs.summary, dist)
     if already_complete:
         return already_complete
 
@@ -221,7 +258,7 @@ def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str,
     model = prepare_model(config, run, start_step, base, "reward", device, dist)
 
     # 5. train on the Bradley-Terry loss
-    stage = RewardStage(config, train_pairs, eval_pairs, tokenizer, device, base, dist)
+    stage = RewardStage(config, pairs.train, pairs.eval, tokenizer, device, base, dist, pairs.eval_sources)
     evaluation = train(config, run, model, stage, start_step, stop_after=stop_after, dist=dist)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
-            "eval": evaluation.metrics if evaluation else None, "data": summary}
+            "eval": evaluation.metrics if evaluation else None, "data": pairs.summary}

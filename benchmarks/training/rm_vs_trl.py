@@ -49,7 +49,7 @@ def build_plan(args: argparse.Namespace, lora: bool) -> dict:
     config = load_config(RewardConfig, args.config, {**overrides, "runs_dir": "/nonexistent"})
     model_dir = resolve_model(config.model)
     tokenizer = load_tokenizer(model_dir)
-    train_pairs, _, _ = prepare_pairs(config, tokenizer)
+    train_pairs = prepare_pairs(config, tokenizer).train
     # the pairs behind train_pairs, drawn as prepare_pairs draws them (each one used checked to encode the same)
     texts = [p for p in load_pairs(config.pairs) if p.split == "train"][: config.max_train_pairs]
     random.Random(config.seed).shuffle(texts)

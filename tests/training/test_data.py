@@ -175,6 +175,15 @@ def test_dpo_demo_split_is_fixed_and_about_ten_percent():
     assert load_pairs(["dpo_en_demo"], split="eval") == held_out
 
 
+def test_pairs_of_one_prompt_share_one_split():
+    prompts = [({"role": "user", "content": f"question {i}"},) for i in range(200)]
+    for prompt in prompts:
+        splits = {PreferencePair(prompt, f"better {j}", f"worse {j}").split for j in range(6)}
+        assert len(splits) == 1, f"{prompt}: its pairs fall in both splits"
+    held_out = sum(PreferencePair(prompt, "a", "b").split == "eval" for prompt in prompts)
+    assert 0 < held_out < 200 * 2 * EVAL_PERCENT / 100
+
+
 def test_ad_compliance_targets_parse_back_to_their_labels():
     from tasks.ad_compliance.data import generate_dataset
     from tasks.ad_compliance.parser import ModelJudgement, parse_judgement

@@ -52,6 +52,19 @@ def test_score_is_read_at_the_last_real_token_whatever_the_padding(tiny_model):
     assert alone.item() == pytest.approx(by_hand, abs=1e-5)
 
 
+def test_accuracy_by_source_by_hand():
+    import torch
+
+    from training.reward import accuracy_by_source
+
+    correct = torch.tensor([True, False, True, True, False])
+    sources = ["dpo_en_demo", "dpo_en_demo", "runs/rm/pairs.jsonl", "runs/rm/pairs.jsonl", "runs/rm/pairs.jsonl"]
+    assert accuracy_by_source(correct, sources) == pytest.approx({"accuracy_dpo_en_demo": 0.5, "accuracy_pairs": 2 / 3})
+    assert accuracy_by_source(correct, ["dpo_en_demo"] * 5) == {}  # one source: the pooled accuracy says it all
+    with pytest.raises(ValueError, match="4 sources for 5"):
+        accuracy_by_source(correct, sources[:4])
+
+
 @needs_bundle
 def test_reward_model_learns_and_saves_its_statistics(tmp_path, tiny_model):
     import torch
@@ -80,7 +93,7 @@ def test_reward_model_learns_and_saves_its_statistics(tmp_path, tiny_model):
     from training.models import load_tokenizer
     from training.reward import prepare_pairs
 
-    _, eval_pairs, _ = prepare_pairs(config, load_tokenizer(tiny_model))
+    eval_pairs = prepare_pairs(config, load_tokenizer(tiny_model)).eval
     stage = RewardStage(config, eval_pairs, eval_pairs, load_tokenizer(tiny_model), "cpu", tiny_model)
     with torch.no_grad():
         chosen, rejected = stage._scores(model, stage._batch(eval_pairs))

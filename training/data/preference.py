@@ -19,9 +19,11 @@ Messages may be OpenAI (``role``/``content``) or ShareGPT (``from``/``value``) s
 must end with a user turn. A bad record is a :class:`PairFormatError` naming the file, the line
 (or record) and the field.
 
-Every pair has a fixed split, from a hash of its content: about :data:`EVAL_PERCENT` percent are
-``eval``. The split does not depend on any setting, so the reward model's held-out pairs are also
-kept out of SFT (the ``preference_chosen`` and ``multiturn_chat`` sources use ``train`` only).
+Every pair has a fixed split, from a hash of its prompt: about :data:`EVAL_PERCENT` percent of prompts
+are ``eval``, with all their pairs. Ranked samples give several pairs per prompt (k(k-1)/2), so a split by
+pair would hold out pairs whose prompt, and replies, the reward model trained on. The split does not
+depend on any setting, so the reward model's held-out pairs are also kept out of SFT (the
+``preference_chosen`` and ``multiturn_chat`` sources use ``train`` only).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class PreferencePair:
 
     @property
     def split(self) -> Literal["train", "eval"]:
-        digest = hashlib.sha256(self.key().encode("utf-8")).digest()
+        prompt = json.dumps(list(self.prompt), sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(prompt.encode("utf-8")).digest()
         return "eval" if int.from_bytes(digest[:8], "big") % 100 < EVAL_PERCENT else "train"
 
     def to_json(self) -> dict:
