@@ -3,13 +3,15 @@
 ``icegrt train reward --config configs/reward_tiny.yaml`` runs :func:`run_reward`:
 
     1. check everything that can fail before work: pair sources, start model and its kind, run dir
-    2. data: pairs split train/held-out (training.data.preference), each reply rendered after its
-       prompt with the chat template and cut from the left so the reply's end is always kept
+    2. data: pairs split train/held-out per prompt (training.data.preference), each reply rendered
+       after its prompt with the chat template and cut from the left so the reply's end is always kept
     3. model: ``AutoModelForSequenceClassification`` (num_labels=1) from a causal LM (the SFT
        checkpoint, usually), or the last checkpoint when resuming; optionally LoRA
     4. train (training.loop) on ``-logsigmoid(r_chosen - r_rejected)``; every checkpoint carries
        held-out pairwise accuracy and ``reward_stats.json``: the mean and std of the scores of
-       the held-out replies (chosen and rejected), which ``RewardScaler(mode="rm_norm")`` uses
+       the held-out replies (chosen and rejected), which ``RewardScaler(mode="rm_norm")`` uses, and
+       ``heldout_scores.jsonl``: each held-out pair's source, prompt id and two scores, so accuracy can
+       be compared per source and per prompt later; with several sources, accuracy per source is logged
 
 The score is read at the last non-padding token, found from the attention mask (the pad token
 of SmolLM2 is also its end-of-turn token, so token ids cannot tell padding apart).
@@ -34,6 +36,7 @@ from training.runs import open_run
 log = logging.getLogger(__name__)
 
 EncodedPair = tuple[list[int], list[int]]  # chosen ids, rejected ids
+HELDOUT_SCORES = "heldout_scores.jsonl"  # per held-out pair: source, prompt_id, chosen and rejected scores
 
 
 def position_ids_for(attention_mask: Any) -> Any:
@@ -96,7 +99,7 @@ class RewardStage:
     device: str
     base: Path
     dist: Distributed = SINGLE
-    eval_sources: list[str] = field(default_factory=list)  # each held-out pair's source, for accuracy per source
+    eval_info: list[dict[str, str]] = field(default_factory=list)  # each held-out pair's source and prompt_id
     name: str = "reward"
     unit: str = "pairs"
 
@@ -148,9 +151,11 @@ class RewardStage:
             "margin": (chosen - rejected).mean().item(),
             "reward_mean": stats["mean"],
             "reward_std": stats["std"],
-            **accuracy_by_source(chosen > rejected, self.eval_sources),
+            **accuracy_by_source(chosen > rejected, [info["source"] for info in self.eval_info]),
         }
-        return Evaluation(metrics, {"reward_stats": stats})
+        heldout = [{**info, "chosen": c, "rejected": r}
+                   for info, c, r in zip(self.eval_info, chosen.tolist(), rejected.tolist())]
+        return Evaluation(metrics, {"reward_stats": stats, "heldout": heldout})
 
     def write_model(self, model: Any, dest: Path, step: int, evaluation: Evaluation,
                     state_dict: dict[str, Any] | None = None) -> None:
@@ -159,6 +164,9 @@ class RewardStage:
         save_checkpoint(model, self.tokenizer, dest, marker, state_dict)
         stats = {**evaluation.extras["reward_stats"], "step": step}
         (dest / REWARD_STATS).write_text(json.dumps(stats, indent=2))
+        if evaluation.extras["heldout"]:
+            rows = "".join(json.dumps(row) + "\n" for row in evaluation.extras["heldout"])
+            (dest / HELDOUT_SCORES).write_text(rows, encoding="utf-8")
 
 
 def source_label(source: str) -> str:
@@ -203,7 +211,7 @@ class PreparedPairs:
 
     train: list[EncodedPair]
     eval: list[EncodedPair]
-    eval_sources: list[str]
+    eval_info: list[dict[str, str]]  # each held-out pair's source and prompt_id
     summary: dict[str, Any]
 
 
@@ -234,7 +242,8 @@ def prepare_pairs(config: RewardConfig, tokenizer: Any) -> PreparedPairs:
     eval_sources = [p.source for p in eval_pairs]
     summary = {"train_pairs": len(train_pairs), "eval_pairs": len(eval_pairs), "sources": config.pairs,
                "eval_pairs_by_source": {label: eval_sources.count(label) for label in dict.fromkeys(eval_sources)}}
-    return PreparedPairs(encode(train_pairs), encode(eval_pairs), eval_sources, summary)
+    eval_info = [{"source": p.source, "prompt_id": p.prompt_id} for p in eval_pairs]
+    return PreparedPairs(encode(train_pairs), encode(eval_pairs), eval_info, summary)
 
 
 def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str, Any]:
@@ -258,7 +267,7 @@ def run_reward(config: RewardConfig, stop_after: int | None = None) -> dict[str,
     model = prepare_model(config, run, start_step, base, "reward", device, dist)
 
     # 5. train on the Bradley-Terry loss
-    stage = RewardStage(config, pairs.train, pairs.eval, tokenizer, device, base, dist, pairs.eval_sources)
+    stage = RewardStage(config, pairs.train, pairs.eval, tokenizer, device, base, dist, pairs.eval_info)
     evaluation = train(config, run, model, stage, start_step, stop_after=stop_after, dist=dist)
     return {"step": run.saved_step(), "checkpoint": str(run.checkpoint_dir), "resumed": start_step > 0,
             "eval": evaluation.metrics if evaluation else None, "data": pairs.summary}

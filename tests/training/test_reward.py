@@ -65,6 +65,28 @@ def test_accuracy_by_source_by_hand():
         accuracy_by_source(correct, sources[:4])
 
 
+def test_evaluation_reports_accuracy_per_source_from_its_heldout_scores(tmp_path, tiny_model):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from training.models import load_tokenizer
+    from training.reward import RewardStage
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
+    model.config.pad_token_id = 0
+    pairs = [([1, 20 + i, 2], [1, 40 + 3 * i, 50, 2]) for i in range(6)]
+    info = [{"source": source, "prompt_id": f"p{i // 2}"} for i, source in enumerate(["dpo_en_demo"] * 2 + ["x/ranked.jsonl"] * 4)]
+    stage = RewardStage(_config(tmp_path, "rm-eval"), pairs, pairs, load_tokenizer(tiny_model), "cpu", tiny_model, eval_info=info)
+    evaluation = stage.evaluate(model)
+    heldout = evaluation.extras["heldout"]
+    assert [{k: r[k] for k in ("source", "prompt_id")} for r in heldout] == info
+    right = [r["chosen"] > r["rejected"] for r in heldout]
+    assert evaluation.metrics["accuracy_dpo_en_demo"] == pytest.approx(sum(right[:2]) / 2)
+    assert evaluation.metrics["accuracy_ranked"] == pytest.approx(sum(right[2:]) / 4)
+    assert evaluation.metrics["accuracy"] == pytest.approx(sum(right) / 6)
+
+
 @needs_bundle
 def test_reward_model_learns_and_saves_its_statistics(tmp_path, tiny_model):
     import torch
@@ -99,6 +121,10 @@ def test_reward_model_learns_and_saves_its_statistics(tmp_path, tiny_model):
         chosen, rejected = stage._scores(model, stage._batch(eval_pairs))
     scores = torch.cat([chosen, rejected]).double()
     assert stats["count"] == 8 and stats["step"] == 4
+    heldout = [json.loads(line) for line in (run / "checkpoint" / "heldout_scores.jsonl").read_text().splitlines()]
+    assert [r["chosen"] for r in heldout] == pytest.approx(chosen.tolist(), abs=1e-4)
+    assert [r["rejected"] for r in heldout] == pytest.approx(rejected.tolist(), abs=1e-4)
+    assert {r["source"] for r in heldout} == set(config.pairs) and all(len(r["prompt_id"]) == 16 for r in heldout)
     assert stats["mean"] == pytest.approx(scores.mean().item(), abs=1e-4)
     assert stats["std"] == pytest.approx(scores.std().item(), abs=1e-4)
     scaler = RewardScaler(mode="rm_norm", rm_mean=stats["mean"], rm_std=stats["std"])

@@ -61,10 +61,17 @@ class PreferencePair:
     def key(self) -> str:
         return json.dumps([list(self.prompt), self.chosen, self.rejected], sort_keys=True, ensure_ascii=False)
 
+    def _prompt_digest(self) -> bytes:
+        return hashlib.sha256(json.dumps(list(self.prompt), sort_keys=True, ensure_ascii=False).encode("utf-8")).digest()
+
+    @property
+    def prompt_id(self) -> str:
+        """A short id of the prompt: the pairs of one prompt share it (and their split)."""
+        return self._prompt_digest()[:8].hex()
+
     @property
     def split(self) -> Literal["train", "eval"]:
-        prompt = json.dumps(list(self.prompt), sort_keys=True, ensure_ascii=False)
-        digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+        digest = self._prompt_digest()
         return "eval" if int.from_bytes(digest[:8], "big") % 100 < EVAL_PERCENT else "train"
 
     def to_json(self) -> dict:
