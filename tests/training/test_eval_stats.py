@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from training.evaluate.stats import (_percentile, bootstrap_stderr, mean_stderr, paired_bootstrap, paired_difference,
+from training.evaluate.stats import (_percentile, bootstrap_stderr, clustered_mean_stderr, mean_stderr, paired_bootstrap, paired_difference,
                                      proportion_stderr, significant, win_rate)
 
 
@@ -17,6 +17,20 @@ def test_mean_stderr_by_hand():
     assert result["stderr"] == pytest.approx(math.sqrt(5 / 12))
     assert mean_stderr([7.0]) == {"mean": 7.0, "stderr": None, "n": 1}
     assert mean_stderr([]) == {"mean": None, "stderr": None, "n": 0}
+
+
+def test_clustered_mean_stderr_by_hand():
+    values, clusters = [1, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"]
+    # mean 2/3; cluster sums of deviations -1/3, 2/3, -1/3; 3/2 * (1/9 + 4/9 + 1/9) = 1; sqrt(1) / 6
+    result = clustered_mean_stderr(values, clusters)
+    assert result["mean"] == pytest.approx(2 / 3) and result["stderr"] == pytest.approx(1 / 6)
+    assert (result["n"], result["clusters"]) == (6, 3)
+    # one item per cluster: the plain standard error of the mean
+    assert clustered_mean_stderr(values, list("uvwxyz"))["stderr"] == pytest.approx(mean_stderr(values)["stderr"])
+    assert clustered_mean_stderr(values, ["a"] * 6)["stderr"] is None
+    assert clustered_mean_stderr([], [])["mean"] is None
+    with pytest.raises(ValueError, match="6 values for 5"):
+        clustered_mean_stderr(values, clusters[:5])
 
 
 def test_win_rate_counts_ties_half_by_hand():

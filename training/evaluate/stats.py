@@ -12,6 +12,8 @@ standard errors in quadrature: :func:`paired_difference` takes the per-example d
 quadrature sum when the two checkpoints agree on most examples); :func:`paired_bootstrap` resamples
 example indices once for both checkpoints, for figures that are not means (micro F1, a pass rate
 over flagged ads). A difference is :func:`significant` beyond ``SIGNIFICANCE`` paired standard errors.
+Items that come in correlated groups (a reward model's held-out pairs, several from one prompt) get
+:func:`clustered_mean_stderr`, which counts each group once rather than each item.
 """
 
 from __future__ import annotations
@@ -55,6 +57,30 @@ def win_rate(scores: Sequence[float], other: Sequence[float], tie_margin: float 
     summary = mean_stderr(outcomes)
     return {"win_rate": summary["mean"], "stderr": summary["stderr"], "n": summary["n"],
             "wins": outcomes.count(1.0), "ties": outcomes.count(0.5), "losses": outcomes.count(0.0)}
+
+
+def clustered_mean_stderr(values: Sequence[float], clusters: Sequence[str]) -> dict[str, Any]:
+    """``{"mean", "stderr", "n", "clusters"}`` for items that come in correlated groups (the pairs of
+    one prompt): the cluster-robust standard error ``sqrt(G / (G - 1) * sum_g (sum_{i in g} (v_i -
+    mean))^2) / n`` over G clusters, which is ``s / sqrt(n)``'s counterpart when items are not
+    independent. stderr is None for fewer than two clusters.
+
+    Raises:
+        ValueError: the two lists differ in length.
+    """
+    if len(values) != len(clusters):
+        raise ValueError(f"{len(values)} values for {len(clusters)} cluster labels")
+    n, groups = len(values), len(set(clusters))
+    if n == 0:
+        return {"mean": None, "stderr": None, "n": 0, "clusters": 0}
+    mean = sum(values) / n
+    if groups < 2:
+        return {"mean": mean, "stderr": None, "n": n, "clusters": groups}
+    sums: dict[str, float] = {}
+    for value, cluster in zip(values, clusters):
+        sums[cluster] = sums.get(cluster, 0.0) + value - mean
+    variance = groups / (groups - 1) * sum(total ** 2 for total in sums.values())
+    return {"mean": mean, "stderr": math.sqrt(variance) / n, "n": n, "clusters": groups}
 
 
 def proportion_stderr(rate: float | None, n: int) -> float | None:
