@@ -12,9 +12,14 @@ For each ad, with the caller's ``random.Random``:
    35% of compliant ads (a second one on a quarter of those) and 20% of violating ones. Body
    violations and hard negatives open the body or close it, or (about a third of the closing
    ones) follow the product's benefit sentence mid-body;
-4. a landing page: on 5% of violating ads one body violation moves there (the revision is then
-   None: revisions cannot change the landing page); otherwise 20% of ads get a plain one;
-5. gold findings: one per label of each form, quoting its text exactly as it appears; the gold
+4. neutral details (``products.DETAILS``) top every ad's added body sentences (violations and
+   hard negatives) up to counts drawn from :data:`BODY_SENTENCES_ADDED`, so that length says
+   nothing about the labels (without them, compliant ads were shorter and length alone told the
+   classes apart at AUC 0.72, a shortcut a trained model took; results/ads-expert/calibrated/);
+5. a landing page: on 5% of violating ads one body violation moves there (the revision is then
+   None: revisions cannot change the landing page); otherwise 20% of violating ads and
+   :data:`LANDING_SHARE` of the others get a plain one;
+6. gold findings: one per label of each form, quoting its text exactly as it appears; the gold
    revision replaces every quote by its fix in headline, body and call to action.
 """
 
@@ -27,8 +32,18 @@ from ..datatypes import AdField
 from .catalogue import FORMS_BY, FORMS_BY_CATEGORY, POLICIES, Pool
 from .forms import RESTORE, Form, Negative
 from .negatives import BY_CATEGORY as NEGATIVES_BY
-from .products import (ALLOWED_CATEGORIES, BODIES, BRANDS, HEADLINES, ITEMS, LANDING,
+from .products import (ALLOWED_CATEGORIES, BODIES, BRANDS, DETAILS, HEADLINES, ITEMS, LANDING,
                        MASS_NOUNS, PROHIBITED_CATEGORIES, Product)
+
+BODY_SENTENCES_ADDED = (0.06, 0.54, 0.34, 0.06)
+"""Weights of 0, 1, 2 or 3 sentences added to the product copy, the distribution the violations and
+hard negatives of violating ads give. Every ad is topped up with neutral details to the larger of two
+counts drawn from it (a violating ad's own sentences already are one such draw), so a compliant ad is
+as long as a violating one: the labels do not leak through length."""
+
+LANDING_SHARE = 0.05 + 0.95 * 0.2
+"""Ads with a landing page: on ads with violations, 5% carry one moved there and 20% of the rest a plain
+one; ads without get a plain one as often, so the landing page's length says nothing either."""
 
 _SLOT_FIELD: dict[str, AdField] = {"headline": "headline", "cta": "call_to_action",
                                    "body_start": "body", "body_end": "body"}
@@ -134,12 +149,17 @@ def draw(rng: random.Random, pool: Pool) -> Draft:
     else:
         count = int(rng.random() < 0.2)
     negs = _negatives(rng, pool, product.category, labels, count) if count else []
+    added = sum(f.slot in ("body_start", "body_end") for f in forms) + len(negs)
+    # an ad with violations already holds one draw (its own sentences); the max of it and one more
+    # draw is matched on the others by the max of two draws
+    target = max(rng.choices(range(len(BODY_SENTENCES_ADDED)), weights=BODY_SENTENCES_ADDED, k=1 if forms else 2))
+    details = rng.sample(DETAILS, max(0, target - added))
     to_landing = bool(labels) and rng.random() < 0.05
-    return _compose(rng, product, forms, negs, sorted(labels), to_landing)
+    return _compose(rng, product, forms, negs, details, sorted(labels), to_landing)
 
 
 def _compose(rng: random.Random, product: Product, forms: list[Form], negs: list[Negative],
-             labels: list[str], to_landing: bool) -> Draft:
+             details: list[str], labels: list[str], to_landing: bool) -> Draft:
     fmt = {"name": product.name, "item": product.item, "a_item": _article(product.item),
            "benefit": product.benefit, "offer": product.offer}
     plain_headline = rng.choice(HEADLINES).format(**fmt)
@@ -169,7 +189,7 @@ def _compose(rng: random.Random, product: Product, forms: list[Form], negs: list
             (body_start if form.slot == "body_start" else body_end).append(text)
         findings += [Finding(label, field, text, fix) for label in form.labels]
     neg_texts = [neg.text.format(**fmt) for neg in negs]
-    body_end += neg_texts
+    body_end += neg_texts + [detail.format(**fmt) for detail in details]
     # Not always last: about a third of the end-of-body sentences go right after the benefit.
     mid = [t for t in body_end if rng.random() < 0.35]
     body_end = [t for t in body_end if t not in mid]
@@ -178,7 +198,7 @@ def _compose(rng: random.Random, product: Product, forms: list[Form], negs: list
     if product.prohibited:
         findings.insert(0, Finding("prohibited_products", "body", product.benefit, None))
     landing = None
-    if landing_extra or rng.random() < 0.2:
+    if landing_extra or rng.random() < (0.2 if forms else LANDING_SHARE):
         landing = " ".join([rng.choice(LANDING).format(**fmt)] + landing_extra)
     fixable = not product.prohibited and landing_form is None
     revision = _revise(headline, body, cta, findings) if findings and fixable else None

@@ -227,6 +227,31 @@ def test_articles():
     assert _article("granola") == "granola"
 
 
+def test_length_says_nothing_about_the_labels(records):
+    """A compliant ad is as long as a violating one, so a model cannot learn length as the verdict (the
+    shipped SFT model did, when compliant ads were shorter: length alone scored AUC 0.72)."""
+    from tasks.ad_compliance.compact import render_ad
+    from training.evaluate.ads_probe import auc
+
+    for split in ("train", "test"):
+        ads = [r for r in records if r.split == split]
+        length_auc = auc([len(render_ad(r.ad)) for r in ads if r.labels], [len(render_ad(r.ad)) for r in ads if not r.labels])
+        assert 0.45 < length_auc < 0.55, f"{split}: length alone tells violating from compliant ads (AUC {length_auc:.3f})"
+
+
+def test_neutral_details_trigger_no_rule_and_pad_compliant_ads(drafts):
+    from tasks.ad_compliance.generator.products import DETAILS
+
+    def details_in(d):
+        return sum(detail.format(name=d.product.name, item=d.product.item) in d.body for detail in DETAILS)
+
+    compliant = [d for _, d in drafts if not d.labels]
+    assert sum(details_in(d) > 0 for d in compliant) > len(compliant) / 2
+    for detail in DETAILS:
+        text = detail.format(name="Northwind", item="travel mug")
+        assert not detected_policy_ids(Ad(headline="Northwind", body=text, call_to_action="Learn more")), text
+
+
 def test_stats_report():
     out = report(seed=1, sizes={"train": 300, "test": 100})
     assert out["sizes"] == {"train": 300, "test": 100}
