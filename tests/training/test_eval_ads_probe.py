@@ -45,7 +45,7 @@ def test_compare_separates_a_bias_shift_from_a_change_of_ranking():
     from training.evaluate.ads_probe import compare
 
     def rows(ps):
-        return [{"id": f"ad{i}", "violating": i < 2, "p_violation": p} for i, p in enumerate(ps)]
+        return [{"id": f"ad{i}", "ad_digest": f"d{i}", "violating": i < 2, "p_violation": p} for i, p in enumerate(ps)]
 
     # every ad's odds halved (log-odds -ln 2), the ranking kept: a pure bias shift, AUC unchanged
     before = rows([0.8, 0.6, 0.5, 0.2])
@@ -61,6 +61,9 @@ def test_compare_separates_a_bias_shift_from_a_change_of_ranking():
     assert compare(swapped, before)["auc"]["diff"] == -1.0 and compare(swapped, before)["ads"] == 4
     with pytest.raises(ValueError, match="share no ad"):
         compare(rows([0.5]), [{"id": "x", "violating": False, "p_violation": 0.5}])
+    # the same id with another ad text behind it (a changed generator): refused, not paired
+    with pytest.raises(ValueError, match="different ads under the same ids"):
+        compare(rows([0.5, 0.5]), [{**row, "ad_digest": "other"} for row in rows([0.5, 0.5])])
 
 
 def test_probe_command_against_another_probe(tiny_model_path, tmp_path):
@@ -79,7 +82,13 @@ def test_probe_command_against_another_probe(tiny_model_path, tmp_path):
     bad.write_text('{"rows": [{"id": 1}]}')
     assert main(["eval", "ads-probe", "--model", "tiny", "--limit", "6", "--output", str(tmp_path / "x.json"),
                  "--against", str(bad)]) == 2
-    bad.write_text(json.dumps({"rows": [{"id": "nowhere", "violating": True, "p_violation": 0.5}]}))
+    bad.write_text(json.dumps({"rows": [{"id": "nowhere", "ad_digest": "x", "violating": True, "p_violation": 0.5}]}))
     assert main(["eval", "ads-probe", "--model", "tiny", "--limit", "6", "--output", str(tmp_path / "x.json"),
                  "--against", str(bad)]) == 2
+    # the same ids over other ad texts (a probe from before a generator change), or rows without digests
+    rows = json.loads(first.read_text())["rows"]
+    for changed in ([{**row, "ad_digest": "0" * 16} for row in rows], [{k: v for k, v in row.items() if k != "ad_digest"} for row in rows]):
+        bad.write_text(json.dumps({"rows": changed}))
+        assert main(["eval", "ads-probe", "--model", "tiny", "--limit", "6", "--output", str(tmp_path / "x.json"),
+                     "--against", str(bad)]) == 2
     assert not (tmp_path / "x.json").exists()

@@ -133,6 +133,9 @@ def _probe_rows(path: Path) -> list[dict]:
     if not isinstance(rows, list) or not all(isinstance(r, dict) and {"id", "violating", "p_violation"} <= r.keys()
                                              for r in rows):
         raise UserError(f"--against {path}: its rows are not ads-probe rows (id, violating, p_violation)")
+    if not all("ad_digest" in r for r in rows):
+        raise UserError(f"--against {path}: its rows carry no ad_digest (a probe made before probes recorded "
+                        "which ad text they read): probe that checkpoint again")
     return rows
 
 
@@ -142,7 +145,7 @@ def run_ads_probe_command(args: argparse.Namespace) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from common.models import resolve_model
-    from training.evaluate.ads_probe import compare, probe, summarize
+    from training.evaluate.ads_probe import ad_digest, compare, probe, summarize
     from training.evaluate.domain_command import command_line
 
     if args.limit is not None and args.limit < 1:
@@ -152,8 +155,14 @@ def run_ads_probe_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     path = resolve_model(args.model)
     records = probe_records(args.split)[: args.limit]
-    if against is not None and not {r.id for r in records} & {row.get("id") for row in against}:
-        raise UserError(f"--against {args.against}: it shares no ad with this probe's split {args.split}")
+    if against is not None:
+        digests = {r.id: ad_digest(r.ad) for r in records}
+        shared = [row for row in against if row["id"] in digests]
+        if not shared:
+            raise UserError(f"--against {args.against}: it shares no ad with this probe's split {args.split}")
+        if any(row["ad_digest"] != digests[row["id"]] for row in shared):
+            raise UserError(f"--against {args.against}: it read other ads under the same ids (the ad generator "
+                            "changed since it was made): probe that checkpoint again")
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     bar = tqdm(total=len(records), desc="ads-probe", unit="ad")

@@ -12,6 +12,7 @@ checkpoint before the endpoint's full evaluation (``icegrt eval ads``), on ads t
 greedy verdict mixes up: the *bias*, how much more readily one checkpoint flags every ad (the mean
 change of the log-odds ``log p / (1 - p)``, over all ads and per class), and the *discrimination*,
 whether it ranks violating above compliant ads better (the change of the AUC, by a paired bootstrap).
+Rows pair by ad id and must carry the same ``ad_digest`` (the ad's text), else the probes are refused.
 A compact-format SFT checkpoint holds most ads within a nat of even odds, so a small bias shift flips
 many greedy verdicts while the AUC stays where it was (results/ppo-findings/README.md).
 """
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 OPENING = '{"violations":['
+DIGEST_CHARS = 16
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 
 
@@ -33,6 +35,16 @@ def decision_tokens(tokenizer: Any) -> tuple[list[int], int, int]:
     finding = tokenizer.encode(OPENING + '{"policy_id":"', add_special_tokens=False)
     common = next(i for i, (a, b) in enumerate(zip(empty, finding)) if a != b)
     return empty[:common], empty[common], finding[common]
+
+
+def ad_digest(ad: Any) -> str:
+    """A short hash of the ad as the probe shows it: rows of two probes pair only when the ad is the same
+    (generated ads keep their ids when the generator changes, their text does not)."""
+    import hashlib
+
+    from tasks.ad_compliance.compact import render_ad
+
+    return hashlib.sha256(render_ad(ad).encode("utf-8")).hexdigest()[:DIGEST_CHARS]
 
 
 def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
@@ -72,6 +84,9 @@ def compare(rows: Sequence[dict[str, Any]], against: Sequence[dict[str, Any]]) -
     pairs = list(zip(*align(list(rows), list(against))))
     if not pairs:
         raise ValueError("the two probes share no ad: probe the same split")
+    if any(a.get("ad_digest") != b.get("ad_digest") for a, b in pairs):
+        raise ValueError("the two probes read different ads under the same ids (the ad generator changed "
+                         "between them): probe both with the same code")
 
     def bias(kind: bool | None) -> dict[str, Any]:
         chosen = [(a, b) for a, b in pairs if kind is None or a["violating"] == kind]
@@ -101,7 +116,7 @@ def probe(model: Any, tokenizer: Any, records: Iterable[Any], progress=lambda: N
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0, -1].float()
         pair = torch.softmax(logits, -1)[[compliant, violating]]
-        rows.append({"id": record.id, "violating": bool(record.labels),
+        rows.append({"id": record.id, "ad_digest": ad_digest(record.ad), "violating": bool(record.labels),
                      "p_violation": round((pair[1] / pair.sum()).item(), 5)})
         progress()
     return rows
