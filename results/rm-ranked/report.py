@@ -1,7 +1,8 @@
 """report.md and accuracy.png for results/rm-ranked/: held-out pairwise accuracy of the reward model
 per pair source, each with a standard error clustered by prompt (a ranked prompt gives up to 6 pairs),
-beside a length baseline on the same pairs ("the longer reply is better", ties counted half) and the
-paired difference between the two.
+beside length rules on the same pairs ("the longer reply is better", "the shorter one is", ties counted
+half) and the paired difference between the model and the better of the two rules on that source
+(picked on the held-out pairs themselves, which favours the rule).
 
 Usage: python report.py RUN_DIR SAMPLES.jsonl  (markdown to stdout; accuracy.png beside this file)
 """
@@ -35,8 +36,9 @@ def heldout_rows(run: Path, config: RewardConfig) -> list[dict]:
         raise SystemExit("the pair files changed since training: held-out pairs do not line up")
     for row, pair in zip(rows, pairs):
         row["rm_right"] = float(row["chosen"] > row["rejected"])
-        longer, shorter = len(pair.chosen), len(pair.rejected)
-        row["longer_right"] = 0.5 if longer == shorter else float(longer > shorter)
+        chosen, rejected = len(pair.chosen), len(pair.rejected)
+        row["longer_right"] = 0.5 if chosen == rejected else float(chosen > rejected)
+        row["shorter_right"] = 1 - row["longer_right"]
     return rows
 
 
@@ -71,24 +73,26 @@ def main(run_dir: str, samples_path: str) -> None:
         mean = f"{sum(scores) / len(scores):.3f}" if scores else "n/a"
         print(f"| {task} | {len(records)} | {ordered} | {mean} |")
     print("\n## Held-out pairwise accuracy\n")
-    print("| source | train pairs | held-out pairs (prompts) | reward model | longer reply wins | reward model - length |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| source | train pairs | held-out pairs (prompts) | reward model | longer reply wins | shorter reply wins "
+          "| reward model - better length rule |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     plotted = []
     for source in config.pairs:
         mine = [r for r in rows if r["source"] == source]
         if not mine:
             continue
         clusters = [r["prompt_id"] for r in mine]
-        rm, longer = [r["rm_right"] for r in mine], [r["longer_right"] for r in mine]
-        diff = [a - b for a, b in zip(rm, longer)]
+        rm, longer, shorter = ([r[k] for r in mine] for k in ("rm_right", "longer_right", "shorter_right"))
+        rule = max(longer, shorter, key=sum)
+        diff = [a - b for a, b in zip(rm, rule)]
         print(f"| {source_label(source)} | {train_counts[source]} | {len(mine)} ({len(set(clusters))}) | "
-              f"{figure(rm, clusters)} | {figure(longer, clusters)} | {figure(diff, clusters)} |")
-        plotted.append((source_label(source), clustered_mean_stderr(rm, clusters), clustered_mean_stderr(longer, clusters)))
+              f"{figure(rm, clusters)} | {figure(longer, clusters)} | {figure(shorter, clusters)} | {figure(diff, clusters)} |")
+        plotted.append((source_label(source), clustered_mean_stderr(rm, clusters), clustered_mean_stderr(rule, clusters)))
     everything = [r["prompt_id"] for r in rows]
     print(f"| all | {sum(train_counts.values())} | {len(rows)} ({len(set(everything))}) | "
           f"{figure([r['rm_right'] for r in rows], everything)} | "
           f"{figure([r['longer_right'] for r in rows], everything)} | "
-          f"{figure([r['rm_right'] - r['longer_right'] for r in rows], everything)} |")
+          f"{figure([r['shorter_right'] for r in rows], everything)} | |")
     print("\n## Accuracy at each evaluation\n")
     keys = [k for k in evals[-1] if k.startswith("eval_accuracy")]
     print("| step | " + " | ".join(k.removeprefix("eval_") for k in keys) + " |")
@@ -99,7 +103,7 @@ def main(run_dir: str, samples_path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.7 * len(plotted) + 1.5))
     for i, (label, rm, longer) in enumerate(plotted):
         ax.errorbar(rm["mean"], i + 0.1, xerr=2 * (rm["stderr"] or 0), fmt="o", color="C0", label="reward model" if i == 0 else None)
-        ax.errorbar(longer["mean"], i - 0.1, xerr=2 * (longer["stderr"] or 0), fmt="s", color="C1", label="longer reply wins" if i == 0 else None)
+        ax.errorbar(longer["mean"], i - 0.1, xerr=2 * (longer["stderr"] or 0), fmt="s", color="C1", label="better length rule" if i == 0 else None)
     ax.axvline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_yticks(range(len(plotted)), [p[0] for p in plotted])
     ax.set_xlabel("held-out pairwise accuracy (± 2 SE, clustered by prompt)")
