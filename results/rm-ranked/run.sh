@@ -16,8 +16,9 @@ if [ ! -e "$D/samples.jsonl" ]; then
     --prompt-mix e2e_text_to_table=500,ad_compliance_compact=400,gsm8k=60 --k 4 --temperature 0.7 \
     --max-tokens 192 --max-model-len 1024 --seed 0
 fi
-[ -e "$D/pairs.jsonl" ] || .venv/bin/icegrt rank --by scorer --input "$D/samples.jsonl" --output "$D/pairs.jsonl"
-.venv/bin/python "$R/split_by_task.py" "$D/pairs.jsonl" "$D/samples.jsonl" "$D"
+# --split-by-task: also pairs_<task>.jsonl per task (configs/reward_ranked_cpu.yaml names them), written before pairs.jsonl
+[ -e "$D/pairs.jsonl" ] || .venv/bin/icegrt rank --by scorer --input "$D/samples.jsonl" --output "$D/pairs.jsonl" \
+  --split-by-task "$D"
 .venv/bin/icegrt train reward --config configs/reward_ranked_cpu.yaml
 .venv/bin/python "$R/report.py" runs/reward_ranked_cpu "$D/samples.jsonl" > "$R/report.md"
 cat "$R/report.md"

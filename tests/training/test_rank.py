@@ -100,6 +100,43 @@ def test_rank_by_scorer_command_writes_pairs_the_reward_trainer_reads(tmp_path, 
     assert len(read_pairs_jsonl(out)) == 4
 
 
+def test_split_by_task_writes_each_tasks_pairs_and_drops_a_tied_tasks_file(tmp_path, capsys):
+    table = json.dumps({"columns": ["name"], "rows": [["Blue Spice"]]})
+    samples = _write(tmp_path / "s.jsonl", [
+        _record("g1", ["#### 3", "#### 4"], "gsm8k", "#### 3"),
+        _record("t1", [table, "not a table", "no"], "e2e_text_to_table", table),  # the two non-tables tie
+        _record("c1", ["x", "y"]),  # no scorer: no task, no file
+    ])
+    split = tmp_path / "split"
+    split.mkdir()
+    out = tmp_path / "pairs.jsonl"
+    argv = ["rank", "--by", "scorer", "--input", str(samples), "--output", str(out), "--split-by-task", str(split)]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["pairs_by_task"] == {"gsm8k": 1, "e2e_text_to_table": 2}
+    assert sorted(p.name for p in split.iterdir()) == ["pairs_e2e_text_to_table.jsonl", "pairs_gsm8k.jsonl"]
+    by_task = {p.name: p.read_text().splitlines() for p in split.iterdir()}
+    assert [json.loads(line)["prompt_id"] for line in by_task["pairs_gsm8k.jsonl"]] == ["g1"]
+    assert sorted(by_task["pairs_gsm8k.jsonl"] + by_task["pairs_e2e_text_to_table.jsonl"]) == sorted(out.read_text().splitlines())
+    assert len(read_pairs_jsonl(split / "pairs_gsm8k.jsonl")) == 1
+
+    _write(samples, [_record("g1", ["#### 1", "#### 2"], "gsm8k", "#### 3")])  # now all tied: no pairs_gsm8k
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["pairs_by_task"] == {"gsm8k": 0}
+    assert sorted(p.name for p in split.iterdir()) == ["pairs_e2e_text_to_table.jsonl"]
+
+
+@pytest.mark.parametrize("by, split, message", [
+    ("human", ".", "--split-by-task needs --by scorer"),
+    ("scorer", "missing", "--split-by-task: directory"),
+])
+def test_split_by_task_is_refused_before_work(tmp_path, by, split, message, capsys):
+    samples = _write(tmp_path / "s.jsonl", [_record("g1", ["#### 3", "#### 4"], "gsm8k", "#### 3")])
+    out = tmp_path / "pairs.jsonl"
+    argv = ["rank", "--by", by, "--input", str(samples), "--output", str(out), "--split-by-task", str(tmp_path / split)]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err and not out.exists()
+
+
 @pytest.mark.parametrize("content, message", [
     ("", "has no records"),
     ("{}\n", "not a record of `icegrt sample`"),

@@ -1,5 +1,9 @@
 """``icegrt rank --by scorer|human|feedback``: rankings -> reward-model preference pairs (JSONL).
 
+``--split-by-task DIR`` (scorer) also writes each task's pairs to ``DIR/pairs_<task>.jsonl``, a
+pair's task being its prompt's, so that `icegrt train reward` reports held-out accuracy per task;
+they are written before ``--output``, so an existing output means the split is complete too.
+
 Exit codes: 0 done (for ``human``, also after quitting: progress is kept), 2 bad input found
 before any work.
 """
@@ -28,6 +32,10 @@ def add_rank_parser(subparsers) -> None:
     parser.add_argument("--output", type=Path, required=True, help="Pairs JSONL to write (replaced atomically)")
     parser.add_argument("--progress", type=Path, default=None,
                         help="human: progress file (default: <output>.progress.jsonl); rerun to continue")
+    parser.add_argument("--split-by-task", type=Path, default=None, metavar="DIR",
+                        help="scorer: also write DIR/pairs_<task>.jsonl, each task's pairs (a task without pairs gets "
+                             "none, an old one is removed), before --output; `icegrt train reward` then reports held-out "
+                             "accuracy per task")
     parser.set_defaults(handler=rank_command)
 
 
@@ -59,6 +67,24 @@ def rank_by_scorer(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
     return pairs, report
 
 
+def split_by_task(pairs: list[dict[str, Any]], records: list[dict[str, Any]], directory: Path) -> dict[str, int]:
+    """Each scored task's pairs into `directory`/pairs_<task>.jsonl; returns the pairs per task."""
+    from training.rank.pairs import write_pairs
+    from training.rank.scorers import SCORERS
+
+    task_of = {r["prompt_id"]: r.get("task") for r in records}
+    by_task: dict[str, list[dict[str, Any]]] = {t: [] for t in dict.fromkeys(task_of.values()) if t in SCORERS}
+    for pair in pairs:
+        by_task[task_of[pair["prompt_id"]]].append(pair)
+    for task, task_pairs in by_task.items():
+        target = directory / f"pairs_{task}.jsonl"
+        if task_pairs:
+            write_pairs(task_pairs, target)
+        else:  # every reply tied: no file, so no stale pairs from an earlier ranking either
+            target.unlink(missing_ok=True)
+    return {task: len(task_pairs) for task, task_pairs in by_task.items()}
+
+
 def rank_command(args: argparse.Namespace) -> int:
     from training.rank.feedback import feedback_pairs
     from training.rank.human import rank_interactively
@@ -66,12 +92,19 @@ def rank_command(args: argparse.Namespace) -> int:
 
     if not args.output.parent.is_dir():
         raise UserError(f"directory {args.output.parent} does not exist")
+    if args.split_by_task is not None and args.by != "scorer":
+        raise UserError("--split-by-task needs --by scorer")
+    if args.split_by_task is not None and not args.split_by_task.is_dir():
+        raise UserError(f"--split-by-task: directory {args.split_by_task} does not exist")
     if args.by == "feedback":
         pairs, report = feedback_pairs(args.input)
         write_pairs(pairs, args.output)
         summary = {"output": str(args.output), "pairs": len(pairs), **report}
     elif args.by == "scorer":
-        pairs, report = rank_by_scorer(read_samples(args.input))
+        records = read_samples(args.input)
+        pairs, report = rank_by_scorer(records)
+        if args.split_by_task is not None:
+            report["pairs_by_task"] = split_by_task(pairs, records, args.split_by_task)
         write_pairs(pairs, args.output)
         summary = {"output": str(args.output), **report}
     else:
