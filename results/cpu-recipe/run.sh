@@ -12,7 +12,15 @@ run() { # output, command...
   if [ -e "$1" ]; then echo "== $1 exists, skipped"; return; fi
   shift; echo "== $(date -u +%FT%TZ) $*"; "$@"
 }
-[ -e runs/ppo_cpu/checkpoint ] || taskset -c 0 scripts/recipe_cpu.sh --threads 1
+# This report's recipe: configs/{sft,reward,ppo}_cpu.yaml, the reward model on external pairs alone; each stage
+# resumes from its last checkpoint. (scripts/recipe_cpu.sh is now the paper's path: a reward model on ranked samples.)
+if [ ! -e runs/ppo_cpu/checkpoint ]; then
+  bash scripts/setup.sh
+  for stage in sft reward ppo; do
+    echo "== $(date -u +%FT%TZ) icegrt train $stage --config configs/${stage}_cpu.yaml --threads 1"
+    taskset -c 0 .venv/bin/icegrt train "$stage" --config "configs/${stage}_cpu.yaml" --threads 1
+  done
+fi
 for m in base:SmolLM2-135M-Instruct sft:runs/sft_cpu/checkpoint ppo:runs/ppo_cpu/checkpoint; do
   run "$R/general_${m%%:*}.json" .venv/bin/icegrt eval general --model "${m#*:}" --limit 100 --enforce-eager \
     --output "$R/general_${m%%:*}.json"
