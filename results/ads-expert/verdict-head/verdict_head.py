@@ -8,8 +8,9 @@ combined with the rules the way the endpoint would (an ad is flagged when a rule
 P(violation) passes a threshold). The threshold is set on generated dev ads, never on hand-written
 ones: the lowest one whose combined false-positive rate stays within `FPR_BUDGET` of the rules'.
 
-Two heads per feature: one fit on all train ads, one fit only on the train ads the rules pass (the
-only ads where the head can change the verdict). Figures per set: AUC of the head, and the combined
+Three heads per feature: one fit on all train ads; one fit only on the train ads the rules pass (the
+only ads where the head can change the verdict); one fit on all train ads plus the gold revision of each
+violating one as a compliant twin (the two differ only in the violating spans). Figures per set: AUC of the head, and the combined
 system's recall and FPR minus the rules', paired per ad (mean difference and its standard error).
 
 Usage (from the repository root; scikit-learn comes with the `harness-check` extra; about 0.3 s per
@@ -23,6 +24,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -110,6 +112,9 @@ def main() -> None:
     sets["handwritten_plain"] = [r for r in hand if not r.subtle]
     sets["handwritten_subtle"] = [r for r in hand if r.subtle]
     feats = {name: cached_features(spec, name, recs) for name, recs in sets.items()}
+    # compliant twins: each violating train ad with its gold revision (every quote replaced by its fix)
+    twins = [SimpleNamespace(ad=r.revision.to_ad(r.ad)) for r in sets["train"] if r.labels and r.revision]
+    twin_feats = cached_features(spec, "train_revisions", twins)
     labels = {name: np.array([bool(r.labels) for r in recs]) for name, recs in sets.items()}
     rules = {name: np.array([bool(detect(r.ad)) for r in recs]) for name, recs in sets.items()}
 
@@ -120,9 +125,13 @@ def main() -> None:
     result = {"model": spec, "n_train": n_train, "fpr_budget": FPR_BUDGET, "heads": {},
               "versus_probe": sys.argv[5] if versus else None}
     for feature in feats["train"]:
-        for fit_on in ("all", "rule_negative"):
-            keep = np.ones(n_train, bool) if fit_on == "all" else ~rules["train"]
-            head = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=8, max_iter=3000)).fit(feats["train"][feature][keep], labels["train"][keep])
+        for fit_on in ("all", "rule_negative", "with_twins"):
+            x, y = feats["train"][feature], labels["train"]
+            if fit_on == "rule_negative":
+                x, y = x[~rules["train"]], y[~rules["train"]]
+            elif fit_on == "with_twins":
+                x, y = np.concatenate([x, twin_feats[feature]]), np.concatenate([y, np.zeros(len(twins), bool)])
+            head = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=8, max_iter=3000)).fit(x, y)
             probs = {name: head.predict_proba(f[feature])[:, 1] for name, f in feats.items()}
             dev_neg = ~labels["dev"]
             allowed = rules["dev"][dev_neg].mean() + FPR_BUDGET
