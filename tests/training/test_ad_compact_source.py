@@ -7,7 +7,7 @@ import json
 from tasks.ad_compliance.compact import SYSTEM, compact_json_schema
 from tasks.ad_compliance.parser import ModelJudgement, parse_judgement
 from training.data.ad_compliance import compact_findings, load_ad_compliance_compact
-from training.data.sources import mix_task_formats
+from training.data.sources import SFT_SOURCES, mix_task_formats
 
 
 def test_every_example_is_in_the_served_compact_format():
@@ -24,6 +24,13 @@ def test_every_example_is_in_the_served_compact_format():
     assert revised and all(json.loads(c.messages[-1]["content"]) == {"violations": []} for c in revised)
 
 
+def test_the_ads_only_source_is_the_same_ads_without_their_revisions():
+    with_revised = SFT_SOURCES["ad_compliance_compact"].load()
+    ads_only = SFT_SOURCES["ad_compliance_compact_ads_only"].load()
+    assert ads_only == [c for c in with_revised if not c.id.endswith("-revised")]
+    assert len(ads_only) < len(with_revised)
+
+
 def test_findings_come_from_gold_or_rules_and_parse_back():
     from tasks.ad_compliance.data import LabelledAd
 
@@ -38,3 +45,4 @@ def test_findings_come_from_gold_or_rules_and_parse_back():
 def test_mix_task_formats():
     assert mix_task_formats({"ad_compliance_compact": 3, "gsm8k": 2}) == {"ad_compliance": "compact-v1"}
     assert mix_task_formats({"ad_compliance_compact": 0, "gsm8k": 2}) == {}
+    assert mix_task_formats({"ad_compliance_compact_ads_only": 1}) == {"ad_compliance": "compact-v1"}

@@ -53,12 +53,14 @@ def revised_record(record):
                       split=record.split)
 
 
-def load_ad_compliance_compact() -> list[Conversation]:
+def load_ad_compliance_compact(revised_every: int | None = REVISED_EVERY) -> list[Conversation]:
     """The generated train split in the compact format (:mod:`tasks.ad_compliance.compact`): each
-    ad with its verdict and fixes, and one gold revision in :data:`REVISED_EVERY` (when the
+    ad with its verdict and fixes, and one gold revision in ``revised_every`` (when the
     generator wrote one) as a compliant ad, so the model also learns the re-check of its own
     revisions. Every revision would make compliant answers the majority (59%), and a model that
-    answers ``{"violations":[]}`` to everything was what 40 steps of such a mix gave."""
+    answers ``{"violations":[]}`` to everything was what 40 steps of such a mix gave. ``None``: no
+    revisions (a revision differs from its ad only in the violating spans, and such minimal pairs
+    can teach the generator's own phrasings instead of the policies: results/ads-expert/verdict-head/)."""
     from tasks.ad_compliance.compact import compact_answer, compact_messages
     from tasks.ad_compliance.data import generate_dataset
 
@@ -69,7 +71,7 @@ def load_ad_compliance_compact() -> list[Conversation]:
         answer = compact_answer(compact_findings(record))
         conversations.append(Conversation((*compact_messages(record.ad), {"role": "assistant", "content": answer}),
                                           "ad_compliance_compact", record.id))
-        if record.revision is not None and len(conversations) % REVISED_EVERY == 0:
+        if revised_every and record.revision is not None and len(conversations) % revised_every == 0:
             revised = revised_record(record)
             conversations.append(Conversation(
                 (*compact_messages(revised.ad), {"role": "assistant", "content": compact_answer([])}),

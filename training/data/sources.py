@@ -16,6 +16,7 @@ Built-in sources:
     ad_compliance_compact  the same ads in the compact format (tasks.ad_compliance.compact): verdict
                        with quotes and fixes, plus each gold revision judged compliant; ~250 tokens;
                        a model trained on it is served and evaluated in that format
+    ad_compliance_compact_ads_only  the same without the gold revisions: only the generated ads
 
 A mix also names the user's own files by path, beside the built-in names
 (``mix: {gsm8k: 200, data/mine.jsonl: 100}``): JSONL/JSON/Parquet/CSV files or ``save_to_disk``
@@ -42,6 +43,7 @@ from typing import Any
 
 from common.shared_data import shared_file
 from common.task_formats import AD_COMPLIANCE, AD_COMPLIANCE_COMPACT
+from training.data.ad_compliance import REVISED_EVERY
 from training.data.conversation import Conversation
 
 
@@ -143,10 +145,10 @@ def _ad_compliance() -> list[Conversation]:
     return load_ad_compliance()
 
 
-def _ad_compliance_compact() -> list[Conversation]:
+def _ad_compliance_compact(revised_every: int | None) -> list[Conversation]:
     from training.data.ad_compliance import load_ad_compliance_compact
 
-    return load_ad_compliance_compact()
+    return load_ad_compliance_compact(revised_every)
 
 
 def mix_task_formats(mix: dict[str, int]) -> dict[str, str]:
@@ -178,7 +180,14 @@ for _source in (
     DataSource(
         "ad_compliance_compact",
         "generated ad-compliance train split -> compact verdict with fixes; revised ads -> compliant (~250 tokens)",
-        lambda: _ad_compliance_compact(),
+        lambda: _ad_compliance_compact(REVISED_EVERY),
+        (), ("tasks.ad_compliance.data", "tasks.ad_compliance.compact"),
+        task_format=(AD_COMPLIANCE, AD_COMPLIANCE_COMPACT),
+    ),
+    DataSource(
+        "ad_compliance_compact_ads_only",
+        "generated ad-compliance train split -> compact verdict with fixes, without the revised ads (~250 tokens)",
+        lambda: _ad_compliance_compact(None),
         (), ("tasks.ad_compliance.data", "tasks.ad_compliance.compact"),
         task_format=(AD_COMPLIANCE, AD_COMPLIANCE_COMPACT),
     ),
