@@ -12,10 +12,12 @@ For each ad, with the caller's ``random.Random``:
    35% of compliant ads (a second one on a quarter of those) and 20% of violating ones. Body
    violations and hard negatives open the body or close it, or (about a third of the closing
    ones) follow the product's benefit sentence mid-body;
-4. neutral details (``products.DETAILS``) top every ad's added body sentences (violations and
+4. neutral details (:mod:`.details`, from the ad's pool) top every ad's added body sentences (violations and
    hard negatives) up to counts drawn from :data:`BODY_SENTENCES_ADDED`, so that length says
    nothing about the labels (without them, compliant ads were shorter and length alone told the
-   classes apart at AUC 0.72, a shortcut a trained model took; results/ads-expert/calibrated/);
+   classes apart at AUC 0.72, a shortcut a trained model took; results/ads-expert/calibrated/).
+   Compliant ads carry more of them, so they are hundreds of phrasings with held-out cores, not a
+   fixed few a model could learn as "the compliant sentences" (:mod:`.details`);
 5. a landing page: on 5% of violating ads one body violation moves there (the revision is then
    None: revisions cannot change the landing page); otherwise 20% of violating ads and
    :data:`LANDING_SHARE` of the others get a plain one;
@@ -30,9 +32,10 @@ from dataclasses import dataclass
 
 from ..datatypes import AdField
 from .catalogue import FORMS_BY, FORMS_BY_CATEGORY, POLICIES, Pool
+from .details import DETAILS_BY_POOL
 from .forms import RESTORE, Form, Negative
 from .negatives import BY_CATEGORY as NEGATIVES_BY
-from .products import (ALLOWED_CATEGORIES, BODIES, BRANDS, DETAILS, HEADLINES, ITEMS, LANDING,
+from .products import (ALLOWED_CATEGORIES, BODIES, BRANDS, HEADLINES, ITEMS, LANDING,
                        MASS_NOUNS, PROHIBITED_CATEGORIES, Product)
 
 BODY_SENTENCES_ADDED = (0.06, 0.54, 0.34, 0.06)
@@ -153,7 +156,7 @@ def draw(rng: random.Random, pool: Pool) -> Draft:
     # an ad with violations already holds one draw (its own sentences); the max of it and one more
     # draw is matched on the others by the max of two draws
     target = max(rng.choices(range(len(BODY_SENTENCES_ADDED)), weights=BODY_SENTENCES_ADDED, k=1 if forms else 2))
-    details = rng.sample(DETAILS, max(0, target - added))
+    details = rng.sample(DETAILS_BY_POOL[pool], max(0, target - added))
     to_landing = bool(labels) and rng.random() < 0.05
     return _compose(rng, product, forms, negs, details, sorted(labels), to_landing)
 

@@ -292,25 +292,6 @@ BODIES = ("From {name}: {benefit} {offer}", "{benefit} {name} makes it simple. {
 """Bodies always carry ``{name}`` (so a revision keeps the brand whatever it drops) and
 ``{benefit}`` (for a prohibited product it names what is sold)."""
 
-DETAILS = ("{name} is run by a small team based in Leeds.", "Read the full terms on the {name} website.",
-           "Questions about the {item}? Our team replies by email within a working day.",
-           "Opening hours and contact details are listed online.", "{name} has been trading since 2011.",
-           "Accessibility information is available on request.", "Prices are shown including VAT.",
-           "You can pay by card or bank transfer.", "Details of the {item} are set out in our product guide.",
-           "Our help pages explain how the {item} works.", "{name} is registered in England and Wales.",
-           "Sign up to the {name} newsletter for product updates.", "Follow {name} online for news and events.",
-           "Cancellation and refund terms are in our FAQ.", "Our customer service line is open on weekdays.",
-           "The {item} is available across the UK.", "Find out more about {name} and the team behind it.",
-           "Some features may vary by region.", "We publish our privacy policy on our website.",
-           "Printed information is available in large type.", "{name} works with local partners in several cities.",
-           "See our website for current availability.", "Feedback helps {name} improve the {item}.",
-           "Gift options are available at checkout.", "A summary of key terms comes with every order.",
-           "Our office is closed on bank holidays.", "Ask the {name} team about the {item} by phone or chat.",
-           "{name} answers common questions on its help page.", "More about how we work is on our About page.",
-           "Availability can change during busy periods.")
-"""Neutral detail sentences, free of trigger words, that pad an ad's body so that its length says
-nothing about its labels (see ``compose.draw``)."""
-
 LANDING = ("{name}: {item}. {benefit} {offer} Terms apply.",
            "About {name}. {benefit} {offer} Questions? Contact our team.",
            "{benefit} {offer} Delivery and returns details at checkout.")

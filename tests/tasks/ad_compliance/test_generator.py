@@ -240,15 +240,17 @@ def test_length_says_nothing_about_the_labels(records):
 
 
 def test_neutral_details_trigger_no_rule_and_pad_compliant_ads(drafts):
-    from tasks.ad_compliance.generator.products import DETAILS
+    from tasks.ad_compliance.generator.details import DETAILS, DETAILS_BY_POOL
 
-    def details_in(d):
-        return sum(detail.format(name=d.product.name, item=d.product.item) in d.body for detail in DETAILS)
+    def details_in(d, pool):
+        return sum(t.format(name=d.product.name, item=d.product.item) in d.body for t in DETAILS_BY_POOL[pool])
 
-    compliant = [d for _, d in drafts if not d.labels]
-    assert sum(details_in(d) > 0 for d in compliant) > len(compliant) / 2
+    compliant = [(split, d) for split, d in drafts if not d.labels]
+    assert sum(details_in(d, "train" if split == "train" else "heldout") > 0 for split, d in compliant) > len(compliant) / 2
+    assert not any(details_in(d, "heldout") for split, d in drafts if split == "train")
+    assert len(DETAILS) > 500 and len(DETAILS_BY_POOL["heldout"]) > 100
     for detail in DETAILS:
-        text = detail.format(name="Northwind", item="travel mug")
+        text = detail.text.format(name="Northwind", item="travel mug")
         assert not detected_policy_ids(Ad(headline="Northwind", body=text, call_to_action="Learn more")), text
 
 
