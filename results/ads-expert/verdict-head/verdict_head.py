@@ -19,8 +19,10 @@ ad on 2 threads, features cached under runs/verdict_head/):
 writes OUT.json, OUT.md (the table) and OUT.png (the sweep); PROBE.json, an `icegrt eval ads-probe --split
 handwritten` result, adds the head's AUC minus the generated verdict's on the same hand-written ads.
 """
+import hashlib
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -34,9 +36,10 @@ from sklearn.preprocessing import StandardScaler
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from common.models import resolve_model
-from tasks.ad_compliance.compact import compact_messages
+from tasks.ad_compliance.compact import compact_messages, render_ad
 from tasks.ad_compliance.data import generate_dataset, load_handwritten
 from tasks.ad_compliance.detectors import detect
+from tasks.ad_compliance.generator.details import DETAILS_BY_POOL
 from training.data.ad_compliance import AD_SEED
 from training.evaluate.ads_probe import auc, decision_tokens
 
@@ -63,7 +66,9 @@ def hidden_features(model, tok, recs) -> dict[str, np.ndarray]:
 
 
 def cached_features(spec: str, name: str, recs) -> dict[str, np.ndarray]:
-    path = CACHE / f"{spec.replace('/', '_')}_{name}_{len(recs)}.npz"
+    """Features of `recs`, cached under a digest of the ads (a changed generator is not read from the cache)."""
+    digest = hashlib.sha256("\n".join(render_ad(r.ad) for r in recs).encode("utf-8")).hexdigest()[:12]
+    path = CACHE / f"{spec.replace('/', '_')}_{name}_{len(recs)}_{digest}.npz"
     if path.exists():
         return dict(np.load(path))
     model_path = resolve_model(spec)
@@ -141,6 +146,8 @@ def main() -> None:
             result["heads"][key] = {"threshold": round(float(threshold), 4), "sets": {
                 name: evaluate(probs[name], threshold, labels[name], rules[name]) for name in sets if name != "train"},
                 "sweep": {name: sweep(probs[name], labels[name], rules[name]) for name in sets if name != "train"}}
+            result["heads"][key]["p_by_details"] = p_by_details(probs["generated_test"], sets["generated_test"],
+                                                                labels["generated_test"])
             if versus:
                 result["heads"][key]["auc_minus_generated_verdict"] = {
                     name: auc_difference(probs[name], versus, sets[name], labels[name])
@@ -166,6 +173,17 @@ def auc_difference(p: np.ndarray, versus: dict[str, float], recs, y: np.ndarray,
              if 0 < y[idx].sum() < len(idx)]
     return {"head_auc": round(auc(list(p[y]), list(p[~y])), 3), "generated_auc": round(auc(list(q[y]), list(q[~y])), 3),
             "difference": round(diff(np.arange(len(y))), 3), "se": round(float(np.std(boots, ddof=1)), 3)}
+
+
+def p_by_details(p: np.ndarray, recs, y: np.ndarray) -> dict[str, list[list[float]]]:
+    """Mean P(violation) per number of neutral details (generator/details.py) in the ad's body, per class:
+    a head that learned "ordinary sentences mean compliant" scores ads with fewer of them higher."""
+    patterns = [re.compile(re.escape(t).replace(r"\{name\}", ".+?").replace(r"\{item\}", ".+?"))
+                for pool in DETAILS_BY_POOL.values() for t in pool]
+    counts = np.array([sum(bool(pat.search(r.ad.body)) for pat in patterns) for r in recs])
+    return {cls: [[int(c), round(float(p[mask & (counts == c)].mean()), 3), int((mask & (counts == c)).sum())]
+                  for c in np.unique(counts[mask])]
+            for cls, mask in (("violating", y), ("compliant", ~y))}
 
 
 def sweep(p: np.ndarray, y: np.ndarray, rules: np.ndarray) -> list[list[float]]:
@@ -214,6 +232,11 @@ def report(result: dict) -> str:
             lines.append(f"| {key} (t {head['threshold']}) | {name} | {s['n']} ({s['positives']}) | {s['head_auc']} | "
                          f"{s['rules_recall']} / {s['rules_fpr']} | {s['recall']} / {s['fpr']} | {s['f1']} | "
                          f"{r['mean']:+.3f} ± {r['se']:.3f} | {f['mean']:+.3f} ± {f['se']:.3f} |")
+    lines += ["", "Mean P(violation) by the number of neutral details in a generated test ad (count: mean P, ads):", ""]
+    for key, head in result["heads"].items():
+        cells = "; ".join(f"{cls} " + ", ".join(f"{c}: {m} ({n})" for c, m, n in rows)
+                          for cls, rows in head["p_by_details"].items())
+        lines.append(f"- {key}: {cells}")
     if result["versus_probe"]:
         lines += ["", f"Head AUC minus the generated verdict's (P(violation) at the verdict token, {result['versus_probe']}),"
                   " paired bootstrap SE:", "", "| head | set | head AUC | generated AUC | difference |", "|---|---|---|---|---|"]
