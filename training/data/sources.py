@@ -43,7 +43,7 @@ from typing import Any
 
 from common.shared_data import shared_file
 from common.task_formats import AD_COMPLIANCE, AD_COMPLIANCE_COMPACT
-from training.data.ad_compliance import REVISED_EVERY
+from training.data.ad_compliance import load_ad_compliance, load_ad_compliance_compact
 from training.data.conversation import Conversation
 
 
@@ -139,18 +139,6 @@ def load_e2e_text_to_table() -> list[Conversation]:
     return conversations
 
 
-def _ad_compliance() -> list[Conversation]:
-    from training.data.ad_compliance import load_ad_compliance
-
-    return load_ad_compliance()
-
-
-def _ad_compliance_compact(revised_every: int | None) -> list[Conversation]:
-    from training.data.ad_compliance import load_ad_compliance_compact
-
-    return load_ad_compliance_compact(revised_every)
-
-
 def mix_task_formats(mix: dict[str, int]) -> dict[str, str]:
     """``{task: format}`` of the sources a mix draws from (the user's files have none)."""
     sources = [SFT_SOURCES[name] for name in mix if mix[name] and name in SFT_SOURCES]
@@ -174,20 +162,20 @@ for _source in (
     ),
     DataSource(
         "ad_compliance", "generated ad-compliance train split -> JSON judgement (needs max_seq_len ~2300)",
-        lambda: _ad_compliance(),
+        load_ad_compliance,
         (), ("tasks.ad_compliance.data", "tasks.ad_compliance.prompt"),
     ),
     DataSource(
         "ad_compliance_compact",
         "generated ad-compliance train split -> compact verdict with fixes; revised ads -> compliant (~250 tokens)",
-        lambda: _ad_compliance_compact(REVISED_EVERY),
+        load_ad_compliance_compact,
         (), ("tasks.ad_compliance.data", "tasks.ad_compliance.compact"),
         task_format=(AD_COMPLIANCE, AD_COMPLIANCE_COMPACT),
     ),
     DataSource(
         "ad_compliance_compact_ads_only",
         "generated ad-compliance train split -> compact verdict with fixes, without the revised ads (~250 tokens)",
-        lambda: _ad_compliance_compact(None),
+        lambda: load_ad_compliance_compact(None),
         (), ("tasks.ad_compliance.data", "tasks.ad_compliance.compact"),
         task_format=(AD_COMPLIANCE, AD_COMPLIANCE_COMPACT),
     ),
